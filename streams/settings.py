@@ -1,0 +1,95 @@
+"""The one settings object of a carpass process.
+
+Read once from the environment (prefix ``CARPASS_``) at the entry point and passed down; nothing below the
+entry point reads ``os.environ``. Every field is documented in the README's configuration table (a test
+checks the table against this class).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CARPASS_"
+
+
+class SettingsError(ValueError):
+    """A ``CARPASS_*`` variable has a value that cannot be used."""
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "carpass"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Process configuration. Field ``x`` is read from ``CARPASS_X``.
+
+    ``kafka_bootstrap_servers`` empty means "use the local embedded broker" (``carpass kafka up``).
+    """
+
+    kafka_bootstrap_servers: str = ""
+    """Kafka bootstrap servers (host:port,...); empty: the local broker started by ``carpass kafka up``."""
+    cache_dir: Path = dataclasses.field(default_factory=_default_cache_dir)
+    """Where downloaded Kafka jars and local broker data live (outside the repository)."""
+    local_kafka_port: int = 19092
+    """Loopback port of the local broker's PLAINTEXT listener."""
+    local_kafka_controller_port: int = 19093
+    """Loopback port of the local broker's KRaft controller listener."""
+    kafka_version: str = "4.1.1"
+    """Apache Kafka version fetched from Maven Central for the local broker."""
+    kafka_heap_mb: int = 512
+    """Heap of the local broker's JVM, in MiB."""
+    partitions: int = 4
+    """Partition count used by ``carpass topics create``."""
+    schema_registry_url: str = ""
+    """Confluent-compatible Schema Registry; empty: Avro single-object encoding (no registry)."""
+    data_dir: Path = Path("var")
+    """Worker state (RocksDB tables) directory."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``); unknown ``CARPASS_*`` names are an error."""
+        source = os.environ if env is None else env
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, raw in source.items():
+            if not key.startswith(ENV_PREFIX):
+                continue
+            name = key[len(ENV_PREFIX):].lower()
+            if name in _IGNORED:
+                continue
+            if name not in known:
+                raise SettingsError(f"unknown setting {key}; known: {', '.join(sorted(known))}")
+            values[name] = _convert(key, raw, known[name].type)
+        if "kafka_bootstrap_servers" not in values and source.get("KAFKA_BOOTSTRAP_SERVERS"):
+            values["kafka_bootstrap_servers"] = source["KAFKA_BOOTSTRAP_SERVERS"]
+        return cls(**values)
+
+
+# Variables with the prefix that are not settings (read by the test harness, not by the product).
+_IGNORED = frozenset({"quick"})
+
+
+def _convert(key: str, raw: str, annotation: object) -> Any:
+    kind = str(annotation)
+    try:
+        if kind in ("int", "<class 'int'>"):
+            return int(raw)
+        if kind in ("float", "<class 'float'>"):
+            return float(raw)
+        if kind in ("bool", "<class 'bool'>"):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
+        if kind in ("Path", "<class 'pathlib.Path'>"):
+            return Path(raw).expanduser()
+    except ValueError as exc:
+        raise SettingsError(f"{key}={raw!r} is not a valid {kind}") from exc
+    return raw

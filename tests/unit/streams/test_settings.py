@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streams.settings import Settings, SettingsError
+
+
+def test_defaults_with_an_empty_environment() -> None:
+    s = Settings.from_env({})
+    assert s.kafka_bootstrap_servers == ""
+    assert s.partitions == 4
+
+
+def test_values_are_read_and_converted() -> None:
+    s = Settings.from_env({"CARPASS_PARTITIONS": "12", "CARPASS_DATA_DIR": "/tmp/x", "HOME_OTHER": "1"})
+    assert s.partitions == 12
+    assert s.data_dir == Path("/tmp/x")
+
+
+def test_unknown_setting_is_an_error_naming_it() -> None:
+    with pytest.raises(SettingsError, match="CARPASS_PARTITON"):
+        Settings.from_env({"CARPASS_PARTITON": "3"})
+
+
+def test_bad_integer_is_an_error_naming_the_variable() -> None:
+    with pytest.raises(SettingsError, match="CARPASS_PARTITIONS='many'"):
+        Settings.from_env({"CARPASS_PARTITIONS": "many"})
+
+
+def test_standard_kafka_variable_is_honoured() -> None:
+    assert Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "h:9"}).kafka_bootstrap_servers == "h:9"
+    env = {"KAFKA_BOOTSTRAP_SERVERS": "h:9", "CARPASS_KAFKA_BOOTSTRAP_SERVERS": "c:1"}
+    assert Settings.from_env(env).kafka_bootstrap_servers == "c:1"
