@@ -40,7 +40,7 @@ class Settings:
     """Loopback port of the local broker's PLAINTEXT listener."""
     local_kafka_controller_port: int = 19093
     """Loopback port of the local broker's KRaft controller listener."""
-    kafka_version: str = "4.1.1"
+    kafka_version: str = "4.3.1"
     """Apache Kafka version fetched from Maven Central for the local broker."""
     kafka_heap_mb: int = 512
     """Heap of the local broker's JVM, in MiB."""

@@ -49,14 +49,32 @@ class Break:
 
 @dataclass(frozen=True, slots=True)
 class TrendPolicy:
-    """Calibrated thresholds of the trend engine (see ``trend`` for how each was chosen)."""
+    """Calibrated thresholds of the trend engine (see ``trend`` for how each was chosen).
+
+    Weights (``Point.weight``) are read on a scale where one workshop reading weighs 1.0; the penalties
+    below are on the same scale.
+    """
 
     tolerance_km: int = 100
     """Decreases smaller than this are not a break (RDW/NAP rule)."""
     max_km_per_day: int = 1_000
-    """Plausible growth for gaps of a day or less (R17 'far too high')."""
+    """Plausible growth per day over gaps of a few days (R17 'far too high'); the floor covers less."""
     max_km_per_week: int = 5_000
+    """Plausible growth in 7 days (a week-long road trip)."""
     max_km_per_month: int = 15_000
+    """Plausible growth in a month (500 km every day: a two-shift taxi)."""
     max_km_per_year: int = 150_000
+    """Plausible growth in a year (top of high-mileage taxis and vans); the month-year slope goes on."""
     rate_floor_km: int = 1_500
     """Growth always tolerated whatever the gap (same-day readings, a long drive on the day of reading)."""
+    step_penalty: float = 1.75
+    """A step down is accepted as real (ROLLBACK) rather than blamed on the readings of one side only when
+    that side weighs more than this: two workshop readings (2 x 1.0), one connected-vehicle (2.0) or
+    inspection (3.0) reading; not one foreign-history (1.5) or workshop + manual (1.5) reading."""
+    jump_penalty: float = 1.75
+    """The same for a jump faster than the rate cap (IMPLAUSIBLE_RATE) against SPIKE/DIP outliers."""
+    typical_km_per_year: int = 15_000
+    """Expected growth when a vehicle's own rate is unknown (Belgian average), for typo windows."""
+    edge_window_factor: float = 3.0
+    """At the ends of a history the right value of a suspect reading is sought within this many times the
+    expected growth (never beyond the rate cap): the window for typo explanations."""

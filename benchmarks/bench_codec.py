@@ -1,0 +1,102 @@
+"""Records per second through the Avro codec (``schemas.codec``) and the JSON Lines parser, on one core.
+
+Distinct ``OdometerReading``s (the hot input), a third with a work description, single-object framing.
+Timed: ``encode``, ``decode`` (to the dataclass), ``decode_dict`` (the hot-loop fast path) and
+``jsonl.parse_line`` (``carpass produce``). Best of three runs, CPU time.
+
+    .venv/bin/python benchmarks/bench_codec.py            # 200,000 records
+    .venv/bin/python benchmarks/bench_codec.py --quick    # CI: 5,000 records, checks it still runs
+
+Writes ``benchmarks/results/codec.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from schemas.codec import decode, decode_dict, encode
+from schemas.jsonl import dumps, parse_line
+from schemas.records import OdometerReading, Origin, ProviderKind
+
+RESULTS = Path(__file__).resolve().parent / "results" / "codec.json"
+_VIN_CHARS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
+
+
+def _readings(count: int, rng: random.Random) -> list[OdometerReading]:
+    out = []
+    for i in range(count):
+        observed = 1_600_000_000_000 + rng.randrange(0, 10**11)
+        out.append(
+            OdometerReading(
+                event_id=f"{rng.getrandbits(128):032x}",
+                vin="".join(rng.choice(_VIN_CHARS) for _ in range(17)),
+                odometer_value=rng.randrange(0, 400_000),
+                observed_at=observed,
+                submitted_at=observed + rng.randrange(0, 600_000),
+                provider_id=f"{rng.randrange(10**10):010d}",
+                provider_kind=rng.choice(list(ProviderKind)),
+                origin=rng.choice(list(Origin)),
+                work_description="Periodic service, oil and filters" if i % 3 == 0 else None,
+            )
+        )
+    return out
+
+
+def _best_rate(fn: Callable[[Any], object], items: Sequence[Any], repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        for item in items:
+            fn(item)
+        best = min(best, time.process_time() - start)
+    return len(items) / best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--quick", action="store_true", help="5,000 records: only checks that it runs")
+    args = parser.parse_args(argv)
+    count = 5_000 if args.quick else args.records
+    readings = _readings(count, random.Random(7))
+    values = [encode(r) for r in readings]
+    lines = [dumps(r) for r in readings]
+    assert [decode(v) for v in values[:100]] == readings[:100]
+    rates = {
+        "encode_per_s": _best_rate(encode, readings),
+        "decode_per_s": _best_rate(decode, values),
+        "decode_dict_per_s": _best_rate(decode_dict, values),
+        "jsonl_parse_per_s": _best_rate(parse_line, lines),
+    }
+    result = {
+        "benchmark": "codec",
+        "command": "python benchmarks/bench_codec.py" + (" --quick" if args.quick else f" --records {count}"),
+        "records": count,
+        "mean_value_bytes": round(sum(map(len, values)) / count, 1),
+        **{name: round(rate) for name, rate in rates.items()},
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+    for name, rate in rates.items():
+        print(f"{name:<20} {rate:>12,.0f}")
+    if not args.quick:
+        RESULTS.parent.mkdir(exist_ok=True)
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The calibrated thresholds of the judgment core, in one frozen value passed down to every rule.
+
+Nothing in the core has a threshold of its own: a replay with the same ``Policy`` gives the same outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from schemas.records import Origin, ProviderKind
+from streams.domain.calendar import MS_PER_HOUR
+from streams.domain.points import TrendPolicy
+
+DAY_2019_03_01 = 17_956
+"""R2: readings of work done from this day on must be sent at once (earlier: within 5 working days)."""
+DAY_2024_01_01 = 19_723
+"""R1: workshop readings of work done from this day on must describe the work."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceWeights:
+    """Reliability of a reading by its source, for the trend engine (``Point.weight``; CARFAX weighting).
+
+    Inspection bodies read every car with a procedure and no commercial interest (R1 "high-trust source");
+    connected vehicles report the car's own counter without typing; foreign histories (RDW, manufacturers)
+    are curated but second-hand; workshops type the value by hand; manual entries are the least checked.
+    """
+
+    inspection: float = 3.0
+    """``origin`` INSPECTION or ``provider_kind`` INSPECTION_BODY."""
+    connected_vehicle: float = 2.0
+    foreign_history: float = 1.5
+    """``origin`` FOREIGN_HISTORY or ``provider_kind`` RDW."""
+    workshop: float = 1.0
+    manual: float = 0.5
+    by_source: Mapping[Origin, Mapping[ProviderKind, float]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    """``rule(origin, kind)`` for every source, computed once: the hot path looks weights up."""
+
+    def __post_init__(self) -> None:
+        table = {origin: {kind: self.rule(origin, kind) for kind in ProviderKind} for origin in Origin}
+        object.__setattr__(self, "by_source", table)
+
+    def rule(self, origin: Origin, provider_kind: ProviderKind) -> float:
+        """The weight of a reading's source: the highest that applies."""
+        if origin is Origin.INSPECTION or provider_kind is ProviderKind.INSPECTION_BODY:
+            return self.inspection
+        if origin is Origin.CONNECTED_VEHICLE:
+            return self.connected_vehicle
+        if origin is Origin.FOREIGN_HISTORY or provider_kind is ProviderKind.RDW:
+            return self.foreign_history
+        if origin is Origin.WORKSHOP:
+            return self.workshop
+        return self.manual
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptPolicy:
+    """Thresholds of the receipt checks (see ``streams.domain.catalogue`` for the codes)."""
+
+    max_km: int = 2_000_000
+    """Above any car's life (the highest known passenger-car mileages are about 1.5 to 4.8 million km,
+    all outliers); a larger value is a typing error, never evidence."""
+    five_digit_limit: int = 100_000
+    """A 5-digit counter cannot show this value or more (R7)."""
+    future_tolerance_ms: int = 2 * MS_PER_HOUR
+    """A reading may look up to 2 h younger than its submission: Brussels is UTC+1/+2, and a DMS that
+    writes local time as UTC must not be rejected for it."""
+    late_working_days_before_2019: int = 5
+    """R2 before 2019-03-01: within 5 working days after the day of the work."""
+    late_working_days_since_2019: int = 1
+    """R2 since 2019-03-01: "at once, while the vehicle is still in the workshop". A car stays in the
+    workshop the day of the work and is often collected the next working day; DMS upload queues run
+    overnight. One working day of tolerance flags back-dated entries without flagging those."""
+    immediate_from_day: int = DAY_2019_03_01
+    work_description_from_day: int = DAY_2024_01_01
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Everything the core is calibrated with."""
+
+    trend: TrendPolicy = field(default_factory=TrendPolicy)
+    weights: SourceWeights = field(default_factory=SourceWeights)
+    receipts: ReceiptPolicy = field(default_factory=ReceiptPolicy)
+    fast_path: bool = True
+    """Skip the trend engine for a reading appended consistently after a clean history (issue 3 item 6).
+    Off only in tests that prove the fast path gives the same result as a full re-evaluation."""
+
+
+DEFAULT_POLICY = Policy()

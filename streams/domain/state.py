@@ -1,0 +1,163 @@
+"""The per-VIN state folded from every VIN-keyed event: what the core must remember, and nothing it can
+recompute.
+
+Layout (the stream stores one ``VehicleState`` per VIN; a compact binary encoding of a 10-20-reading
+history fits in about 600 bytes, see the field notes):
+
+``readings``
+    Accepted readings, sorted by ``(observed_at, event_id)``, each as typed (value and unit), with the
+    source fields the judgment needs (origin and provider kind give the weight, R6/R7 flags). Kilometres,
+    counter segments, 5-digit unwraps and trend points are *derived* (``history``), never stored.
+``rejected``
+    Readings refused with an ERROR, kept so that a correction (R5) can still fix and admit them. Rare.
+``done_ids``
+    Sorted ids of processed submissions that cannot be found at their delivered ``(observed_at,
+    event_id)`` place in ``readings`` or in ``rejected``: duplicates, withdrawn readings, date-corrected
+    readings and corrections. With ``readings`` and ``rejected`` it answers "seen this event_id?" (the
+    idempotency key) in O(log n) on the hot path.
+``electronic_closed``
+    Error numbers that can no longer be corrected electronically (R5): used once, or raised on a
+    correction's own receipt (a second mistake needs the signed form). The issued error numbers
+    themselves live on their reading (``StoredReading.error_numbers``), so a correction finds its reading.
+``registration`` / ``recalls`` / ``accident``
+    The latest registration facts (DIV), recall campaigns and post-accident status, without the VIN
+    (the key) - what R8, R7, R11 need.
+``anomalies``
+    The anomalies currently OPEN (including the ODOMETER_REPLACED / COUNTER_WRAPPED markers), as last
+    emitted: the next decision diffs against them. Blamed/related readings are referred to by event id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass
+
+from schemas.records import (
+    AccidentInspectionState,
+    AnomalyKind,
+    Co2TestProcedure,
+    Origin,
+    ProviderKind,
+    RecallState,
+    RegistrationKind,
+    SuspectedCause,
+    Unit,
+)
+
+MARKER_KINDS = frozenset({AnomalyKind.ODOMETER_REPLACED, AnomalyKind.COUNTER_WRAPPED})
+"""No-judgment markers (R6, R7): shown, never fraud, never blamed on a provider."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    """One reading as the provider typed it (``value`` in ``unit``), after any correction (R5)."""
+
+    event_id: str
+    observed_at: int
+    value: int
+    unit: Unit
+    provider_id: str
+    provider_kind: ProviderKind
+    origin: Origin
+    submitted_at: int
+    odometer_replaced: bool = False
+    counter_digits: int | None = None
+    error_numbers: tuple[str, ...] = ()
+    """Error numbers issued about this reading (its receipt, and receipts of corrections of it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationFacts:
+    """The latest ``VehicleRegistration``, without the VIN (the key) and without its event id.
+
+    "Latest" is by ``effective_at``; two different registrations at the same instant are ordered by their
+    content (``order_key``), so the result never depends on arrival order and a redelivery changes nothing.
+    """
+
+    kind: RegistrationKind
+    effective_at: int
+    first_registration_date: int
+    imported_used: bool
+    make: str
+    model: str
+    vehicle_category: str
+    plate: str | None = None
+    first_registration_be_date: int | None = None
+    import_country: str | None = None
+    euro_norm: str | None = None
+    co2_g_km: int | None = None
+    co2_test_procedure: Co2TestProcedure | None = None
+    fuel_type: str | None = None
+    electric_motor: bool | None = None
+    electric_range_km: int | None = None
+    counter_digits: int | None = None
+
+    def order_key(self) -> tuple[int, tuple[str, ...]]:
+        return (self.effective_at, tuple("" if v is None else str(v) for v in astuple(self)))
+
+    @property
+    def imported_second_hand(self) -> bool:
+        """R8: flagged as imported used, or registered in Belgium later than its first use."""
+        be = self.first_registration_be_date
+        return self.imported_used or (be is not None and be > self.first_registration_date)
+
+
+@dataclass(frozen=True, slots=True)
+class RecallFact:
+    """The latest status of one recall campaign (R11: recalls not carried out)."""
+
+    campaign_id: str
+    manufacturer: str
+    description: str
+    status: RecallState
+    changed_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccidentFact:
+    """The latest post-accident inspection status (R11)."""
+
+    status: AccidentInspectionState
+    changed_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAnomaly:
+    """An anomaly as last emitted with status OPEN; ``(kind, blamed_event_id)`` is its identity."""
+
+    kind: AnomalyKind
+    blamed_event_id: str | None
+    related_event_ids: tuple[str, ...] = ()
+    cause: SuspectedCause | None = None
+    suggested_value: int | None = None
+
+    @property
+    def is_marker(self) -> bool:
+        return self.kind in MARKER_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleState:
+    """Everything the core remembers about one VIN. Replace, never mutate."""
+
+    vin: str
+    readings: tuple[StoredReading, ...] = ()
+    rejected: tuple[StoredReading, ...] = ()
+    done_ids: tuple[str, ...] = ()
+    electronic_closed: tuple[str, ...] = ()
+    registration: RegistrationFacts | None = None
+    recalls: tuple[RecallFact, ...] = ()
+    accident: AccidentFact | None = None
+    anomalies: tuple[OpenAnomaly, ...] = ()
+
+    @property
+    def five_digit_registered(self) -> bool:
+        return self.registration is not None and self.registration.counter_digits == 5
+
+
+def reading_key(reading: StoredReading) -> tuple[int, str]:
+    """The history order: ``(observed_at, event_id)``."""
+    return (reading.observed_at, reading.event_id)
+
+
+def anomaly_key(anomaly: OpenAnomaly) -> tuple[str, str]:
+    return (anomaly.kind.value, anomaly.blamed_event_id or "")

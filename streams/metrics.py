@@ -1,0 +1,87 @@
+"""Every Prometheus metric of a worker process, declared in one place against an injected registry.
+
+Base units only (``_seconds``, ``_bytes``, ``_total``) and explicit buckets. The domain never sees metrics:
+the worker shell records them around calls into the pure core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+BATCH_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerMetrics:
+    """The worker's metrics; build with :meth:`create` against a registry (one per process or test)."""
+
+    registry: CollectorRegistry
+    events_in: Counter
+    dead_letters: Counter
+    receipts: Counter
+    anomalies: Counter
+    end_to_end_latency: Histogram
+    batch_duration: Histogram
+    batch_size: Histogram
+    consumer_lag: Gauge
+    table_keys: Gauge
+    state_bytes: Histogram
+    rebalances: Counter
+    plates_pending: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry | None = None) -> WorkerMetrics:
+        reg = registry if registry is not None else CollectorRegistry()
+        return cls(
+            registry=reg,
+            events_in=Counter(
+                "carpass_events_in_total", "Input events decoded, by topic and reading origin.",
+                ["topic", "origin"], registry=reg,
+            ),
+            dead_letters=Counter(
+                "carpass_dead_letters_total", "Inputs sent to dead-letters, by topic and reason.",
+                ["topic", "reason"], registry=reg,
+            ),
+            receipts=Counter(
+                "carpass_receipts_total", "Receipts produced, by status.", ["status"], registry=reg,
+            ),
+            anomalies=Counter(
+                "carpass_anomalies_total", "Anomaly events produced, by kind and status.",
+                ["kind", "status"], registry=reg,
+            ),
+            end_to_end_latency=Histogram(
+                "carpass_end_to_end_latency_seconds",
+                "From a submission's submitted_at to its receipt being handed to the producer.",
+                buckets=LATENCY_BUCKETS_S, registry=reg,
+            ),
+            batch_duration=Histogram(
+                "carpass_batch_duration_seconds", "Time to process one batch of input events.",
+                buckets=BATCH_BUCKETS_S, registry=reg,
+            ),
+            batch_size=Histogram(
+                "carpass_batch_size_events", "Events per processed batch.",
+                buckets=BATCH_SIZE_BUCKETS, registry=reg,
+            ),
+            consumer_lag=Gauge(
+                "carpass_consumer_lag_messages", "High watermark minus committed offset, per partition.",
+                ["topic", "partition"], registry=reg,
+            ),
+            table_keys=Gauge(
+                "carpass_table_keys", "Keys held in a state table on this worker.", ["table"], registry=reg,
+            ),
+            state_bytes=Histogram(
+                "carpass_vehicle_state_bytes", "Encoded size of a vehicle's state when written.",
+                buckets=(64, 128, 256, 384, 512, 600, 768, 1024, 2048, 4096), registry=reg,
+            ),
+            rebalances=Counter(
+                "carpass_rebalances_total", "Consumer-group rebalances seen by this worker.", registry=reg,
+            ),
+            plates_pending=Gauge(
+                "carpass_plate_readings_pending", "Plate readings waiting for their plate to be known.",
+                registry=reg,
+            ),
+        )
