@@ -22,7 +22,6 @@ from schemas.records import (
     CorrectionRequest,
     Judgment,
     OdometerReading,
-    RecallStatus,
     Receipt,
     VehicleRegistration,
 )
@@ -62,8 +61,6 @@ def event_time(event: VehicleEvent) -> int:
         return event.submitted_at
     if isinstance(event, VehicleRegistration):
         return event.effective_at
-    if isinstance(event, RecallStatus):
-        return event.changed_at
     return event.changed_at
 
 

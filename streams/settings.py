@@ -50,6 +50,30 @@ class Settings:
     """Confluent-compatible Schema Registry; empty: Avro single-object encoding (no registry)."""
     data_dir: Path = Path("var")
     """Worker state (RocksDB tables) directory."""
+    # --- the streaming worker (``carpass worker``) ---
+    topic_prefix: str = ""
+    """Prepended to every topic the worker and the topic tools read or write (environments sharing a
+    cluster; tests)."""
+    app_id: str = "carpass-streams"
+    """Faust application id: the worker's consumer group and the prefix of its changelog topics."""
+    topic_replication_factor: int = 0
+    """Replicas of the topics the worker creates (its internal and changelog topics); 0: min(3, brokers)."""
+    web_bind: str = "127.0.0.1"
+    """Address of the worker's web server (``/metrics``); 0.0.0.0 to be scraped from another host."""
+    web_port: int = 6066
+    """Port of the worker's web server."""
+    batch_max_events: int = 1000
+    """The worker reads events in batches of at most this many ..."""
+    batch_within_s: float = 0.05
+    """... or what arrived within this many seconds; each VIN's state is written once per batch."""
+    plate_wait_s: float = 3600.0
+    """How long a plate reading waits for a registration of its plate before its PLATE_NOT_RESOLVED
+    receipt."""
+    certificate_signing_key_file: str = ""
+    """PEM (PKCS#8, unencrypted) Ed25519 private key that signs certificates (R16); empty: a development
+    key generated once into ``cache_dir``, with a warning."""
+    api_keys_file: str = ""
+    """JSON file of the API keys and their roles (R15, ``projections.auth``); empty: no key is accepted."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -47,7 +47,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )  # fmt: skip
     produce.add_argument("file", metavar="FILE", help="JSON Lines file, or - for standard input")
     produce.add_argument("--dry-run", action="store_true", help="validate and encode only; produce nothing")
-    produce.add_argument("--topic-prefix", default="", metavar="PREFIX", help="prepend PREFIX to topic names")
+    produce.add_argument(
+        "--topic-prefix", default=None, metavar="PREFIX",
+        help="prepend PREFIX to topic names (default: the setting CARPASS_TOPIC_PREFIX)",
+    )  # fmt: skip
     produce.add_argument(
         "--timeout", type=float, default=30.0, metavar="SECONDS",
         help="how long to wait for the broker and for delivery at the end (default: %(default)s)",
@@ -99,6 +102,7 @@ def _lines(stream: IO[bytes]) -> Iterator[tuple[int, str | None]]:
 
 def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
     codec = build_codec(settings)
+    prefix: str = settings.topic_prefix if args.topic_prefix is None else args.topic_prefix
     with ExitStack() as stack:
         if args.file == "-":
             stream: IO[bytes] = sys.stdin.buffer
@@ -120,7 +124,7 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
                 continue
             try:
                 record = parse_line(text, number)
-                topic = args.topic_prefix + TOPICS[type(record)]
+                topic = prefix + TOPICS[type(record)]
                 value = codec.encode(record, topic=topic)
             except (JsonLineError, EncodeError) as exc:
                 message = str(exc) if isinstance(exc, JsonLineError) else f"line {number}: {exc}"

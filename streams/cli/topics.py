@@ -51,13 +51,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--topic-prefix", default="", metavar="PREFIX",
-        help="prepend PREFIX to every topic name (separate environments on one cluster; tests)",
+        "--topic-prefix", default=None, metavar="PREFIX",
+        help="prepend PREFIX to every topic name (default: the setting CARPASS_TOPIC_PREFIX)",
     )  # fmt: skip
     parser.add_argument(
         "--timeout", type=float, default=15.0, metavar="SECONDS",
         help="how long to wait for the broker (default: %(default)s)",
     )  # fmt: skip
+
+
+def _prefix(args: argparse.Namespace, settings: Settings) -> str:
+    prefix: str = settings.topic_prefix if args.topic_prefix is None else args.topic_prefix
+    return prefix
 
 
 def _admin(settings: Settings, timeout_s: float) -> tuple[Any, Any]:
@@ -80,7 +85,7 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(f"--partitions must be at least 1, got {partitions}")
     admin, metadata = _admin(settings, args.timeout)
     replicas = args.replication_factor or min(3, max(1, len(metadata.brokers)))
-    names = {args.topic_prefix + spec.name: spec for spec in CATALOGUE}
+    names = {_prefix(args, settings) + spec.name: spec for spec in CATALOGUE}
     missing = [name for name in names if name not in metadata.topics]
     status = {name: "exists" for name in names if name not in missing}
     if missing:
@@ -112,7 +117,7 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     admin, _ = _admin(settings, args.timeout)
-    names = {args.topic_prefix + spec.name: spec for spec in CATALOGUE}
+    names = {_prefix(args, settings) + spec.name: spec for spec in CATALOGUE}
     counts = _partition_counts(admin, list(names), args.timeout)
     print(f"{'TOPIC':<40} {'KIND':<7} {'RECORD':<25} {'KEY':<12} PARTITIONS")
     for name, spec in names.items():

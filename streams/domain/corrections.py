@@ -12,7 +12,9 @@
                                    place, keeping its event_id
     then the touched segment is re-judged; anomalies that disappear are RESOLVED.
 
-A rejected correction changes nothing and does not use up the electronic correction. Warnings raised by an
+The error numbers of a reading live on it (``StoredReading.error_numbers``); a DUPLICATE's reading was
+never added, so its number names nothing to correct. A rejected correction changes nothing and does not use
+up the electronic correction. Warnings raised by an
 accepted correction (the corrected reading still breaks the trend) get error numbers of the correction's
 receipt; they are a second mistake, so they can only be corrected by form (R5).
 """

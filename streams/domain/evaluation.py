@@ -36,13 +36,13 @@ def receipt(
     event_id: str, vin: str, provider_id: str, issues: tuple[Issue, ...], processed_at: int
 ) -> Receipt:
     """R4: any ERROR rejects; warnings only accept with warnings."""
-    if any(issue.severity is Severity.ERROR for issue in issues):
-        status = ReceiptStatus.REJECTED
-    elif issues:
-        status = ReceiptStatus.ACCEPTED_WITH_WARNINGS
-    else:
+    if not issues:
         status = ReceiptStatus.ACCEPTED
-    return Receipt(event_id, vin, provider_id, status, issues, processed_at)
+    elif any(issue.severity is Severity.ERROR for issue in issues):
+        status = ReceiptStatus.REJECTED
+    else:
+        status = ReceiptStatus.ACCEPTED_WITH_WARNINGS
+    return _RECEIPT(event_id, vin, provider_id, status, issues, processed_at)
 
 
 def reevaluate(
@@ -110,11 +110,13 @@ def trend_issues(
     A SPIKE/DIP is a TREND_BREAK with the suggested value; a ROLLBACK's first lower reading is only told it
     is LOWER_THAN_HISTORY (the dashboard was read correctly, R9).
     """
-    issues = []
+    issues: list[Issue] = []
     for anomaly in anomalies:
         if anomaly.blamed_event_id != reading.event_id or anomaly.is_marker:
             continue
         code = _TREND_ISSUES[anomaly.kind]
+        if any(issue.code == code for issue in issues):
+            continue  # one issue per code: error numbers stay unique
         suggested = anomaly.suggested_value
         suggestion = f"; did you mean {suggested}?" if suggested is not None else ""
         cause = anomaly.cause.value if anomaly.cause is not None else "UNKNOWN"

@@ -146,7 +146,7 @@ def reading_issues(
     five_digit: bool,
     registration: RegistrationFacts | None,
     policy: ReceiptPolicy,
-) -> list[Issue]:
+) -> tuple[Issue, ...]:
     """Every non-trend issue of the new reading ``r`` (catalogue order), numbered for ``r.event_id``.
 
     A clean reading costs a handful of comparisons: each check's cheap necessary condition is tested
@@ -164,10 +164,10 @@ def reading_issues(
         and (submitted - observed < MS_PER_DAY or origin not in _TIMELY_ORIGINS)
         and (origin is not Origin.WORKSHOP or (description and description.strip()))
     ):
-        return []
+        return ()
     eid = r.event_id
     issues = vin_issues(eid, vin)
     issues += value_issues(eid, value, unit, five_digit, policy)
     issues += date_issues(eid, observed, submitted, registration, policy)
     issues += submission_issues(eid, vin, origin, observed, submitted, description, registration, policy)
-    return issues
+    return tuple(issues)

@@ -1,8 +1,8 @@
 """The per-VIN state folded from every VIN-keyed event: what the core must remember, and nothing it can
 recompute.
 
-Layout (the stream stores one ``VehicleState`` per VIN; a compact binary encoding of a 10-20-reading
-history fits in about 600 bytes, see the field notes):
+Layout (the stream stores one ``VehicleState`` per VIN, encoded by ``streams.state_codec``: about 330
+bytes for a realistic 10-reading history, 580 for 20; ``tests/unit/streams/domain/test_state.py``):
 
 ``readings``
     Accepted readings, sorted by ``(observed_at, event_id)``, each as typed (value and unit), with the
@@ -14,7 +14,7 @@ history fits in about 600 bytes, see the field notes):
     Sorted ids of processed submissions that cannot be found at their delivered ``(observed_at,
     event_id)`` place in ``readings`` or in ``rejected``: duplicates, withdrawn readings, date-corrected
     readings and corrections. With ``readings`` and ``rejected`` it answers "seen this event_id?" (the
-    idempotency key) in O(log n) on the hot path.
+    idempotency key) without a copy of every id: a bisection in ``readings`` plus two short scans.
 ``electronic_closed``
     Error numbers that can no longer be corrected electronically (R5): used once, or raised on a
     correction's own receipt (a second mistake needs the signed form). The issued error numbers

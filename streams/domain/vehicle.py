@@ -41,7 +41,6 @@ from schemas.records import (
     RecallState,
     RecallStatus,
     Severity,
-    Unit,
     VehicleRegistration,
 )
 from streams.domain.calendar import MS_PER_DAY, brussels_day
@@ -58,9 +57,8 @@ from streams.domain.evaluation import (
     with_error_numbers,
 )
 from streams.domain.fastbuild import builder
-from streams.domain.history import to_km
+from streams.domain.history import is_five_digit, point_of, to_km
 from streams.domain.intake import reading_issues
-from streams.domain.points import Point
 from streams.domain.policy import DEFAULT_POLICY, Policy
 from streams.domain.state import (
     AccidentFact,
@@ -82,8 +80,6 @@ __all__ = ["Decision", "VehicleEvent", "decide", "evolve", "fold"]
 _DECISION = builder(Decision)
 _STATE = builder(VehicleState)
 _READING = builder(StoredReading)
-_POINT = builder(Point)
-_KM = Unit.KM
 
 
 def decide(
@@ -148,6 +144,7 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
         index = bisect_left(readings, (r.observed_at, eid), key=reading_key)
         if index < count and readings[index].event_id == eid:
             return _DECISION(state, (), ())
+    # Not at its delivered place: seen only as a duplicate, withdrawn, date-corrected or rejected reading.
     if eid in state.done_ids or (state.rejected and _rejected_before(state, eid)):
         return _DECISION(state, (), ())
 
@@ -171,17 +168,17 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
     if issues and any(issue.severity is Severity.ERROR for issue in issues):
         return Decision(
             replace(state, rejected=(*state.rejected, stored)),
-            (receipt(eid, vin, r.provider_id, tuple(issues), processed_at),),
+            (receipt(eid, vin, r.provider_id, issues, processed_at),),
         )
     near = (index > 0 and observed - readings[index - 1].observed_at < MS_PER_DAY) or (
         index < count and readings[index].observed_at - observed < MS_PER_DAY
     )
     original = _duplicate_of(readings, index, stored) if near else None
     if original is not None:
-        issues.append(make_issue(eid, IssueCode.DUPLICATE, original=original.event_id))
+        duplicate = make_issue(eid, IssueCode.DUPLICATE, original=original.event_id)
         return Decision(
             replace(state, done_ids=insert_sorted(state.done_ids, eid)),
-            (receipt(eid, vin, r.provider_id, tuple(issues), processed_at),),
+            (receipt(eid, vin, r.provider_id, (*issues, duplicate), processed_at),),
         )
 
     if index == count:
@@ -200,7 +197,7 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
                     state.accident,
                     state.anomalies,
                 ),
-                (receipt(eid, vin, r.provider_id, tuple(issues) if issues else (), processed_at),),
+                (receipt(eid, vin, r.provider_id, issues, processed_at),),
                 (),
             )
     else:
@@ -214,45 +211,27 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
     after = reevaluate(state.anomalies, new_readings, state.five_digit_registered, touched, policy)
     warnings = trend_issues(eid, stored, after)
     if warnings:
-        issues += warnings
+        issues = (*issues, *warnings)
         stored = with_error_numbers(stored, warnings)
         new_readings = (*readings[:index], stored, *readings[index:])
     new_state = replace(state, readings=new_readings, anomalies=after)
     events = settle(new_state, state.anomalies, new_readings, AnomalyStatus.RETRACTED, processed_at)
-    return Decision(new_state, (receipt(eid, state.vin, r.provider_id, tuple(issues), processed_at),), events)
+    return Decision(new_state, (receipt(eid, state.vin, r.provider_id, issues, processed_at),), events)
 
 
 def _fast_append(state: VehicleState, last: StoredReading, new: StoredReading, policy: Policy) -> bool:
     """Issue 3 item 6: ``new`` comes after ``last`` on the same continuous counter, no break is open, and
     the trend engine vouches that appending it cannot create one (``consistent_append``)."""
-    if not policy.fast_path or last.counter_digits == 5:
+    if not policy.fast_path or is_five_digit(last, state.five_digit_registered):
         return False
     if state.anomalies and any(not a.is_marker for a in state.anomalies):
         return False
-    weights = policy.weights.by_source
-    value, unit = last.value, last.unit
-    last_point = _POINT(
-        last.event_id,
-        last.observed_at,
-        value if unit is _KM else to_km(value, unit),
-        value,
-        unit,
-        last.provider_id,
-        weights[last.origin][last.provider_kind],
-        last.submitted_at,
+    weights = policy.weights
+    return consistent_append(
+        point_of(last, to_km(last.value, last.unit), weights),
+        point_of(new, to_km(new.value, new.unit), weights),
+        policy.trend,
     )
-    value, unit = new.value, new.unit
-    new_point = _POINT(
-        new.event_id,
-        new.observed_at,
-        value if unit is _KM else to_km(value, unit),
-        value,
-        unit,
-        new.provider_id,
-        weights[new.origin][new.provider_kind],
-        new.submitted_at,
-    )
-    return consistent_append(last_point, new_point, policy.trend)
 
 
 def _duplicate_of(

@@ -1,104 +1,24 @@
 """The per-VIN state stays compact: a realistic 10-20-reading history fits the stream's 600-byte budget.
 
-The stream stores one ``VehicleState`` per VIN (RocksDB + changelog); its binary codec belongs to the
-pipeline. ``reference_size`` is the size of the straightforward encoding the layout was designed for (see
-``streams.domain.state``): the VIN is the key; event ids are UUIDs (16 bytes); times are varints of
-seconds since the previous reading (a flag bit says when milliseconds follow), values varints of the
-difference with the previous reading; provider ids (10 digits) are interned in a table with their kind;
-enums and flags are packed in a byte; error numbers are 6 bytes. If a field is added to the
-state, add it here: the budget test is what keeps the state from growing copies of derivable data.
+The stream stores one ``VehicleState`` per VIN (RocksDB + changelog) in the form of
+``streams.state_codec``. The state keeps only what cannot be recomputed (see ``streams.domain.state``);
+these tests hold the two together: if a field is added to the state, the budget is what keeps it from
+growing copies of derivable data.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import fields
-from enum import Enum
 
 from schemas.records import OdometerReading, Origin, ProviderKind
 from streams.domain.calendar import MS_PER_DAY
-from streams.domain.state import OpenAnomaly, RegistrationFacts, StoredReading, VehicleState
+from streams.domain.state import StoredReading, VehicleState
 from streams.domain.vehicle import decide
+from streams.state_codec import decode_state, encode_state
 from tests.unit.streams.domain.builders import VIN, registration
 
 BUDGET_BYTES = 600
-
-
-def varint(value: int) -> int:
-    value = value * 2 if value >= 0 else -value * 2 - 1  # zigzag
-    return max(1, (value.bit_length() + 6) // 7)
-
-
-def instant(delta_ms: int) -> int:
-    seconds, millis = divmod(delta_ms, 1000)
-    return varint(seconds) + (varint(millis) if millis else 0)
-
-
-def text(value: str | None) -> int:
-    return 1 if value is None else 1 + len(value.encode())
-
-
-def event_id(value: str) -> int:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return text(value)
-    return 16
-
-
-def reading_size(r: StoredReading, previous: StoredReading | None) -> int:
-    size = event_id(r.event_id)
-    size += instant(r.observed_at - (previous.observed_at if previous else 0))
-    size += varint(r.value - (previous.value if previous else 0))
-    size += instant(r.submitted_at - r.observed_at)
-    size += 1  # unit, origin, replaced, counter digits, has error numbers
-    size += 1  # provider index
-    return size + (1 + 6 * len(r.error_numbers) if r.error_numbers else 0)
-
-
-def registration_size(facts: RegistrationFacts | None) -> int:
-    if facts is None:
-        return 1
-    size = 0
-    for f in fields(facts):
-        value = getattr(facts, f.name)
-        if isinstance(value, Enum) or value is None or isinstance(value, bool):
-            size += 1
-        elif isinstance(value, str):
-            size += text(value)
-        else:
-            size += instant(value) if f.name.endswith("_at") else varint(value)
-    return size
-
-
-def anomaly_size(a: OpenAnomaly) -> int:
-    return (
-        1
-        + 1
-        + 1
-        + len(a.related_event_ids)
-        + 1
-        + (1 if a.suggested_value is None else varint(a.suggested_value))
-    )
-
-
-def reference_size(state: VehicleState) -> int:
-    providers = {(r.provider_id, r.provider_kind) for r in (*state.readings, *state.rejected)}
-    present = [getattr(state, f.name) for f in fields(state) if f.name != "vin"]
-    size = 1 + sum(1 for value in present if isinstance(value, tuple) and value)  # bitmap, tuple lengths
-    size += 1 + 6 * len(providers)  # the provider table
-    previous = None
-    for r in state.readings:
-        size += reading_size(r, previous)
-        previous = r
-    size += sum(reading_size(r, None) for r in state.rejected)
-    size += sum(event_id(i) for i in state.done_ids) + 6 * len(state.electronic_closed)
-    size += registration_size(state.registration)
-    size += sum(
-        text(r.campaign_id) + text(r.manufacturer) + text(r.description) + 1 + 6 for r in state.recalls
-    )
-    size += 0 if state.accident is None else 7
-    return size + sum(anomaly_size(a) for a in state.anomalies)
 
 
 def realistic(count: int, spike_at: int | None = None) -> VehicleState:
@@ -130,13 +50,14 @@ def realistic(count: int, spike_at: int | None = None) -> VehicleState:
 def test_a_twenty_reading_history_fits_the_budget() -> None:
     state = realistic(20)
     assert len(state.readings) == 20 and state.anomalies == ()
-    assert reference_size(state) <= BUDGET_BYTES
+    stored = encode_state(state)
+    assert len(stored) <= BUDGET_BYTES and decode_state(VIN, stored) == state
 
 
 def test_a_ten_reading_history_with_a_typo_fits_easily() -> None:
     state = realistic(10, spike_at=6)
     assert len(state.anomalies) == 1 and state.readings[6].error_numbers
-    assert reference_size(state) <= BUDGET_BYTES * 2 // 3
+    assert len(encode_state(state)) <= BUDGET_BYTES * 2 // 3
 
 
 def test_the_state_holds_no_derived_copies() -> None:

@@ -1,0 +1,307 @@
+"""The query API (aiohttp handlers), written over a :class:`ViewSource` so that it runs on a worker (Faust
+web is aiohttp) or on an in-memory source in tests.
+
+::
+
+    request ─► authenticate (401) ─► authorize the route's roles (403) ─► validate path/query (400)
+            ─► forward(request, table, key): the wiring sends it to the worker owning the key; None = here
+            ─► ViewSource ─► pure views (projections.views / quality / certificates / html) ─► response
+
+=======  ===================================  ==============================  =================
+method   path                                 roles                           key (table route)
+=======  ===================================  ==============================  =================
+GET      /vehicles/{vin}/history              dealer, operator                vehicle: vin
+GET      /vehicles/{vin}/ok-label             dealer, operator                vehicle: vin
+GET      /providers/{id}/quality              provider (own id), operator     provider: id
+POST     /vehicles/{vin}/certificates         operator                        vehicle: vin
+GET      /certificates/{number}               public, provider, dealer,       certificate: number
+                                              operator
+GET      /vehicles/{vin}/certificate.html     dealer, operator                vehicle: vin
+=======  ===================================  ==============================  =================
+
+Errors are JSON ``{"error": "..."}`` and never echo a VIN, provider id or vehicle fact. Authentication
+and authorization come before any lookup, so a refused caller cannot even learn whether a VIN exists.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from projections.auth import Access, ApiKeys, AuthError, Principal, Role, authorize, presented_key
+from projections.certificates import CertificateSigner, IssuedCertificate, issue, verify
+from projections.html import render_certificate
+from projections.quality import ProviderTally, compliance, late_share, quality_view, year_of
+from projections.views import certificate_view, ok_label_decision, ok_label_view
+from schemas.jsonl import to_json_obj
+from streams.domain.calendar import brussels_day, date_of
+from streams.domain.state import VehicleState
+
+VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
+PROVIDER_RE = re.compile(r"^[0-9]{10}$")
+NUMBER_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+IDEMPOTENCY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+MAX_ADVERTISED_KM = 10_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleSnapshot:
+    """A vehicle's state and the event time (epoch ms) of the newest event folded into it."""
+
+    state: VehicleState
+    as_of: int
+
+
+class ViewSource(Protocol):
+    """Where the handlers read views and record issuances; the wiring implements it over Faust tables."""
+
+    async def vehicle(self, vin: str) -> VehicleSnapshot | None: ...
+
+    async def quality(self, provider_id: str) -> ProviderTally | None: ...
+
+    async def certificate(self, number: str) -> IssuedCertificate | None: ...
+
+    async def record_issuance(self, certificate: IssuedCertificate) -> None:
+        """Publish the issuance event; after it, :meth:`certificate` finds the number (eventually)."""
+
+
+Forward = Callable[[web.Request, str, str], Awaitable[web.StreamResponse | None]]
+"""``forward(request, table, key)``: the answer of the worker owning ``key``, or None to answer here."""
+
+
+async def answer_here(request: web.Request, table: str, key: str) -> None:
+    """The forwarder of a single process: every key is local."""
+    return None
+
+
+class InMemoryViewSource:
+    """A dict-backed :class:`ViewSource` for tests and tools."""
+
+    def __init__(self) -> None:
+        self.vehicles: dict[str, VehicleSnapshot] = {}
+        self.tallies: dict[str, ProviderTally] = {}
+        self.certificates: dict[str, IssuedCertificate] = {}
+        self.issued: list[IssuedCertificate] = []
+
+    def put_state(self, state: VehicleState, as_of: int) -> None:
+        self.vehicles[state.vin] = VehicleSnapshot(state, as_of)
+
+    def put_tally(self, tally: ProviderTally) -> None:
+        self.tallies[tally.provider_id] = tally
+
+    async def vehicle(self, vin: str) -> VehicleSnapshot | None:
+        return self.vehicles.get(vin)
+
+    async def quality(self, provider_id: str) -> ProviderTally | None:
+        return self.tallies.get(provider_id)
+
+    async def certificate(self, number: str) -> IssuedCertificate | None:
+        return self.certificates.get(number)
+
+    async def record_issuance(self, certificate: IssuedCertificate) -> None:
+        self.issued.append(certificate)
+        self.certificates[certificate.number] = certificate
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One API route: the OpenAPI document and the role tests are checked against this list."""
+
+    method: str
+    path: str
+    name: str
+    access: Access
+    table: str
+
+
+_ANYONE = Access(frozenset(Role))
+_ADVERTS = Access(frozenset({Role.DEALER, Role.OPERATOR}))
+_OWN_PROVIDER = Access(frozenset({Role.PROVIDER, Role.OPERATOR}), own_provider=True)
+_STAFF = Access(frozenset({Role.OPERATOR}))
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/vehicles/{vin}/history", "history", _ADVERTS, "vehicle"),
+    Route("GET", "/vehicles/{vin}/ok-label", "ok_label", _ADVERTS, "vehicle"),
+    Route("GET", "/providers/{id}/quality", "quality", _OWN_PROVIDER, "provider"),
+    Route("POST", "/vehicles/{vin}/certificates", "issue", _STAFF, "vehicle"),
+    Route("GET", "/certificates/{number}", "verify", _ANYONE, "certificate"),
+    Route("GET", "/vehicles/{vin}/certificate.html", "page", _ADVERTS, "vehicle"),
+)
+
+
+def error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+RoleHandler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
+
+
+class CarPassApi:
+    """The handlers. ``clock`` gives epoch ms (the query day and issuance time); ``forward`` does table
+    routing; ``new_event_id`` names an issuance without an ``Idempotency-Key`` header."""
+
+    def __init__(
+        self,
+        source: ViewSource,
+        keys: ApiKeys,
+        signer: CertificateSigner,
+        *,
+        clock: Callable[[], int] = wall_clock_ms,
+        forward: Forward = answer_here,
+        new_event_id: Callable[[], str] = _new_event_id,
+    ) -> None:
+        self.source = source
+        self.keys = keys
+        self.signer = signer
+        self.clock = clock
+        self.forward = forward
+        self.new_event_id = new_event_id
+
+    # --- plumbing --------------------------------------------------------------------------------------
+
+    def _guarded(self, route: Route, handler: RoleHandler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            try:
+                principal = self.keys.authenticate(presented_key(request.headers))
+                authorize(principal, route.access, request.match_info.get("id"))
+            except AuthError as refused:
+                return error(refused.status, refused.message)
+            key = next(iter(request.match_info.values()), "")
+            if not _valid_key(route.table, key):
+                return error(400, f"malformed {_KEY_NAMES[route.table]} in the path")
+            forwarded = await self.forward(request, route.table, key)
+            if forwarded is not None:
+                return forwarded
+            return await handler(request, principal)
+
+        guarded.__name__ = route.name
+        return guarded
+
+    def route_defs(self) -> list[web.RouteDef]:
+        """The routes, to add to any aiohttp application (a Faust worker's ``app.web.web_app``)."""
+        handlers = {
+            "history": self.history,
+            "ok_label": self.ok_label,
+            "quality": self.quality,
+            "issue": self.issue_certificate,
+            "verify": self.verify_certificate,
+            "page": self.certificate_page,
+        }
+        return [web.route(r.method, r.path, self._guarded(r, handlers[r.name]), name=r.name) for r in ROUTES]
+
+    def application(self) -> web.Application:
+        """A standalone application with the routes (tests, single-process use)."""
+        app = web.Application()
+        app.add_routes(self.route_defs())
+        return app
+
+    # --- handlers --------------------------------------------------------------------------------------
+
+    async def history(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        snapshot = await self.source.vehicle(request.match_info["vin"])
+        if snapshot is None:
+            return error(404, "no vehicle with this VIN in the registry")
+        return web.json_response(to_json_obj(certificate_view(snapshot.state, snapshot.as_of)))
+
+    async def ok_label(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        raw = request.query.get("advertised_km", "")
+        if not raw.isdigit() or int(raw) > MAX_ADVERTISED_KM:
+            return error(400, "advertised_km must be a whole number of km (0 to 10,000,000)")
+        vin = request.match_info["vin"]
+        snapshot = await self.source.vehicle(vin)
+        today = brussels_day(self.clock())
+        view = ok_label_view(snapshot.state, snapshot.as_of) if snapshot is not None else None
+        decision = ok_label_decision(view, today, int(raw), vin=vin)
+        return web.json_response(
+            {
+                "vin": vin,
+                "query_date": date_of(today).isoformat(),
+                "advertised_km": decision.advertised_km,
+                "eligible": decision.eligible,
+                "denial_reasons": [d.value for d in decision.denial_reasons],
+                "explanations": list(decision.explanations),
+                "most_recent_km": decision.most_recent_km,
+                "reading_count": decision.reading_count,
+            }
+        )
+
+    async def quality(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        tally = await self.source.quality(request.match_info["id"])
+        if tally is None:
+            return error(404, "no quality figures for this provider")
+        view = quality_view(tally)
+        last_year = year_of(self.clock()) - 1
+        finding = compliance(tally, last_year)
+        body: dict[str, Any] = {
+            "quality": to_json_obj(view),
+            "late_submission_share": {str(y.year): late_share(y) for y in view.years},
+            "r14_obliged": bool(tally.nace_codes) and tally.active,
+            "r14_finding": {"year": last_year, "finding": finding.value if finding else None},
+        }
+        return web.json_response(body)
+
+    async def issue_certificate(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        idempotency = request.headers.get("Idempotency-Key")
+        if idempotency is not None and not IDEMPOTENCY_RE.match(idempotency):
+            return error(400, "Idempotency-Key must be 1-100 characters of [A-Za-z0-9._:-]")
+        snapshot = await self.source.vehicle(request.match_info["vin"])
+        if snapshot is None:
+            return error(404, "no vehicle with this VIN in the registry")
+        if snapshot.state.registration is None:
+            return error(409, "a certificate needs the vehicle's registration, which the registry lacks")
+        view = certificate_view(snapshot.state, snapshot.as_of)
+        cert = issue(view, idempotency or self.new_event_id(), self.clock(), self.signer)
+        await self.source.record_issuance(cert)
+        return web.json_response(
+            cert.to_json_obj(), status=201, headers={"Location": f"/certificates/{cert.number}"}
+        )
+
+    async def verify_certificate(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        cert = await self.source.certificate(request.match_info["number"])
+        if cert is None:
+            return error(404, "no certificate with this number")
+        authentic = verify(cert, self.signer)
+        today = brussels_day(self.clock())
+        body = {
+            "authentic": authentic,
+            "valid_today": authentic and cert.is_valid_on(today),
+            "public_key": self.signer.public_pem(),
+            "certificate": cert.to_json_obj(),
+        }
+        return web.json_response(body)
+
+    async def certificate_page(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        snapshot = await self.source.vehicle(request.match_info["vin"])
+        if snapshot is None:
+            return error(404, "no vehicle with this VIN in the registry")
+        view = certificate_view(snapshot.state, snapshot.as_of)
+        page = render_certificate(view, None, brussels_day(self.clock()))
+        return web.Response(text=page, content_type="text/html", charset="utf-8")
+
+
+_KEY_NAMES = {"vehicle": "VIN", "provider": "provider id", "certificate": "certificate number"}
+
+
+def _valid_key(table: str, key: str) -> bool:
+    pattern = {"vehicle": VIN_RE, "provider": PROVIDER_RE, "certificate": NUMBER_RE}[table]
+    return pattern.match(key) is not None
+
+
+def dumps(obj: Any) -> str:
+    """JSON as the API writes it (for tools)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,147 @@
+"""API keys and roles (R15 purpose limits): who may see what.
+
+::
+
+    request ──key (Authorization: Bearer <key> | X-API-Key: <key>)──► ApiKeys.authenticate ──► Principal
+    Principal, Access rule of the route (roles, own-provider binding) ──authorize──► None | AuthError
+
+Roles:
+
+* ``provider``: a data provider, bound to its provider id: its own quality (and receipts) only;
+* ``dealer``: OK label and history, for adverts (R13);
+* ``operator``: Car-Pass staff: everything;
+* ``public``: certificate verification only (R16).
+
+No or unknown key: 401. Known key, role not allowed (or another provider's data): 403. Error messages
+name neither the VIN nor the provider asked about (nothing about a vehicle leaks).
+
+The keys file (``Settings.api_keys_file``) is JSON::
+
+    {"keys": [{"name": "dealer-1", "role": "dealer", "key_sha256": "<hex of SHA-256 of the key>"},
+              {"name": "garage-7", "role": "provider", "provider_id": "0123456789", "key": "<key>"}]}
+
+``key_sha256`` is preferred (the file then holds no secret); ``key`` (plain) is accepted for development.
+Keys are compared by their SHA-256 with ``hmac.compare_digest``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class Role(StrEnum):
+    PROVIDER = "provider"
+    DEALER = "dealer"
+    OPERATOR = "operator"
+    PUBLIC = "public"
+
+
+class AuthError(Exception):
+    """A refused request: ``status`` 401 or 403, ``message`` safe to show (no vehicle data)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class ApiKeysError(ValueError):
+    """The keys file is unreadable or malformed."""
+
+
+UNAUTHENTICATED = AuthError(401, "an API key is required (Authorization: Bearer <key>)")
+FORBIDDEN = AuthError(403, "this API key's role may not use this resource")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The holder of a valid key."""
+
+    name: str
+    role: Role
+    provider_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """A route's rule: the roles allowed; ``own_provider`` restricts the provider role to its own id."""
+
+    roles: frozenset[Role]
+    own_provider: bool = False
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class ApiKeys:
+    """The accepted keys, by SHA-256 digest."""
+
+    def __init__(self, principals: Mapping[str, Principal]) -> None:
+        self._by_digest = dict(principals)
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[Mapping[str, Any]]) -> ApiKeys:
+        """Build from the entries of a keys file (see the module docstring); raises ApiKeysError."""
+        found: dict[str, Principal] = {}
+        for index, entry in enumerate(entries):
+            try:
+                role = Role(entry["role"])
+                name = str(entry.get("name") or f"key-{index}")
+                hashed = entry.get("key_sha256")
+                digest = str(hashed).lower() if hashed else key_digest(str(entry["key"]))
+            except (KeyError, ValueError, TypeError) as exc:
+                raise ApiKeysError(f"keys[{index}]: needs a role and key or key_sha256 ({exc})") from exc
+            provider_id = entry.get("provider_id")
+            if role is Role.PROVIDER and not provider_id:
+                raise ApiKeysError(f"keys[{index}] ({name}): a provider key must name its provider_id")
+            if digest in found:
+                raise ApiKeysError(f"keys[{index}] ({name}): the same key is listed twice")
+            found[digest] = Principal(name, role, str(provider_id) if provider_id else None)
+        return cls(found)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ApiKeys:
+        """The keys of a JSON keys file; an empty path accepts no key."""
+        if not str(path):
+            return cls({})
+        try:
+            document = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+            entries = document["keys"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ApiKeysError(f"cannot read the API keys file {path}: {exc}") from exc
+        return cls.from_entries(entries)
+
+    def authenticate(self, presented: str | None) -> Principal:
+        """The principal of ``presented``; raises the 401 :class:`AuthError` for no or an unknown key."""
+        if not presented:
+            raise UNAUTHENTICATED
+        digest = key_digest(presented)
+        for known, principal in self._by_digest.items():
+            if hmac.compare_digest(known, digest):
+                return principal
+        raise UNAUTHENTICATED
+
+
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key of a request: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``."""
+    auth = headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return headers.get("X-API-Key") or None
+
+
+def authorize(principal: Principal, access: Access, provider_id: str | None = None) -> None:
+    """Raise the 403 :class:`AuthError` unless ``principal`` may use a route with rule ``access``
+    (for ``provider_id``'s data, when the route is about one provider)."""
+    if principal.role not in access.roles:
+        raise FORBIDDEN
+    if access.own_provider and principal.role is Role.PROVIDER and principal.provider_id != provider_id:
+        raise FORBIDDEN

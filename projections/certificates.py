@@ -1,0 +1,267 @@
+"""Issuing and verifying Car-Pass certificates (R11, R16): number, dates, fee, Ed25519 signature.
+
+::
+
+    CertificateView, issuance event id, issued_at ──issue()──► IssuedCertificate (signed)
+        │ number     = uuid5(NAMESPACE, "certificate|<vin>|<issuance event id>")   deterministic, unique
+        │ issue_date = Brussels day of issued_at;  valid_until = issue_date + 2 months - 1 day
+        │ fee        = EUR 10.50, or free (fee_rule below)
+        ▼ signature  = Ed25519 over canonical_json(signed_payload())
+    IssuedCertificate ──verify(cert, signer)──► authentic? (any change to the content breaks it)
+
+Fee rule (R11): "free if it shows fewer than 4 readings at intervals of less than 2 months". Read
+literally, both conditions must hold: fewer than 4 readings, *and* each reading less than 2 calendar
+months after the one before it (a certificate of 0 or 1 reading qualifies). Three readings spread over
+years cost EUR 10.50; so do 4 readings a week apart.
+
+Canonical JSON: keys sorted, no insignificant white space, UTF-8, no floats in the payload (the fee is in
+cents), so that any verifier re-serialising the payload gets the same bytes. Ed25519 signatures are
+deterministic: the same certificate signed twice gives the same bytes (replays stay identical).
+
+Keys: :func:`load_signer` reads ``Settings.certificate_signing_key_file`` (PEM, PKCS#8); without one it
+generates a development key once into ``<cache_dir>/dev-certificate-signing-key.pem`` and logs a warning.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from projections.views import add_months
+from schemas.jsonl import to_json_obj
+from schemas.views import CertificateView
+from streams.domain.calendar import brussels_day, date_of, day_of
+from streams.domain.ids import NAMESPACE
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FEE_CENTS = 1050
+"""R11: EUR 10.50 incl. VAT (since 2024-01-01)."""
+VALIDITY_MONTHS = 2
+FREE_MAX_READINGS = 3
+"""R11: "fewer than 4 readings"."""
+FREE_INTERVAL_MONTHS = 2
+DEV_KEY_NAME = "dev-certificate-signing-key.pem"
+
+
+class CertificateError(Exception):
+    """Root of this module's errors."""
+
+
+class SigningKeyError(CertificateError):
+    """The configured signing key cannot be read or is not an Ed25519 private key."""
+
+
+class FeeRule(StrEnum):
+    STANDARD = "STANDARD"
+    FREE_FEW_CLOSE_READINGS = "FREE_FEW_CLOSE_READINGS"
+
+
+def fee_of(reading_days: Sequence[int]) -> tuple[int, FeeRule]:
+    """R11 fee in cents for a certificate showing readings on ``reading_days`` (sorted, days)."""
+    if len(reading_days) <= FREE_MAX_READINGS and all(
+        later < add_months(earlier, FREE_INTERVAL_MONTHS)
+        for earlier, later in itertools.pairwise(reading_days)
+    ):
+        return 0, FeeRule.FREE_FEW_CLOSE_READINGS
+    return FEE_CENTS, FeeRule.STANDARD
+
+
+def certificate_number(vin: str, issuance_event_id: str) -> str:
+    """The certificate's unique, deterministic number (a UUID string)."""
+    return str(uuid.uuid5(NAMESPACE, f"certificate|{vin}|{issuance_event_id}"))
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Sorted keys, compact separators, UTF-8: the bytes that are signed."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _iso_day(day: int) -> str:
+    return date_of(day).isoformat()
+
+
+class CertificateSigner:
+    """An Ed25519 key pair; ``key_id`` is the first 16 hex digits of SHA-256 of the raw public key."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._private = private_key
+        self.public_key: Ed25519PublicKey = private_key.public_key()
+        raw = self.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.key_id = hashlib.sha256(raw).hexdigest()[:16]
+
+    @classmethod
+    def generate(cls) -> CertificateSigner:
+        return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> CertificateSigner:
+        try:
+            key = serialization.load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError) as exc:
+            raise SigningKeyError(f"not a readable unencrypted PEM private key: {exc}") from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            raise SigningKeyError(f"the signing key must be Ed25519, not {type(key).__name__}")
+        return cls(key)
+
+    def private_pem(self) -> bytes:
+        return self._private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+    def public_pem(self) -> str:
+        return self.public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode("ascii")
+
+    def sign(self, data: bytes) -> bytes:
+        return self._private.sign(data)
+
+    def verify(self, signature: bytes, data: bytes) -> bool:
+        try:
+            self.public_key.verify(signature, data)
+        except InvalidSignature:
+            return False
+        return True
+
+
+def load_signer(settings: Settings) -> CertificateSigner:
+    """The signing key of ``settings``, or the development key in ``cache_dir`` (created if missing)."""
+    if settings.certificate_signing_key_file:
+        path = Path(settings.certificate_signing_key_file).expanduser()
+        try:
+            return CertificateSigner.from_pem(path.read_bytes())
+        except OSError as exc:
+            raise SigningKeyError(f"cannot read CARPASS_CERTIFICATE_SIGNING_KEY_FILE: {exc}") from exc
+    path = settings.cache_dir / DEV_KEY_NAME
+    log.warning(
+        "CARPASS_CERTIFICATE_SIGNING_KEY_FILE is not set: signing certificates with the development key %s",
+        path,
+    )
+    if path.exists():
+        return CertificateSigner.from_pem(path.read_bytes())
+    signer = CertificateSigner.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(signer.private_pem())
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return signer
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCertificate:
+    """One issued, signed certificate: what the issuance event carries and what verification returns.
+
+    ``content_json`` is the canonical JSON of the ``CertificateView`` as issued; ``issued_at`` epoch ms;
+    ``issue_date`` and ``valid_until`` (inclusive) Brussels days; ``signature`` base64 of Ed25519 over
+    ``canonical_json(signed_payload())``.
+    """
+
+    number: str
+    issuance_event_id: str
+    vin: str
+    issued_at: int
+    issue_date: int
+    valid_until: int
+    fee_cents: int
+    fee_rule: FeeRule
+    content_json: str
+    key_id: str
+    signature: str = ""
+
+    def signed_payload(self) -> dict[str, Any]:
+        """Everything the signature covers (all fields but the signature itself)."""
+        return {
+            "number": self.number,
+            "issuance_event_id": self.issuance_event_id,
+            "vin": self.vin,
+            "issued_at": self.issued_at,
+            "issue_date": _iso_day(self.issue_date),
+            "valid_until": _iso_day(self.valid_until),
+            "fee": {"currency": "EUR", "cents": self.fee_cents, "rule": self.fee_rule.value},
+            "certificate": json.loads(self.content_json),
+            "key_id": self.key_id,
+        }
+
+    def to_json_obj(self) -> dict[str, Any]:
+        """The document: the signed payload plus ``signature``; :meth:`from_json_obj` inverts it."""
+        return {**self.signed_payload(), "signature": self.signature}
+
+    @classmethod
+    def from_json_obj(cls, obj: dict[str, Any]) -> IssuedCertificate:
+        """Raises :class:`CertificateError` when ``obj`` is not a certificate document."""
+
+        def day(text: str) -> int:
+            return day_of(date.fromisoformat(text))
+
+        try:
+            return cls(
+                number=obj["number"],
+                issuance_event_id=obj["issuance_event_id"],
+                vin=obj["vin"],
+                issued_at=int(obj["issued_at"]),
+                issue_date=day(obj["issue_date"]),
+                valid_until=day(obj["valid_until"]),
+                fee_cents=int(obj["fee"]["cents"]),
+                fee_rule=FeeRule(obj["fee"]["rule"]),
+                content_json=canonical_json(obj["certificate"]).decode("utf-8"),
+                key_id=obj["key_id"],
+                signature=obj.get("signature", ""),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CertificateError(f"not a certificate document: {exc}") from exc
+
+    def is_valid_on(self, day: int) -> bool:
+        """Within its two months of validity on ``day``."""
+        return self.issue_date <= day <= self.valid_until
+
+
+def issue(
+    view: CertificateView, issuance_event_id: str, issued_at: int, signer: CertificateSigner
+) -> IssuedCertificate:
+    """Issue and sign the certificate of ``view`` at ``issued_at`` (epoch ms), for issuance event
+    ``issuance_event_id``. Pure apart from the (deterministic) signature."""
+    day = brussels_day(issued_at)
+    reading_days = [brussels_day(r.observed_at) for r in view.readings]
+    cents, rule = fee_of(reading_days)
+    unsigned = IssuedCertificate(
+        number=certificate_number(view.vin, issuance_event_id),
+        issuance_event_id=issuance_event_id,
+        vin=view.vin,
+        issued_at=issued_at,
+        issue_date=day,
+        valid_until=add_months(day, VALIDITY_MONTHS) - 1,
+        fee_cents=cents,
+        fee_rule=rule,
+        content_json=canonical_json(to_json_obj(view)).decode("utf-8"),
+        key_id=signer.key_id,
+    )
+    signature = signer.sign(canonical_json(unsigned.signed_payload()))
+    return replace(unsigned, signature=base64.b64encode(signature).decode("ascii"))
+
+
+def verify(cert: IssuedCertificate, signer: CertificateSigner) -> bool:
+    """True when ``cert`` was signed by ``signer``'s key and has not been changed since."""
+    if cert.key_id != signer.key_id:
+        return False
+    try:
+        signature = base64.b64decode(cert.signature, validate=True)
+    except ValueError:
+        return False
+    return signer.verify(signature, canonical_json(cert.signed_payload()))

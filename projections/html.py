@@ -1,0 +1,234 @@
+"""The certificate as a page a buyer reads and prints (R11): static HTML with an inline SVG chart.
+
+::
+
+    CertificateView (+ IssuedCertificate when issued) ──render_certificate()──► HTML (UTF-8 text)
+    CertificateView ──mileage_chart_svg()──► <svg>: km over time per counter segment; trend breaks in red,
+                                              odometer replacement and 5-digit wrap as labelled lines
+
+No script, no external resource: the page prints as it shows. Every value from the data is escaped.
+Dates are Brussels calendar dates; values are shown as on the dashboard, with their unit.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from itertools import pairwise
+
+from projections.certificates import IssuedCertificate
+from schemas.records import AnomalyKind, Unit
+from schemas.views import CertificateReading, CertificateView
+from streams.domain.calendar import brussels_day, date_of
+from streams.domain.history import to_km
+from streams.domain.state import MARKER_KINDS
+
+_W, _H = 760, 320
+_LEFT, _RIGHT, _TOP, _BOTTOM = 78, 20, 20, 46
+
+_CSS = """
+body{font-family:system-ui,Arial,sans-serif;margin:24px auto;max-width:820px;color:#111}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:16px;margin:22px 0 6px;border-bottom:1px solid #999}
+table{border-collapse:collapse;width:100%;font-size:13px}
+td,th{border:1px solid #bbb;padding:3px 6px;text-align:left}
+th{background:#eee} .mention{border:2px solid #b00;padding:6px 10px;margin:8px 0;font-weight:bold}
+.ok{color:#060} .bad{color:#b00} .muted{color:#555;font-size:12px} tr.anomaly td{background:#fde8e8}
+svg{border:1px solid #ccc;background:#fff}
+@media print{body{margin:0} .noprint{display:none}}
+"""
+
+
+def _day(ms: int) -> str:
+    return date_of(brussels_day(ms)).isoformat()
+
+
+def _date(day: int | None) -> str:
+    return date_of(day).isoformat() if day is not None else "unknown"
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return escape(str(value))
+
+
+def _km(reading: CertificateReading) -> int:
+    return to_km(reading.odometer_value, reading.unit)
+
+
+def mileage_chart_svg(view: CertificateView) -> str:
+    """The mileage chart: one line per stretch of one counter (a replacement or a wrap starts a new one),
+    x = date, y = displayed value in km. Red points are readings blamed by an open trend break."""
+    readings = view.readings
+    if not readings:
+        return '<p class="muted" id="mileage-chart">No readings: no chart.</p>'
+    wrapped = {a.blamed_event_id for a in view.open_anomalies if a.kind is AnomalyKind.COUNTER_WRAPPED}
+    t0, t1 = readings[0].observed_at, readings[-1].observed_at
+    span_t = max(t1 - t0, 86_400_000)
+    top_km = max(max(_km(r) for r in readings), 1000)
+    top_km = ((top_km * 11 // 10) // 10_000 + 1) * 10_000
+    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+
+    def x(ms: int) -> float:
+        return round(_LEFT + plot_w * (ms - t0) / span_t, 1)
+
+    def y(km: int) -> float:
+        return round(_TOP + plot_h * (1 - km / top_km), 1)
+
+    out = [
+        f'<svg id="mileage-chart" xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
+        f'viewBox="0 0 {_W} {_H}" role="img" aria-label="Mileage over time">',
+        f'<line x1="{_LEFT}" y1="{_TOP + plot_h}" x2="{_W - _RIGHT}" y2="{_TOP + plot_h}" stroke="#333"/>',
+        f'<line x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{_TOP + plot_h}" stroke="#333"/>',
+    ]
+    for i in range(5):
+        km = top_km * i // 4
+        out.append(f'<line x1="{_LEFT - 4}" y1="{y(km)}" x2="{_W - _RIGHT}" y2="{y(km)}" stroke="#e4e4e4"/>')
+        out.append(f'<text x="{_LEFT - 8}" y="{y(km) + 4}" font-size="11" text-anchor="end">{km:,} km</text>')
+    first_year, last_year = date_of(brussels_day(t0)).year, date_of(brussels_day(t1)).year
+    step = max(1, (last_year - first_year) // 8 + 1)
+    for year in range(first_year + 1, last_year + 1, step):
+        ms = (date_of(0).replace(year=year) - date_of(0)).days * 86_400_000
+        base = _TOP + plot_h
+        out.append(f'<line x1="{x(ms)}" y1="{base}" x2="{x(ms)}" y2="{base + 5}" stroke="#333"/>')
+        out.append(f'<text x="{x(ms)}" y="{base + 18}" font-size="11" text-anchor="middle">{year}</text>')
+    stretches: list[list[CertificateReading]] = [[readings[0]]]
+    for before, after in pairwise(readings):
+        restart = after.odometer_replaced or after.event_id in wrapped
+        if restart:
+            label = "odometer replaced" if after.odometer_replaced else "counter wrapped (5 digits)"
+            css = "replacement" if after.odometer_replaced else "wrap"
+            xm = round((x(before.observed_at) + x(after.observed_at)) / 2, 1)
+            out.append(
+                f'<g class="{css}"><line x1="{xm}" y1="{_TOP}" x2="{xm}" y2="{_TOP + plot_h}" '
+                f'stroke="#1f5fbf" stroke-dasharray="5,4"/>'
+                f'<text x="{xm + 3}" y="{_TOP + 12}" font-size="11" fill="#1f5fbf">'
+                f"{label}</text></g>"
+            )
+            stretches.append([after])
+        else:
+            stretches[-1].append(after)
+    for stretch in stretches:
+        points = " ".join(f"{x(r.observed_at)},{y(_km(r))}" for r in stretch)
+        out.append(f'<polyline fill="none" stroke="#333" stroke-width="1.5" points="{points}"/>')
+    for r in readings:
+        colour = "#c00" if r.in_open_anomaly else "#1a7f37"
+        radius = 5 if r.in_open_anomaly else 3.5
+        css = "reading anomaly" if r.in_open_anomaly else "reading"
+        out.append(
+            f'<circle class="{css}" cx="{x(r.observed_at)}" cy="{y(_km(r))}" r="{radius}" fill="{colour}">'
+            f"<title>{_day(r.observed_at)}: {r.odometer_value:,} {r.unit.value.lower()}</title></circle>"
+        )
+    out.append(
+        f'<text x="{_LEFT + 6}" y="{_H - 8}" font-size="11" fill="#555">green: reading · red: reading in an '
+        "open trend break · blue dashed: odometer replaced / counter wrapped</text></svg>"
+    )
+    return "\n".join(out)
+
+
+def _mentions(view: CertificateView) -> list[str]:
+    out = []
+    if view.imported_used:
+        country = f" ({escape(view.import_country)})" if view.import_country else ""
+        out.append(f"Imported second-hand from abroad{country}.")
+    if view.counter_digits == 5:
+        out.append(
+            "This vehicle has a 5-digit odometer: values are shown as displayed; the counter goes from "
+            "99,999 back to 0."
+        )
+    for r in view.readings:
+        if r.odometer_replaced:
+            when = _day(r.observed_at)
+            out.append(f"The odometer was replaced: the history restarts on the new counter on {when}.")
+    if view.accident_inspection_required:
+        out.append("A post-accident inspection is required before this vehicle may be driven again.")
+    return out
+
+
+def _facts(view: CertificateView) -> list[tuple[str, str]]:
+    co2 = "unknown" if view.co2_g_km is None else f"{view.co2_g_km} g/km"
+    if view.co2_g_km is not None and view.co2_test_procedure is not None:
+        co2 += f" ({view.co2_test_procedure.value})"
+    rows = [
+        ("VIN", _text(view.vin)),
+        ("Make and model", f"{_text(view.make)} {_text(view.model)}"),
+        ("First registration", _date(view.first_registration_date)),
+    ]
+    if view.first_registration_be_date not in (None, view.first_registration_date):
+        rows.append(("First registration in Belgium", _date(view.first_registration_be_date)))
+    rows += [
+        ("Euro norm", _text(view.euro_norm)),
+        ("Official CO2 emissions", co2),
+        ("Fuel type", _text(view.fuel_type)),
+        ("Electric motor for propulsion", _text(view.electric_motor)),
+    ]
+    if view.electric_motor:
+        range_km = "unknown" if view.electric_range_km is None else f"{view.electric_range_km} km"
+        rows.append(("Official electric range", range_km))
+    rows.append(("Post-accident inspection required", _text(view.accident_inspection_required)))
+    return rows
+
+
+def render_certificate(view: CertificateView, issued: IssuedCertificate | None, drawn_up_day: int) -> str:
+    """The full page. ``issued`` adds the number, fee and validity; ``drawn_up_day`` is the date shown
+    as "drawn up" (the issue date when issued)."""
+    judgment_css = {"LOGICAL": "ok"}.get(view.judgment.value, "bad")
+    reasons = ", ".join(escape(r) for r in view.judgment_reasons) or "none"
+    parts = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        f"<title>Car-Pass certificate {escape(view.vin)}</title><style>{_CSS}</style></head><body>",
+        "<h1>Car-Pass certificate</h1>",
+        f'<p class="muted">Drawn up on {_date(issued.issue_date if issued else drawn_up_day)}',
+    ]
+    if issued is not None:
+        parts.append(
+            f" · number <strong id=\"certificate-number\">{escape(issued.number)}</strong> · valid until "
+            f"{_date(issued.valid_until)} · price EUR {issued.fee_cents // 100},{issued.fee_cents % 100:02d}"
+            "<br>Anyone can check this certificate's authenticity online with its number "
+            f"(GET /certificates/{escape(issued.number)}).</p>"
+        )
+    else:
+        parts.append(" · preview, not an issued certificate (no number).</p>")
+    parts += [f'<p class="mention">{m}</p>' for m in _mentions(view)]
+    parts.append("<h2>Vehicle</h2><table>")
+    parts += [f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in _facts(view)]
+    parts.append("</table><h2>Recalls not carried out</h2>")
+    if view.open_recalls:
+        parts.append("<ul>")
+        parts += [
+            f"<li>{escape(r.manufacturer)} {escape(r.campaign_id)}: {escape(r.description)}</li>"
+            for r in view.open_recalls
+        ]
+        parts.append("</ul>")
+    else:
+        parts.append("<p>None.</p>")
+    parts.append(
+        f'<h2>Mileage history</h2><p>Judgment: <strong class="{judgment_css}" id="judgment">'
+        f"{escape(view.judgment.value)}</strong> · reasons: {reasons}</p>"
+    )
+    parts.append(mileage_chart_svg(view))
+    breaks = [a for a in view.open_anomalies if a.kind not in MARKER_KINDS]
+    if breaks:
+        parts.append("<h2>Open anomalies</h2><ul>")
+        for a in breaks:
+            when = _day(a.observed_at) if a.observed_at is not None else "unknown date"
+            cause = f", suspected cause {a.suspected_cause.value}" if a.suspected_cause else ""
+            parts.append(f"<li>{a.kind.value} on the reading of {when}{cause}</li>")
+        parts.append("</ul>")
+    parts.append(
+        '<h2>Recorded readings</h2><table id="readings"><tr><th>Date</th><th>Odometer</th><th>Source</th>'
+        "<th>Counter</th><th>Note</th></tr>"
+    )
+    for r in view.readings:
+        note = "odometer replaced" if r.odometer_replaced else ""
+        note = "in an open anomaly" if r.in_open_anomaly else note
+        unit = "km" if r.unit is Unit.KM else "miles"
+        parts.append(
+            f'<tr class="{"row anomaly" if r.in_open_anomaly else "row"}"><td>{_day(r.observed_at)}</td>'
+            f"<td>{r.odometer_value:,} {unit}</td>"
+            f"<td>{r.origin.value.lower()} ({r.provider_kind.value.lower()})</td>"
+            f"<td>{r.counter_segment + 1}</td><td>{note}</td></tr>"
+        )
+    parts.append("</table></body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,131 @@
+"""The OpenAPI 3.1 document of the query API, generated from :data:`projections.api.ROUTES`.
+
+``projections/openapi.json`` is this document, committed for readers and client generators;
+``python -m projections.openapi > projections/openapi.json`` regenerates it, and a test checks that the
+file, the generated document and the routes an application registers agree (paths and methods).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from projections.api import ROUTES, Route
+from projections.auth import Role
+
+_PARAMS: dict[str, dict[str, Any]] = {
+    "vin": {
+        "description": "Vehicle identification number (17 characters, ISO 3779)",
+        "pattern": "^[A-HJ-NPR-Z0-9]{17}$",
+    },
+    "id": {"description": "Provider's 10-digit enterprise number", "pattern": "^[0-9]{10}$"},
+    "number": {"description": "Certificate number (a UUID)", "pattern": "^[0-9a-f-]{36}$"},
+}
+
+_OPS: dict[str, dict[str, Any]] = {
+    "history": {
+        "summary": "A vehicle's registry data: readings with dates and origin, judgment, anomalies (R13)",
+        "response": ("application/json", "CertificateView as JSON (schemas/avro/CertificateView.avsc)"),
+    },
+    "ok_label": {
+        "summary": "The OK label for an advert (R12): eligible, and every denial with its reason",
+        "query": {
+            "name": "advertised_km",
+            "in": "query",
+            "required": True,
+            "description": "The mileage shown in the advert, in km (R12.2)",
+            "schema": {"type": "integer", "minimum": 0, "maximum": 10_000_000},
+        },
+        "response": ("application/json", "eligible, denial_reasons (R12 order), explanations"),
+    },
+    "quality": {
+        "summary": "A provider's quality per year (R10 Trusted Provider, R14 compliance)",
+        "response": ("application/json", "ProviderQuality as JSON, late-submission share, R14 finding"),
+    },
+    "issue": {
+        "summary": "Issue a signed certificate (R11): number, date, 2 months' validity, fee, signature",
+        "header": {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Issuance event id; the same key gives the same certificate number",
+            "schema": {"type": "string", "maxLength": 100},
+        },
+        "response": ("application/json", "The signed certificate document"),
+        "status": "201",
+    },
+    "verify": {
+        "summary": "Verify a certificate's authenticity by its number (R16) and return the signed content",
+        "response": ("application/json", "authentic, valid_today, public_key, certificate"),
+    },
+    "page": {
+        "summary": "The certificate as a printable page with a mileage chart",
+        "response": ("text/html", "HTML page"),
+    },
+}
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    spec = _OPS[route.name]
+    params: list[dict[str, Any]] = []
+    for name, info in _PARAMS.items():
+        if "{" + name + "}" in route.path:
+            params.append(
+                {
+                    "name": name,
+                    "in": "path",
+                    "required": True,
+                    "description": info["description"],
+                    "schema": {"type": "string", "pattern": info["pattern"]},
+                }
+            )
+    params += [spec[k] for k in ("query", "header") if k in spec]
+    media, description = spec["response"]
+    roles = sorted(r.value for r in route.access.roles)
+    own = " (a provider key: its own id only)" if route.access.own_provider else ""
+    return {
+        "operationId": route.name,
+        "summary": spec["summary"],
+        "description": f"Roles: {', '.join(roles)}{own}.",
+        "x-roles": roles,
+        "parameters": params,
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "responses": {
+            spec.get("status", "200"): {"description": description, "content": {media: {}}},
+            "400": {"description": "Malformed path or query"},
+            "401": {"description": "No or unknown API key"},
+            "403": {"description": "The key's role may not use this route"},
+            "404": {"description": "Not found (no vehicle data in the message)"},
+        },
+    }
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document of :data:`ROUTES`."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "carpass-streams query API",
+            "version": "1",
+            "description": "Certificates (R11, R16), OK labels (R12), provider quality (R10, R14). "
+            f"Roles (R15): {', '.join(r.value for r in Role)}.",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            }
+        },
+    }
+
+
+def dumps() -> str:
+    return json.dumps(document(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    print(dumps(), end="")

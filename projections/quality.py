@@ -1,0 +1,283 @@
+"""Provider quality per provider and year (R10 Trusted Provider, R14 compliance): a pure fold.
+
+::
+
+    Receipt (odometer.receipts)              ─┐  re-keyed by provider id
+    AnomalyEvent with blamed_provider_id      ├─► evolve(tally, event) ─► ProviderTally ─► quality_view()
+    ProviderRegistration (providers.registry)─┘                                           ─► ProviderQuality
+    ProviderTally, year ─► compliance(tally, year) ─► SILENT / FEW_READINGS (R14)
+
+What is counted, per Brussels calendar year:
+
+* ``readings``: receipts that are not REJECTED and not a mere ``DUPLICATE`` of a reading already received
+  (a successful correction's receipt cannot be told apart from a reading's and counts: it is a submission
+  too). The year is the receipt's ``processed_at`` year: R10 speaks of readings *sent* in year Y.
+* ``late_submissions``: counted readings whose receipt carries ``LATE_SUBMISSION`` (R2).
+* ``trend_breaks``: distinct readings blamed by an anomaly of a data-error kind (SPIKE, DIP,
+  IMPLAUSIBLE_RATE, CONFLICTING_DUPLICATE; ``streams.domain.anomalies.BLAMING_KINDS``) whose latest status
+  is OPEN or RESOLVED (a corrected error was still an error); RETRACTED removes the blame. Rollbacks are
+  never blamed on the provider who read the tampered dashboard. The year is the blamed reading's
+  ``observed_at`` year (the anomaly carries no submission time; the two differ only for late readings
+  around New Year).
+* Trusted Provider year Y+1 (R10): at least one reading in Y and a trend-break rate below 0.5 %.
+
+Idempotence: anomalies are keyed by ``anomaly_id`` (a redelivery changes nothing); receipts are counted
+once per delivery, so counts are exact under exactly-once processing and may overcount after a crash
+under at-least-once (remembering every receipt id of a large provider would not fit a table value).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from schemas.records import (
+    AnomalyEvent,
+    AnomalyStatus,
+    ProviderKind,
+    ProviderRegistration,
+    Receipt,
+    ReceiptStatus,
+)
+from schemas.views import ProviderQuality, ProviderYear
+from streams.domain.anomalies import BLAMING_KINDS
+from streams.domain.calendar import brussels_day, date_of
+from streams.domain.catalogue import IssueCode
+
+R14_NACE_CODES = frozenset({"45113", "45201", "45203", "45204", "45205", "45209", "45320"})
+"""NACE codes of the businesses that must send readings (R14)."""
+TRUSTED_RATE_LIMIT = 0.005
+"""R10: a trend-break rate strictly below 0.5 % earns Trusted Provider year Y+1."""
+FEW_READINGS_RATIO = 0.5
+"""R14 "abnormally few": fewer than half of the previous year's readings."""
+
+ProviderEvent = Receipt | AnomalyEvent | ProviderRegistration
+
+
+@dataclass(frozen=True, slots=True)
+class YearTally:
+    """Counted readings of one calendar year."""
+
+    year: int
+    readings: int = 0
+    late_submissions: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Blame:
+    """The latest status of one anomaly blamed on the provider."""
+
+    anomaly_id: str
+    blamed_event_id: str
+    year: int
+    status: AnomalyStatus
+    detected_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderTally:
+    """Everything the quality fold remembers about one provider. Replace, never mutate.
+
+    ``years`` sorted by year; ``blames`` sorted by ``anomaly_id``; ``as_of`` the newest event time folded.
+    """
+
+    provider_id: str
+    as_of: int = 0
+    name: str | None = None
+    kind: ProviderKind | None = None
+    active: bool = False
+    nace_codes: tuple[str, ...] = ()
+    registered_at: int | None = None
+    years: tuple[YearTally, ...] = ()
+    blames: tuple[Blame, ...] = ()
+    last_reading_at: int | None = None
+
+    def year(self, year: int) -> YearTally:
+        return next((y for y in self.years if y.year == year), YearTally(year))
+
+    def trend_breaks(self, year: int) -> int:
+        """Distinct readings of ``year`` blamed by an OPEN or RESOLVED data-error anomaly."""
+        retracted = AnomalyStatus.RETRACTED
+        return len({b.blamed_event_id for b in self.blames if b.year == year and b.status is not retracted})
+
+
+def year_of(instant_ms: int) -> int:
+    """The Brussels calendar year of an instant (epoch ms)."""
+    return date_of(brussels_day(instant_ms)).year
+
+
+def provider_key(event: ProviderEvent) -> str | None:
+    """The provider an event is about, or None when it concerns no provider's quality."""
+    if isinstance(event, Receipt | ProviderRegistration):
+        return event.provider_id
+    if event.kind in BLAMING_KINDS and event.blamed_provider_id and event.blamed_event_id:
+        return event.blamed_provider_id
+    return None
+
+
+def _counts_as_reading(receipt: Receipt) -> bool:
+    if receipt.status is ReceiptStatus.REJECTED:
+        return False
+    return not any(issue.code == IssueCode.DUPLICATE for issue in receipt.issues)
+
+
+def _with_year(years: tuple[YearTally, ...], tally: YearTally) -> tuple[YearTally, ...]:
+    rest = [y for y in years if y.year != tally.year]
+    return tuple(sorted([*rest, tally], key=lambda y: y.year))
+
+
+def evolve(tally: ProviderTally, event: ProviderEvent) -> ProviderTally:
+    """``tally`` after ``event``; events about another provider (``provider_key``) change nothing."""
+    if provider_key(event) != tally.provider_id:
+        return tally
+    if isinstance(event, ProviderRegistration):
+        if tally.registered_at is not None and event.changed_at < tally.registered_at:
+            return tally
+        return replace(
+            tally,
+            as_of=max(tally.as_of, event.changed_at),
+            name=event.name,
+            kind=event.kind,
+            active=event.active,
+            nace_codes=tuple(sorted(event.nace_codes)),
+            registered_at=event.changed_at,
+        )
+    if isinstance(event, Receipt):
+        as_of = max(tally.as_of, event.processed_at)
+        if not _counts_as_reading(event):
+            return replace(tally, as_of=as_of)
+        current = tally.year(year_of(event.processed_at))
+        late = any(issue.code == IssueCode.LATE_SUBMISSION for issue in event.issues)
+        counted = replace(
+            current, readings=current.readings + 1, late_submissions=current.late_submissions + int(late)
+        )
+        last = max(tally.last_reading_at or event.processed_at, event.processed_at)
+        return replace(tally, as_of=as_of, years=_with_year(tally.years, counted), last_reading_at=last)
+    return _blame(tally, event)
+
+
+def _blame(tally: ProviderTally, event: AnomalyEvent) -> ProviderTally:
+    assert event.blamed_event_id is not None
+    old = next((b for b in tally.blames if b.anomaly_id == event.anomaly_id), None)
+    if old is not None and old.detected_at > event.detected_at:
+        return tally
+    year = year_of(event.observed_at if event.observed_at is not None else event.detected_at)
+    new = Blame(event.anomaly_id, event.blamed_event_id, year, event.status, event.detected_at)
+    rest = [b for b in tally.blames if b.anomaly_id != event.anomaly_id]
+    blames = tuple(sorted([*rest, new], key=lambda b: b.anomaly_id))
+    return replace(tally, as_of=max(tally.as_of, event.detected_at), blames=blames)
+
+
+def fold(provider_id: str, events: Iterable[ProviderEvent]) -> ProviderTally:
+    """Replay: every event in order from an empty tally."""
+    tally = ProviderTally(provider_id)
+    for event in events:
+        tally = evolve(tally, event)
+    return tally
+
+
+def quality_view(tally: ProviderTally) -> ProviderQuality:
+    """The published view (topic ``providers.quality``): one ``ProviderYear`` per year with readings or
+    blamed breaks, oldest first."""
+    years = sorted({y.year for y in tally.years} | {b.year for b in tally.blames})
+    rows = []
+    for year in years:
+        counted = tally.year(year)
+        breaks = tally.trend_breaks(year)
+        rate = breaks / counted.readings if counted.readings else 0.0
+        rows.append(
+            ProviderYear(
+                year=year,
+                readings=counted.readings,
+                trend_breaks=breaks,
+                trend_break_rate=rate,
+                late_submissions=counted.late_submissions,
+                trusted_provider_next_year=counted.readings > 0 and rate < TRUSTED_RATE_LIMIT,
+            )
+        )
+    return ProviderQuality(
+        provider_id=tally.provider_id,
+        as_of=tally.as_of,
+        name=tally.name,
+        kind=tally.kind,
+        active=tally.active,
+        years=tuple(rows),
+        last_reading_at=tally.last_reading_at,
+    )
+
+
+def late_share(year: ProviderYear) -> float:
+    """Late submissions per counted reading of the year (0.0 without readings)."""
+    return year.late_submissions / year.readings if year.readings else 0.0
+
+
+class ComplianceFinding(StrEnum):
+    """R14: what the registry finds about a provider that must send readings."""
+
+    SILENT = "SILENT"
+    """Registered with an R14 NACE code, active, and no reading in the year."""
+    FEW_READINGS = "FEW_READINGS"
+    """Fewer than ``FEW_READINGS_RATIO`` of the previous year's readings."""
+
+
+def must_send(tally: ProviderTally) -> bool:
+    """R14: an active provider registered with one of the NACE codes of the obligation."""
+    return tally.active and bool(R14_NACE_CODES.intersection(tally.nace_codes))
+
+
+def compliance(tally: ProviderTally, year: int) -> ComplianceFinding | None:
+    """The R14 finding about ``tally`` for the complete calendar ``year``, or None when it complies or
+    is not obliged to send."""
+    if not must_send(tally):
+        return None
+    now = tally.year(year).readings
+    if now == 0:
+        return ComplianceFinding.SILENT
+    before = tally.year(year - 1).readings
+    if before and now < FEW_READINGS_RATIO * before:
+        return ComplianceFinding.FEW_READINGS
+    return None
+
+
+def silent_providers(tallies: Iterable[ProviderTally], year: int) -> list[tuple[str, ComplianceFinding]]:
+    """Every obliged provider with an R14 finding for ``year``, by provider id."""
+    found = [(t.provider_id, f) for t in tallies if (f := compliance(t, year)) is not None]
+    return sorted(found)
+
+
+def tally_to_json(tally: ProviderTally) -> bytes:
+    """The stored form of a tally (a table value): compact JSON, fields in declaration order."""
+    obj = {
+        "provider_id": tally.provider_id,
+        "as_of": tally.as_of,
+        "name": tally.name,
+        "kind": tally.kind.value if tally.kind is not None else None,
+        "active": tally.active,
+        "nace_codes": list(tally.nace_codes),
+        "registered_at": tally.registered_at,
+        "years": [[y.year, y.readings, y.late_submissions] for y in tally.years],
+        "blames": [
+            [b.anomaly_id, b.blamed_event_id, b.year, b.status.value, b.detected_at] for b in tally.blames
+        ],
+        "last_reading_at": tally.last_reading_at,
+    }
+    return json.dumps(obj, separators=(",", ":")).encode("utf-8")
+
+
+def tally_from_json(data: bytes) -> ProviderTally:
+    """The inverse of :func:`tally_to_json`."""
+    obj = json.loads(data)
+    return ProviderTally(
+        provider_id=obj["provider_id"],
+        as_of=obj["as_of"],
+        name=obj["name"],
+        kind=ProviderKind(obj["kind"]) if obj["kind"] is not None else None,
+        active=obj["active"],
+        nace_codes=tuple(obj["nace_codes"]),
+        registered_at=obj["registered_at"],
+        years=tuple(YearTally(*row) for row in obj["years"]),
+        blames=tuple(Blame(a, e, y, AnomalyStatus(s), d) for a, e, y, s, d in obj["blames"]),
+        last_reading_at=obj["last_reading_at"],
+    )

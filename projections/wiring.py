@@ -1,0 +1,204 @@
+"""Install the projections into a Faust worker: view publication, the provider-quality agent, the API.
+
+::
+
+    vehicle agent ──on_vehicle_changed(vin, state, as_of)──► certificate_view / ok_label_view
+                                                          ──► carpass.certificates, carpass.ok-labels
+                                                              (compacted, key VIN, Avro) via the sink
+    odometer.receipts ─┐                                   (the vehicle state table is the materialised
+    odometer.anomalies ├─► provider re-key agent ──► carpass.provider-events (key provider id, raw bytes)
+    providers.registry ┘                                   │
+                        provider agent ◄───────────────────┘──► table provider-quality (ProviderTally JSON)
+                                                             ──► providers.quality (compacted, Avro)
+    POST /vehicles/{vin}/certificates ──► carpass.certificate-issuances (key number, JSON document)
+                        issuance agent ──► table issued-certificates (key number)
+    HTTP (Faust web = aiohttp): projections.api routes; a request for a key another worker owns is
+    forwarded to it (table routing: vehicle -> the vehicle table, provider -> provider-quality,
+    certificate -> issued-certificates); 503 while the owner is unknown (rebalance).
+
+Views are functions of the stored state, so a replay from offset 0 republishes identical views. They are
+sent after the state write (the hook runs then); a crash in between loses nothing a later change or a
+replay does not republish.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aiohttp import web
+
+from projections.api import CarPassApi, VehicleSnapshot, error
+from projections.auth import ApiKeys
+from projections.certificates import IssuedCertificate, load_signer
+from projections.quality import (
+    ProviderEvent,
+    ProviderTally,
+    evolve,
+    provider_key,
+    quality_view,
+    tally_from_json,
+    tally_to_json,
+)
+from projections.views import certificate_view, ok_label_view, state_as_of
+from schemas.codec import Codec
+from schemas.errors import DecodeError
+from schemas.records import AnomalyEvent, ProviderRegistration, Receipt
+from streams.domain.state import VehicleState
+from streams.state_codec import decode_state
+
+if TYPE_CHECKING:
+    from streams.app import AppContext
+
+log = logging.getLogger(__name__)
+
+PROVIDER_EVENTS = "carpass.provider-events"
+ISSUANCES = "carpass.certificate-issuances"
+QUALITY_TABLE = "provider-quality"
+ISSUED_TABLE = "issued-certificates"
+FORWARDED_HEADER = "X-Carpass-Forwarded"
+
+
+class Sink(Protocol):
+    def send(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> None: ...
+
+
+class ViewPublisher:
+    """The ``on_vehicle_changed`` hook: publish the VIN's certificate and OK-label views."""
+
+    def __init__(self, codec: Codec, sink: Sink, certificates_topic: str, labels_topic: str) -> None:
+        self.codec, self.sink = codec, sink
+        self.certificates_topic, self.labels_topic = certificates_topic, labels_topic
+
+    def __call__(self, vin: str, state: VehicleState, as_of: int) -> None:
+        try:
+            key = vin.encode("utf-8")
+            self.sink.send(self.certificates_topic, key, self.codec.encode(certificate_view(state, as_of)))
+            self.sink.send(self.labels_topic, key, self.codec.encode(ok_label_view(state, as_of)))
+        except Exception:  # a hook must not raise: the state is already stored
+            log.exception("could not publish the views of a vehicle")
+
+
+def decode_provider_event(codec: Codec, value: bytes) -> ProviderEvent | None:
+    """A receipt, anomaly or provider registration from its Avro bytes; None for anything else."""
+    try:
+        record = codec.decode(value)
+    except DecodeError:
+        return None
+    return record if isinstance(record, Receipt | AnomalyEvent | ProviderRegistration) else None
+
+
+class TableViewSource:
+    """:class:`projections.api.ViewSource` over the worker's tables (on the worker owning the key)."""
+
+    def __init__(self, vehicles: Any, quality: Any, issued: Any, issuances: Any) -> None:
+        self.vehicles, self.quality_table, self.issued_table = vehicles, quality, issued
+        self.issuances = issuances
+
+    async def vehicle(self, vin: str) -> VehicleSnapshot | None:
+        raw = self.vehicles.get(vin.encode("utf-8"))
+        if raw is None:
+            return None
+        state = decode_state(vin, raw)
+        return VehicleSnapshot(state, state_as_of(state))
+
+    async def quality(self, provider_id: str) -> ProviderTally | None:
+        raw = self.quality_table.get(provider_id.encode("utf-8"))
+        return tally_from_json(raw) if raw is not None else None
+
+    async def certificate(self, number: str) -> IssuedCertificate | None:
+        raw = self.issued_table.get(number.encode("utf-8"))
+        return IssuedCertificate.from_json_obj(json.loads(raw)) if raw is not None else None
+
+    async def record_issuance(self, certificate: IssuedCertificate) -> None:
+        body = json.dumps(certificate.to_json_obj(), sort_keys=True).encode("utf-8")
+        await self.issuances.send(key=certificate.number.encode("utf-8"), value=body)
+
+
+def make_forward(app: Any, tables: dict[str, str]) -> Callable[[web.Request, str, str], Any]:
+    """Table routing: answer here when this worker owns ``key``'s partition, else proxy the request."""
+
+    async def forward(request: web.Request, table: str, key: str) -> web.StreamResponse | None:
+        if request.headers.get(FORWARDED_HEADER):
+            return None
+        try:
+            dest = app.router.key_store(tables[table], key.encode("utf-8"))
+        except KeyError:
+            return error(503, "the partition's owner is not known yet (rebalance under way); retry")
+        own = app.conf.canonical_url
+        if (dest.host, dest.port) == (own.host, own.port):
+            return None
+        url = request.url.with_host(dest.host).with_port(dest.port)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        headers[FORWARDED_HEADER] = "1"
+        body_in = await request.read()
+        async with app.http_client.request(request.method, url, headers=headers, data=body_in) as r:
+            body = await r.read()
+            extra = {"Location": r.headers["Location"]} if "Location" in r.headers else None
+            return web.Response(body=body, status=r.status, content_type=r.content_type, headers=extra)
+
+    return forward
+
+
+def install(ctx: AppContext) -> None:
+    """Add the views publication hook, the provider-quality and issuance agents, their tables and the
+    API routes to the worker ``ctx`` (``streams.app.AppContext``) builds. Called once by ``build_app``,
+    before the app starts."""
+    app, settings, codec, sink = ctx.app, ctx.settings, ctx.codec, ctx.sink
+    name = ctx.topics.name
+    ctx.vehicle_hooks.append(
+        ViewPublisher(codec, sink, name("carpass.certificates"), name("carpass.ok-labels"))
+    )
+    raw: dict[str, Any] = {
+        "key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw",
+    }  # fmt: skip
+    inputs = (name("odometer.receipts"), name("odometer.anomalies"), name("providers.registry"))
+    sources = app.topic(*inputs, **raw)
+    provider_events = app.topic(name(PROVIDER_EVENTS), partitions=settings.partitions, internal=True, **raw)
+    issuances = app.topic(name(ISSUANCES), partitions=settings.partitions, internal=True, **raw)
+    # key_type/value_type bytes: Faust's "raw" serializer for the store and the changelog
+    quality_table = app.Table(QUALITY_TABLE, partitions=settings.partitions, key_type=bytes, value_type=bytes)
+    issued_table = app.Table(ISSUED_TABLE, partitions=settings.partitions, key_type=bytes, value_type=bytes)
+    ctx.tables[QUALITY_TABLE], ctx.tables[ISSUED_TABLE] = quality_table, issued_table
+    quality_topic = name("providers.quality")
+
+    async def rekey(stream: Any) -> None:
+        async for value in stream:
+            event = decode_provider_event(codec, value)
+            key = provider_key(event) if event is not None else None
+            if key is not None:
+                await provider_events.send(key=key.encode("utf-8"), value=value)
+
+    async def fold_quality(stream: Any) -> None:
+        async for event in stream.events():
+            record = decode_provider_event(codec, event.value)
+            if record is None:
+                continue
+            old_raw = quality_table.get(event.key)
+            provider_id = event.key.decode("utf-8")
+            old = tally_from_json(old_raw) if old_raw is not None else ProviderTally(provider_id)
+            new = evolve(old, record)
+            if new != old:
+                quality_table[event.key] = tally_to_json(new)
+                sink.send(quality_topic, event.key, codec.encode(quality_view(new)))
+
+    async def store_issuance(stream: Any) -> None:
+        async for event in stream.events():
+            issued_table[event.key] = event.value
+
+    app.agent(sources, name="provider-rekey", concurrency=1)(rekey)
+    app.agent(provider_events, name="provider-quality", concurrency=1)(fold_quality)
+    app.agent(issuances, name="certificate-issuances", concurrency=1)(store_issuance)
+
+    source = TableViewSource(ctx.tables["vehicles"], quality_table, issued_table, issuances)
+    tables = {"vehicle": "vehicles", "provider": QUALITY_TABLE, "certificate": ISSUED_TABLE}
+    api = CarPassApi(
+        source,
+        ApiKeys.from_file(settings.api_keys_file),
+        load_signer(settings),
+        forward=make_forward(app, tables),
+    )
+    web_driver: Any = app.web  # faust.web.drivers.aiohttp.Web: an aiohttp Application inside
+    web_driver.web_app.router.add_routes(api.route_defs())

@@ -1,0 +1,235 @@
+"""``build_app(settings)``: the Faust application of one worker process (``carpass worker``).
+
+::
+
+    odometer.readings, odometer.corrections,  ─┐
+    vehicle.registrations, vehicle.recalls,    ├─► agent vehicles ── table vehicles (VIN -> VehicleState,
+    vehicle.accident-inspections,              │   (take_events       state_codec bytes, RocksDB + changelog)
+    carpass.plate-resolved-readings           ─┘    batches)   ──► odometer.receipts, odometer.anomalies,
+                                                                   dead-letters      (confluent producer)
+    vehicle.registrations ──► agent registration-plates ── table registration-plates
+                                                     ──► carpass.plate-intervals
+    odometer.plate-readings, carpass.plate-intervals ──► agent plates ── table plates
+                                                     ──► carpass.plate-resolved-readings, odometer.receipts
+    timer plate-ticks ──► carpass.plate-intervals (one tick per assigned partition: event time moves on)
+    web: GET /metrics (Prometheus)
+
+One agent folds every VIN-keyed topic, so the events of a VIN are decided in partition order across
+topics; all of them have the same partition count (``pipeline_topics.ensure_topics``). Agents have
+``concurrency=1`` (faust-streaming loses offsets with more) and read batches (``settings.batch_*``); the
+batch logic lives in :mod:`streams.processor` and :mod:`streams.plates`, testable without Faust.
+
+Extension points for other packages (projections): ``CarpassApp.context.vehicle_hooks`` (called with
+``(vin, state, as_of_ms)`` after a VIN's state is stored), ``context.app.page(...)`` /
+``context.app.agent(...)`` for routes and agents, and ``projections.wiring.install(context)``, called by
+:func:`build_app` when that module exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.transport.producer import ProducerBuffer
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from schemas.codec import Codec
+from streams.domain.policy import DEFAULT_POLICY, Policy
+from streams.faust_adapters import KafkaSink, TableStore, raw_message
+from streams.kafka_clients import bootstrap_servers, build_codec
+from streams.metrics import WorkerMetrics
+from streams.pipeline_topics import PipelineTopics
+from streams.plates import TICK, PlateProcessor, PlateTimelineProcessor
+from streams.processor import OutputSink, VehicleHook, VehicleProcessor
+from streams.settings import Settings
+
+PROJECTIONS_MODULE = "projections.wiring"
+LAG_EVERY_S = 5.0
+
+
+@dataclass(slots=True)
+class AppContext:
+    """Everything a module extending the worker needs."""
+
+    app: faust.App
+    settings: Settings
+    topics: PipelineTopics
+    metrics: WorkerMetrics
+    codec: Codec
+    sink: OutputSink
+    tables: dict[str, Any] = field(default_factory=dict)
+    vehicle_hooks: list[VehicleHook] = field(default_factory=list)
+    """Called after each VIN's new state is stored, in order; empty by default."""
+
+
+class CarpassApp(faust.App):
+    """A ``faust.App`` carrying its :class:`AppContext` (set by :func:`build_app`)."""
+
+    context: AppContext
+
+
+def _tune_faust(settings: Settings) -> None:
+    """Faust's producer buffer (table changelog messages) stalls the streams once it holds more than
+    ``max_messages`` (100); one batch writes up to ``batch_max_events`` keys. A class attribute: it is
+    process-wide, like the worker."""
+    ProducerBuffer.max_messages = max(ProducerBuffer.max_messages, 2 * settings.batch_max_events)
+
+
+def build_app(
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    policy: Policy = DEFAULT_POLICY,
+    sink: OutputSink | None = None,
+    extensions: bool = True,
+) -> CarpassApp:
+    """The worker's Faust app, configured from ``settings`` only (no environment, no I/O until started).
+
+    ``settings.partitions`` must be the partition count of the input topics (``carpass worker`` reads it
+    from the broker). ``registry`` defaults to a fresh Prometheus registry; ``sink`` to a confluent-kafka
+    producer. ``extensions=False`` leaves out ``projections.wiring`` (to measure or test the pipeline alone).
+    """
+    _tune_faust(settings)
+    topics = PipelineTopics(settings.topic_prefix)
+    metrics = WorkerMetrics.create(registry)
+    codec = build_codec(settings)
+    out = sink if sink is not None else KafkaSink(settings)
+    app = CarpassApp(
+        settings.app_id,
+        broker="kafka://" + bootstrap_servers(settings).replace(",", ";"),
+        store="rocksdb://",
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=max(1, settings.topic_replication_factor),
+        consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=max(4096, 4 * settings.batch_max_events),
+        broker_max_poll_records=max(500, settings.batch_max_events),
+        producer_linger=0.005,
+        producer_max_batch_size=256 * 1024,
+        web_enabled=True,
+        web_bind=settings.web_bind,
+        web_port=settings.web_port,
+        web_host=settings.web_bind,
+    )
+    context = AppContext(app, settings, topics, metrics, codec, out)
+    app.context = context
+    _vehicle_agent(context, policy)
+    _plate_agents(context)
+    _metrics_page(context)
+    _rebalance_metrics(context)
+    if extensions and importlib.util.find_spec("projections") and importlib.util.find_spec(PROJECTIONS_MODULE):
+        importlib.import_module(PROJECTIONS_MODULE).install(context)
+    return app
+
+
+def _raw_topic(app: faust.App, *names: str) -> Any:
+    return app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+
+def _raw_table(context: AppContext, name: str) -> Any:
+    # key_type/value_type bytes make Faust use its "raw" serializer for the store and the changelog.
+    table = context.app.Table(name, partitions=context.settings.partitions, key_type=bytes, value_type=bytes)
+    context.tables[name] = table
+    return table
+
+
+def _vehicle_agent(context: AppContext, policy: Policy) -> None:
+    settings, topics = context.settings, context.topics
+    table = _raw_table(context, "vehicles")
+    processor = VehicleProcessor(
+        codec=context.codec, topics=topics, store=TableStore(table), sink=context.sink,
+        metrics=context.metrics, policy=policy, hooks=context.vehicle_hooks,
+    )  # fmt: skip
+
+    @context.app.agent(_raw_topic(context.app, *topics.vehicle_inputs), name="vehicles", concurrency=1)
+    async def vehicles(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
+            processor.process([raw_message(event) for event in events])
+
+    async def table_size_and_lag() -> None:
+        _observe_lag(context)
+        for name, each in context.tables.items():
+            context.metrics.table_keys.labels(name).set(_estimated_keys(each))
+
+    context.app.timer(LAG_EVERY_S, name="table-size-and-lag")(table_size_and_lag)
+
+
+def _plate_agents(context: AppContext) -> None:
+    settings, topics, app = context.settings, context.topics, context.app
+    timelines = PlateTimelineProcessor(
+        codec=context.codec, topics=topics, store=TableStore(_raw_table(context, "registration-plates")),
+        sink=context.sink,
+    )  # fmt: skip
+    plates = PlateProcessor(
+        codec=context.codec, topics=topics, store=TableStore(_raw_table(context, "plates")),
+        sink=context.sink, metrics=context.metrics, wait_ms=round(settings.plate_wait_s * 1000),
+    )  # fmt: skip
+
+    @app.agent(_raw_topic(app, topics.registrations), name="registration-plates", concurrency=1)
+    async def registration_plates(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
+            timelines.process([raw_message(event) for event in events])
+
+    @app.agent(_raw_topic(app, topics.plate_readings, topics.plate_intervals), name="plates", concurrency=1)
+    async def plate_readings(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
+            plates.process([raw_message(event) for event in events])
+
+    tick_every_s = min(30.0, max(0.5, settings.plate_wait_s / 4))
+
+    async def plate_ticks() -> None:
+        mine = [tp.partition for tp in app.consumer.assignment() if tp.topic == topics.plate_intervals]
+        for partition in sorted(mine):
+            context.sink.send(topics.plate_intervals, b"", TICK, partition)
+        if mine:
+            context.sink.flush()
+
+    app.timer(tick_every_s, name="plate-ticks")(plate_ticks)
+
+
+def _metrics_page(context: AppContext) -> None:
+    registry = context.metrics.registry
+
+    @context.app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _rebalance_metrics(context: AppContext) -> None:
+    rebalances = context.metrics.rebalances
+
+    def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        rebalances.inc()
+
+    context.app.on_partitions_revoked.connect(on_revoked)
+
+
+def _observe_lag(context: AppContext) -> None:
+    """High watermark minus committed offset, for each assigned partition (Faust's monitor tracks both)."""
+    monitor = context.app.monitor
+    committed = monitor.tp_committed_offsets or {}
+    gauge = context.metrics.consumer_lag
+    for tp in context.app.consumer.assignment():
+        try:
+            high = context.app.consumer.highwater(tp)
+        except Exception:  # not fetched yet
+            continue
+        if high is None:
+            continue
+        done = committed.get(tp)
+        lag = high if done is None else max(0, high - done)  # both are next-offsets
+        gauge.labels(context.topics.base(tp.topic), str(tp.partition)).set(lag)
+
+
+def _estimated_keys(table: Any) -> int:
+    """RocksDB's estimate of the keys held, summed over the table's open partition databases."""
+    total = 0
+    for db in getattr(table.data, "_dbs", {}).values():
+        try:
+            total += int(db.property_int_value("rocksdb.estimate-num-keys") or 0)
+        except Exception:  # a store without RocksDB properties
+            continue
+    return total

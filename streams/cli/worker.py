@@ -1,0 +1,62 @@
+"""``carpass worker``: run one stream worker (Faust) until interrupted.
+
+::
+
+    settings ──ensure_topics──► every input, internal and output topic exists (co-partitioned)
+             ──build_app──────► Faust app: agents vehicles, registration-plates, plates; /metrics
+             ──faust.Worker───► joins consumer group <app_id>; SIGTERM/SIGINT stop it cleanly
+
+Start as many as you like with the same settings (and distinct ``CARPASS_DATA_DIR`` / ``CARPASS_WEB_PORT``
+on one machine): the partitions are shared among them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from streams.cli import CliError
+from streams.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``worker`` to the ``carpass`` parser."""
+    worker = subparsers.add_parser(
+        "worker", help="run a stream worker (receipts, anomalies, plate resolution)", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    worker.add_argument(
+        "--log-level", default="info", choices=("debug", "info", "warning", "error"),
+        help="log level (default: %(default)s)",
+    )  # fmt: skip
+    worker.add_argument(
+        "--without-projections", action="store_true",
+        help="do not install projections.wiring (views, provider quality, API): the pipeline alone",
+    )  # fmt: skip
+    worker.set_defaults(handler=cmd_worker)
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import faust
+
+    from streams.app import build_app
+    from streams.pipeline_topics import TopicSetupError, ensure_topics
+
+    try:
+        partitions = ensure_topics(settings)
+    except TopicSetupError as exc:
+        raise CliError(str(exc)) from exc
+    settings = dataclasses.replace(settings, partitions=partitions)
+    app = build_app(settings, extensions=not args.without_projections)
+    print(
+        f"carpass worker: group {settings.app_id}, {partitions} partitions, topic prefix "
+        f"{settings.topic_prefix!r}, metrics on http://{settings.web_bind}:{settings.web_port}/metrics",
+        file=sys.stderr, flush=True,
+    )  # fmt: skip
+    worker = faust.Worker(app, loglevel=args.log_level, redirect_stdouts=False, quiet=True)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

@@ -1,0 +1,307 @@
+"""Plate resolution (R1): a reading sent with a plate is judged on the VIN that held the plate at
+``observed_at``. Plates move between vehicles, and registrations can arrive after the readings.
+
+::
+
+    vehicle.registrations (VIN key) ──► timeline agent ── table registration-plates: VIN -> its plates over
+                                          │                time ((effective_at, event_id, plate) entries)
+                                          ▼ for each plate whose holding by this VIN changed
+    carpass.plate-intervals (plate key): {"vin", "plate", "intervals": [[from, to | null], …]}
+                                         and {"tick": 1} clock ticks (the worker's timer, each partition)
+    odometer.plate-readings (plate key) ─► plate agent ── table plates: plate -> holders, pending readings,
+                                          │                expired ids; key "\\x00pending" per partition:
+                                          │                plate -> earliest deadline
+                                          ├─► carpass.plate-resolved-readings (VIN key): an OdometerReading,
+                                          │   same event_id ──► vehicle agent (judged like any reading)
+                                          └─► odometer.receipts: PLATE_NOT_RESOLVED once the wait is over
+
+The holder of plate P at t is, among the VINs whose intervals on P cover t, the one whose interval began
+last (a plate handed to a new car ends the previous car's holding even if that car's own re-registration
+has not arrived). A reading no holder covers waits ``settings.plate_wait_s`` from its Kafka timestamp;
+expiry is decided in event time (the largest Kafka timestamp of the partition's batch), and the timer's
+ticks are what moves event time on a partition that receives nothing else. A reading is resolved with the
+history known when it arrives or while it waits; a registration arriving after that does not re-judge it.
+Deadlines and ``processed_at`` come from Kafka timestamps, so a replay of the same log gives the same
+outputs. Unresolved receipts have ``vin = ""`` and the plate as their Kafka key (there is no VIN).
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from schemas.codec import Codec
+from schemas.errors import DecodeError
+from schemas.records import OdometerReading, PlateOdometerReading, RegistrationKind, VehicleRegistration
+from streams.domain.catalogue import IssueCode, make_issue
+from streams.domain.evaluation import receipt
+from streams.domain.intake import iso_instant
+from streams.metrics import WorkerMetrics
+from streams.pipeline_topics import PipelineTopics
+from streams.processor import BatchResult, Outputs, OutputSink, RawMessage, StateStore, dead_letter
+
+PENDING_INDEX_KEY = "\x00pending"
+"""The reserved key, one per partition of the plates table, of the plates that have waiting readings."""
+TICK = b'{"tick":1}'
+
+Interval = tuple[int, int | None]
+Entry = tuple[int, str, str | None]
+"""A timeline entry: (effective_at, event_id, plate or None once the vehicle is deregistered)."""
+
+
+# --- pure rules -----------------------------------------------------------------------------------------
+
+
+def add_registration(timeline: list[Entry], event: VehicleRegistration) -> list[Entry] | None:
+    """The VIN's timeline with ``event``; ``None`` when it changes nothing (a redelivery, no plate)."""
+    if event.plate is None and event.kind is not RegistrationKind.DEREGISTRATION:
+        return None
+    entry: Entry = (event.effective_at, event.event_id, None if event.kind is RegistrationKind.DEREGISTRATION
+                    else event.plate)  # fmt: skip
+    if any(existing[1] == event.event_id for existing in timeline):
+        return None
+    updated = list(timeline)
+    bisect.insort(updated, entry, key=lambda e: (e[0], e[1]))
+    return updated
+
+
+def intervals_of(timeline: Sequence[Entry]) -> dict[str, list[Interval]]:
+    """Plate -> the intervals ``[from, to)`` (``to`` None: still held) in which this VIN held it."""
+    result: dict[str, list[Interval]] = {}
+    current: str | None = None
+    start = 0
+    for effective_at, _, plate in timeline:
+        if plate == current:
+            continue
+        if current is not None:
+            result.setdefault(current, []).append((start, effective_at))
+        current, start = plate, effective_at
+    if current is not None:
+        result.setdefault(current, []).append((start, None))
+    return result
+
+
+def holder_at(holders: dict[str, list[Interval]], at: int) -> str | None:
+    """The VIN holding the plate at ``at``: of the covering intervals, the latest to begin."""
+    best: tuple[int, str] | None = None
+    for vin, intervals in holders.items():
+        for start, end in intervals:
+            if start <= at and (end is None or at < end) and (best is None or (start, vin) > best):
+                best = (start, vin)
+    return None if best is None else best[1]
+
+
+def resolved_reading(plate_reading: PlateOdometerReading, vin: str) -> OdometerReading:
+    r = plate_reading
+    return OdometerReading(
+        event_id=r.event_id, vin=vin, odometer_value=r.odometer_value, observed_at=r.observed_at,
+        submitted_at=r.submitted_at, provider_id=r.provider_id, provider_kind=r.provider_kind,
+        origin=r.origin, unit=r.unit, odometer_replaced=r.odometer_replaced,
+        counter_digits=r.counter_digits, work_description=r.work_description,
+    )  # fmt: skip
+
+
+# --- stored forms (rare, small: JSON) -------------------------------------------------------------------
+
+
+def _load(data: bytes | None) -> Any:
+    return None if data is None else json.loads(data)
+
+
+def _dump(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+
+
+class PlateTimelineProcessor:
+    """Registrations (VIN key) -> the VIN's plate timeline -> interval messages re-keyed by plate.
+
+    Undecodable registrations are skipped here: the vehicle agent reads the same topic and dead-letters
+    them once."""
+
+    def __init__(self, *, codec: Codec, topics: PipelineTopics, store: StateStore, sink: OutputSink) -> None:
+        self.codec, self.topics, self.store, self.sink = codec, topics, store, sink
+
+    def process(self, batch: Sequence[RawMessage]) -> int:
+        """Handle a batch; the number of interval messages sent."""
+        timelines: dict[str, tuple[list[Entry], list[Entry], RawMessage]] = {}
+        for message in batch:
+            if message.value is None:
+                continue
+            try:
+                event = self.codec.decode(message.value, VehicleRegistration)
+            except DecodeError:
+                continue
+            if message.key != event.vin.encode():
+                continue
+            if event.vin in timelines:
+                before, timeline, _ = timelines[event.vin]
+            else:
+                stored = _load(self.store.get(event.vin, message)) or []
+                before = timeline = [(e[0], e[1], e[2]) for e in stored]
+            updated = add_registration(timeline, event)
+            timelines[event.vin] = (before, updated if updated is not None else timeline, message)
+        sent = 0
+        writes = []
+        for vin, (before, after, message) in timelines.items():
+            if after is before:
+                continue
+            old, new = intervals_of(before), intervals_of(after)
+            for plate in sorted(old.keys() | new.keys()):
+                if old.get(plate) != new.get(plate):
+                    body = {"vin": vin, "plate": plate, "intervals": new.get(plate, [])}
+                    self.sink.send(self.topics.plate_intervals, plate.encode(), _dump(body))
+                    sent += 1
+            writes.append((vin, after, message))
+        self.sink.flush()
+        for vin, after, message in writes:
+            self.store.put(vin, _dump(after), message)
+        return sent
+
+
+class PlateProcessor:
+    """Plate readings and interval messages (plate key) -> resolved readings or, after the wait, a
+    PLATE_NOT_RESOLVED receipt."""
+
+    def __init__(
+        self, *, codec: Codec, topics: PipelineTopics, store: StateStore, sink: OutputSink,
+        metrics: WorkerMetrics, wait_ms: int,
+    ) -> None:  # fmt: skip
+        self.codec, self.topics, self.store, self.metrics = codec, topics, store, metrics
+        self.wait_ms = wait_ms
+        self.outputs = Outputs(codec, topics, sink, metrics)
+        self._pending_counts: dict[int, int] = {}
+
+    def process(self, batch: Sequence[RawMessage]) -> BatchResult:
+        result = BatchResult()
+        books: dict[tuple[int, str], dict[str, Any]] = {}
+        changed: dict[tuple[int, str], RawMessage] = {}
+        now: dict[int, RawMessage] = {}
+        for message in batch:
+            latest = now.get(message.partition)
+            if latest is None or message.timestamp_ms >= latest.timestamp_ms:
+                now[message.partition] = message
+            if message.topic == self.topics.plate_readings:
+                self._reading(message, books, changed, result)
+            else:
+                self._intervals(message, books, changed, result)
+        indexes = self._expire(now, books, changed, result)
+        self.outputs.flush()
+        for (_, plate), message in changed.items():
+            self.store.put(plate, _dump(books[(message.partition, plate)]), message)
+        for partition, index in indexes.items():
+            self.store.put(PENDING_INDEX_KEY, _dump(index), now[partition])
+            self._pending_counts[partition] = len(index)
+        self.metrics.plates_pending.set(sum(self._pending_counts.values()))
+        return result
+
+    def _book(self, plate: str, message: RawMessage, books: dict[tuple[int, str], dict[str, Any]]) -> Any:
+        key = (message.partition, plate)
+        if key not in books:
+            empty: dict[str, Any] = {"holders": {}, "pending": [], "expired": []}
+            books[key] = _load(self.store.get(plate, message)) or empty
+        return books[key]
+
+    def _reading(self, message: RawMessage, books: Any, changed: Any, result: BatchResult) -> None:
+        if message.value is None:
+            letter = dead_letter(message, "null value (tombstone): not an event", "null-value")
+            self.outputs.dead(result, letter)
+            return
+        try:
+            reading = self.codec.decode(message.value, PlateOdometerReading)
+        except DecodeError as exc:
+            self.outputs.dead(result, dead_letter(message, str(exc), exc.problem.value))
+            return
+        if message.key != reading.plate.encode():
+            problem = f"key {message.key!r} is not the record's plate {reading.plate!r}"
+            self.outputs.dead(result, dead_letter(message, problem, "key-mismatch"))
+            return
+        self.metrics.events_in.labels(self.topics.base(message.topic), reading.origin.value).inc()
+        book = self._book(reading.plate, message, books)
+        eid = reading.event_id
+        if eid in book["expired"] or any(item["event_id"] == eid for item in book["pending"]):
+            return
+        vin = holder_at(_holders(book), reading.observed_at)
+        if vin is not None:
+            self._resolve(reading, vin, result)
+            return
+        deadline = message.timestamp_ms + self.wait_ms
+        value = base64.b64encode(message.value).decode()
+        book["pending"].append({"event_id": eid, "deadline": deadline, "value": value})
+        changed[(message.partition, reading.plate)] = message
+
+    def _intervals(self, message: RawMessage, books: Any, changed: Any, result: BatchResult) -> None:
+        if message.value == TICK:
+            return
+        try:
+            body = json.loads(message.value or b"")
+            vin, plate, intervals = body["vin"], body["plate"], body["intervals"]
+        except (ValueError, KeyError, TypeError) as exc:
+            reason = f"not a plate interval message: {exc!r}"
+            self.outputs.dead(result, dead_letter(message, reason, "internal"))
+            return
+        book = self._book(plate, message, books)
+        if intervals:
+            book["holders"][vin] = intervals
+        else:
+            book["holders"].pop(vin, None)
+        waiting = []
+        for item in book["pending"]:
+            reading = self.codec.decode(base64.b64decode(item["value"]), PlateOdometerReading)
+            holder = holder_at(_holders(book), reading.observed_at)
+            if holder is None:
+                waiting.append(item)
+            else:
+                self._resolve(reading, holder, result)
+        book["pending"] = waiting
+        changed[(message.partition, plate)] = message
+
+    def _resolve(self, reading: PlateOdometerReading, vin: str, result: BatchResult) -> None:
+        self.outputs.record(result, self.topics.resolved_readings, resolved_reading(reading, vin), vin)
+
+    def _expire(
+        self, now: dict[int, RawMessage], books: Any, changed: dict[tuple[int, str], RawMessage],
+        result: BatchResult,
+    ) -> dict[int, dict[str, int]]:  # fmt: skip
+        """Send the receipts of readings whose wait is over; the pending indexes that changed."""
+        indexes: dict[int, dict[str, int]] = {}
+        for partition, clock in now.items():
+            index: dict[str, int] = _load(self.store.get(PENDING_INDEX_KEY, clock)) or {}
+            touched = {plate for (p, plate) in changed if p == partition}
+            due = {plate for plate, deadline in index.items() if deadline <= clock.timestamp_ms}
+            updated = dict(index)
+            for plate in sorted(touched | due):
+                book = self._book(plate, clock, books)
+                keep = []
+                for item in book["pending"]:
+                    if item["deadline"] <= clock.timestamp_ms:
+                        self._unresolved(item, result)
+                        book["expired"].append(item["event_id"])
+                    else:
+                        keep.append(item)
+                if len(keep) != len(book["pending"]):
+                    book["pending"] = keep
+                    changed.setdefault((partition, plate), clock)
+                if keep:
+                    updated[plate] = min(item["deadline"] for item in keep)
+                else:
+                    updated.pop(plate, None)
+            if updated != index:
+                indexes[partition] = updated
+        return indexes
+
+    def _unresolved(self, item: dict[str, Any], result: BatchResult) -> None:
+        reading = self.codec.decode(base64.b64decode(item["value"]), PlateOdometerReading)
+        issue = make_issue(
+            reading.event_id, IssueCode.PLATE_NOT_RESOLVED,
+            plate=reading.plate, observed=iso_instant(reading.observed_at),
+        )  # fmt: skip
+        answer = receipt(reading.event_id, "", reading.provider_id, (issue,), item["deadline"])
+        self.outputs.receipt(result, answer, reading.submitted_at, key=reading.plate)
+
+
+def _holders(book: dict[str, Any]) -> dict[str, list[Interval]]:
+    return {vin: [(start, end) for start, end in intervals] for vin, intervals in book["holders"].items()}
+

@@ -1,0 +1,302 @@
+"""The vehicle agent's batch step, without Faust: raw Kafka messages in; outputs and state writes out.
+
+::
+
+    batch of RawMessage ──decode + validate──► VIN-keyed records ──┐   bad bytes, unknown schema, wrong
+                              │                                   │   record or key, null value
+                              └──────────────► DeadLetter ◄────────┘   (original bytes, topic, partition,
+                                                                        offset, reason)
+    group by VIN, arrival order kept
+    per VIN: store.get once ─► decode_state ─► vehicle.decide per event ─► Receipt, AnomalyEvent
+    outputs ──► sink.send … sink.flush()       every output is on Kafka before any state is written
+    states  ──► store.put once per VIN ──► hooks: on_vehicle_changed(vin, state, as_of_ms)
+
+Why outputs first: once a state is written the core treats its events as done, so a crash between the
+state write and the outputs would lose receipts for good; the other way round, a crash only repeats
+outputs, and those are deterministic (``processed_at`` is the input's Kafka timestamp, ids are uuid5), so a
+consumer deduplicating by id sees each once. Offsets are committed by the caller after :meth:`process`.
+
+:meth:`VehicleProcessor.process` never raises for bad input: a record the core refuses (a bug) or a stored
+state it cannot read also becomes a dead letter, and the VIN's other events go on. It raises only when the
+sink or the store fails (then the batch must not be acknowledged).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from schemas.catalog import AnyRecord, key_of
+from schemas.codec import Codec
+from schemas.errors import DecodeError
+from schemas.records import (
+    AnomalyEvent,
+    CorrectionRequest,
+    DeadLetter,
+    OdometerReading,
+    Receipt,
+)
+from streams.domain.policy import DEFAULT_POLICY, Policy
+from streams.domain.state import VehicleState
+from streams.domain.vehicle import VehicleEvent, decide
+from streams.metrics import WorkerMetrics
+from streams.pipeline_topics import PipelineTopics
+from streams.state_codec import StateCodecError, decode_state, encode_state
+
+VehicleHook = Callable[[str, VehicleState, int], None]
+"""``on_vehicle_changed(vin, state, as_of_ms)``: called after a VIN's new state is stored; ``as_of_ms`` is
+the Kafka timestamp of the last event that changed it. Hooks must not raise."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One consumed Kafka message. ``handle`` is the transport's own event (Faust's), opaque here."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+    handle: Any = field(default=None, compare=False, repr=False)
+
+
+class StateStore(Protocol):
+    """Per-partition key -> bytes (a Faust table on RocksDB in the worker). ``source`` is the message on
+    whose behalf the key is read or written: its partition selects the partition's store."""
+
+    def get(self, key: str, source: RawMessage) -> bytes | None: ...
+
+    def put(self, key: str, value: bytes, source: RawMessage) -> None: ...
+
+
+class OutputSink(Protocol):
+    """Where outputs go (a confluent-kafka producer in the worker)."""
+
+    def send(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> None: ...
+
+    def flush(self) -> None:
+        """Return once everything sent is on Kafka; raise if anything could not be delivered."""
+        ...
+
+
+class MemoryStore:
+    """:class:`StateStore` in a dict keyed by ``(partition, key)``, like one RocksDB per partition."""
+
+    def __init__(self) -> None:
+        self.data: dict[tuple[int, str], bytes] = {}
+        self.puts = 0
+
+    def get(self, key: str, source: RawMessage) -> bytes | None:
+        return self.data.get((source.partition, key))
+
+    def put(self, key: str, value: bytes, source: RawMessage) -> None:
+        self.data[(source.partition, key)] = value
+        self.puts += 1
+
+
+class MemorySink:
+    """:class:`OutputSink` in a list; ``flushed`` counts what had been flushed."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes, int | None]] = []
+        self.flushed = 0
+
+    def send(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> None:
+        self.sent.append((topic, key, value, partition))
+
+    def flush(self) -> None:
+        self.flushed = len(self.sent)
+
+
+def dead_letter(message: RawMessage, reason: str, error_type: str) -> DeadLetter:
+    """The dead letter of ``message``; ``failed_at`` is its Kafka timestamp (replays give the same)."""
+    return DeadLetter(
+        original_value=message.value,
+        original_key=message.key,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        reason=reason,
+        error_type=error_type,
+        failed_at=message.timestamp_ms,
+    )
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one batch did, for callers and tests: every output record in send order."""
+
+    outputs: list[tuple[str, AnyRecord]] = field(default_factory=list)
+    states_written: int = 0
+    dead_letters: int = 0
+
+
+class Outputs:
+    """Encodes and sends output records, and counts them in the metrics (shared with the plate agent)."""
+
+    def __init__(
+        self, codec: Codec, topics: PipelineTopics, sink: OutputSink, metrics: WorkerMetrics,
+        clock: Callable[[], float] = time.time,
+    ) -> None:  # fmt: skip
+        self.codec, self.topics, self.sink, self.metrics, self.clock = codec, topics, sink, metrics, clock
+        self._submitted: list[int] = []
+
+    def receipt(
+        self, result: BatchResult, receipt: Receipt, submitted_at: int, key: str | None = None
+    ) -> None:
+        self._send(result, self.topics.receipts, receipt, key)
+        self.metrics.receipts.labels(receipt.status.value).inc()
+        self._submitted.append(submitted_at)
+
+    def anomaly(self, result: BatchResult, event: AnomalyEvent) -> None:
+        self._send(result, self.topics.anomalies, event)
+        self.metrics.anomalies.labels(event.kind.value, event.status.value).inc()
+
+    def dead(self, result: BatchResult, letter: DeadLetter) -> None:
+        self._send(result, self.topics.dead_letters, letter)
+        self.metrics.dead_letters.labels(self.topics.base(letter.topic), letter.error_type).inc()
+        result.dead_letters += 1
+
+    def record(self, result: BatchResult, topic: str, record: AnyRecord, key: str) -> None:
+        """Any other record (resolved plate readings)."""
+        self._send(result, topic, record, key)
+
+    def _send(self, result: BatchResult, topic: str, record: AnyRecord, key: str | None = None) -> None:
+        value = self.codec.encode(record, topic=topic)
+        self.sink.send(topic, (key if key is not None else key_of(record)).encode(), value)
+        result.outputs.append((topic, record))
+
+    def flush(self) -> None:
+        """Flush the sink, then observe end-to-end latency (submitted_at -> receipt on Kafka)."""
+        self.sink.flush()
+        if self._submitted:
+            now_ms = self.clock() * 1000.0
+            observe = self.metrics.end_to_end_latency.observe
+            for submitted_at in self._submitted:
+                observe(max(0.0, (now_ms - submitted_at) / 1000.0))
+            self._submitted.clear()
+
+
+class VehicleProcessor:
+    """Folds batches of VIN-keyed input messages into per-VIN state through the judgment core."""
+
+    def __init__(
+        self,
+        *,
+        codec: Codec,
+        topics: PipelineTopics,
+        store: StateStore,
+        sink: OutputSink,
+        metrics: WorkerMetrics,
+        policy: Policy = DEFAULT_POLICY,
+        hooks: Sequence[VehicleHook] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.codec = codec
+        self.topics = topics
+        self.store = store
+        self.metrics = metrics
+        self.policy = policy
+        self.hooks = hooks
+        self.clock = clock
+        self.outputs = Outputs(codec, topics, sink, metrics, clock)
+        self._expected: Mapping[str, type] = topics.vehicle_inputs
+
+    def process(self, batch: Sequence[RawMessage]) -> BatchResult:
+        started = time.perf_counter()
+        result = BatchResult()
+        out = self.outputs
+        by_vin: dict[str, list[tuple[VehicleEvent, RawMessage]]] = {}
+        for message in batch:
+            event = self._decode(message, result)
+            if event is not None:
+                by_vin.setdefault(event.vin, []).append((event, message))
+        writes: list[tuple[str, VehicleState, bytes, RawMessage]] = []
+        for vin, events in by_vin.items():
+            write = self._fold(vin, events, result)
+            if write is not None:
+                writes.append(write)
+        out.flush()
+        state_bytes = self.metrics.state_bytes.observe
+        for vin, _, stored, last in writes:
+            self.store.put(vin, stored, last)
+            state_bytes(len(stored))
+        result.states_written = len(writes)
+        for vin, state, _, last in writes:
+            for hook in self.hooks:
+                hook(vin, state, last.timestamp_ms)
+        self.metrics.batch_size.observe(len(batch))
+        self.metrics.batch_duration.observe(time.perf_counter() - started)
+        return result
+
+    def _decode(self, message: RawMessage, result: BatchResult) -> VehicleEvent | None:
+        expected = self._expected.get(message.topic)
+        reason: str
+        if expected is None:
+            reason, kind = f"topic {message.topic} is not an input of the vehicle agent", "unexpected-topic"
+        elif message.value is None:
+            reason, kind = "null value (tombstone): not an event", "null-value"
+        else:
+            try:
+                record: VehicleEvent = self.codec.decode(message.value, expected)
+            except DecodeError as exc:
+                reason, kind = str(exc), exc.problem.value
+            else:
+                problem = _key_problem(message.key, record.vin)
+                if problem is None:
+                    origin = record.origin.value if isinstance(record, OdometerReading) else ""
+                    self.metrics.events_in.labels(self.topics.base(message.topic), origin).inc()
+                    return record
+                reason, kind = problem, "key-mismatch"
+        self.outputs.dead(result, dead_letter(message, reason, kind))
+        return None
+
+    def _fold(
+        self, vin: str, events: Iterable[tuple[VehicleEvent, RawMessage]], result: BatchResult
+    ) -> tuple[str, VehicleState, bytes, RawMessage] | None:
+        """Decide every event of ``vin`` in order; the write to make (or ``None``: nothing changed)."""
+        events = list(events)
+        first = events[0][1]
+        stored = self.store.get(vin, first)
+        try:
+            state = VehicleState(vin) if stored is None else decode_state(vin, stored)
+        except StateCodecError as exc:
+            for _, message in events:
+                self.outputs.dead(result, dead_letter(message, f"stored state unreadable: {exc}", "state"))
+            return None
+        before = state
+        last = first
+        out = self.outputs
+        for event, message in events:
+            try:
+                decision = decide(state, event, self.policy, message.timestamp_ms)
+            except Exception as exc:  # a bug in the core must not stop the worker; keep the event
+                reason = f"the judgment core failed: {type(exc).__name__}: {exc}"
+                out.dead(result, dead_letter(message, reason, "processing-error"))
+                continue
+            if decision.state is not state:
+                state = decision.state
+                last = message
+            submitted = event.submitted_at if isinstance(event, OdometerReading | CorrectionRequest) else 0
+            for receipt in decision.receipts:
+                out.receipt(result, receipt, submitted)
+            for anomaly in decision.anomalies:
+                out.anomaly(result, anomaly)
+        if state is before:
+            return None
+        return vin, state, encode_state(state), last
+
+
+def _key_problem(key: bytes | None, vin: str) -> str | None:
+    if key is None:
+        return f"no key; the key of a VIN-keyed topic must be the record's VIN {vin!r}"
+    try:
+        text = key.decode()
+    except UnicodeDecodeError:
+        return f"key {key!r} is not UTF-8; it must be the record's VIN {vin!r}"
+    if text != vin:
+        return f"key {text!r} is not the record's VIN {vin!r}"
+    return None

@@ -1,0 +1,323 @@
+"""One odometer reading of a simulated vehicle: what the dashboard shows, how the provider sends it, and the
+faults that may slip in, each recorded in the ground truth.
+
+::
+
+    read(world, vehicle, day, provider, origin)
+      ├─ value shown: counter km (- rollbacks, replacements) → miles / 5-digit display
+      ├─ structural fault on this reading? ROLLBACK (first after a rollback) / COUNTER_WRAPPED
+      ├─ else a wrong value? keying error (provider's typo rate), MILES_AS_KM, FEED_ZERO / FEED_STALE
+      ├─ sent: by VIN or by plate (since 2023-07), on time or LATE, work described or not
+      └─ resent? DUPLICATE (same value) / CONFLICTING_DUPLICATE (one of the two wrong); MALFORMED copy
+
+Visibility of a wrong value (``Fault.visible``): the typed value, in km on the counter, lies outside
+[previous true value - 100, next true value + 100] (RDW's 100 km tolerance); at an end of the counter's
+history the missing side is replaced by a physical bound: more than max(1,500 km, 400 km per day) away from
+the one neighbour. A value inside its neighbours is harmless and no detector can see it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from datetime import date
+
+from schemas.records import OdometerReading, Origin, PlateOdometerReading, ProviderKind, Unit
+from streams.domain.calendar import MS_PER_DAY, date_of, day_of
+from streams.simulator.config import KEYING_CAUSE_WEIGHTS
+from streams.simulator.faults import MALFORMED_CAUSES, keying_error, malformed_value
+from streams.simulator.providers import Provider
+from streams.simulator.truth import Cause, Fault, FaultKind
+from streams.simulator.world import MalformedRecord, PendingFault, Vehicle, World, at
+
+KM_PER_MILE = 1.609344
+TOLERANCE_KM = 100
+FAR_KM_PER_DAY = 400
+"""Sustained faster than this (146,000 km a year) is beyond any vehicle: a visible jump."""
+FAR_FLOOR_KM = 1_500
+DAY_2019_03_01 = day_of(date(2019, 3, 1))
+DAY_2024_01_01 = day_of(date(2024, 1, 1))
+MS_PER_MINUTE = 60_000
+_CAUSES = tuple(Cause(name) for name, _ in KEYING_CAUSE_WEIGHTS)
+_CAUSE_WEIGHTS = tuple(weight for _, weight in KEYING_CAUSE_WEIGHTS)
+_HAND_TYPED = frozenset({Origin.WORKSHOP, Origin.INSPECTION})
+
+WORK = {
+    "service": ("periodic service", "oil and filter change", "major service with timing belt"),
+    "repair": ("brake pads and discs replaced", "battery replaced", "exhaust repaired", "clutch replaced",
+               "suspension arm replaced", "air conditioning serviced"),
+    "body": ("bodywork repair after collision", "bumper replaced and painted", "windscreen replaced"),
+    "tyres": ("summer/winter tyre swap", "four tyres replaced", "tyre repair and balancing"),
+    "delivery": ("new vehicle delivery inspection",),
+    "sale": ("preparation for sale",),
+    "recall": ("recall campaign carried out",),
+    "odometer": ("instrument cluster replaced",),
+}  # fmt: skip
+
+
+def shown(vehicle: Vehicle, counter_km: float) -> tuple[int, Unit]:
+    """What the dashboard shows for ``counter_km`` (its own unit; 5-digit counters wrap at 100,000)."""
+    if vehicle.miles:
+        return int(counter_km / KM_PER_MILE), Unit.MILES
+    value = int(counter_km)
+    return (value % 100_000 if vehicle.five else value), Unit.KM
+
+
+def read(
+    world: World,
+    vehicle: Vehicle,
+    day: int,
+    provider: Provider,
+    origin: Origin,
+    *,
+    hour: float | None = None,
+    work: str = "service",
+    replaced: Fault | None = None,
+    value_faults: bool = True,
+) -> None:
+    """Emit one reading of ``vehicle`` on ``day`` by ``provider`` and record its faults.
+
+    ``replaced``: this is the first reading on a new counter; the ODOMETER_REPLACED fault given (without
+    event id) is completed and recorded, and the R6 flag is set unless its cause is UNFLAGGED_REPLACEMENT.
+    ``value_faults=False`` keeps the value right (used for readings whose role is structural).
+    """
+    rng, config = world.rng, world.config
+    vehicle.advance(day, rng)
+    observed_at = at(day, hour if hour is not None else rng.uniform(6.5, 16.5))
+    observed_at = max(observed_at, vehicle.last_read_at + MS_PER_MINUTE)
+    vehicle.last_read_at = observed_at
+    counter_km = vehicle.counter_km
+    true_value, unit = shown(vehicle, counter_km)
+    value, sent_unit, fault_kind, cause = true_value, unit, None, None
+    event_id = world.new_id()
+
+    structural: Fault | None = None
+    if replaced is not None:
+        structural = dataclasses.replace(replaced, event_id=event_id, true_value=true_value, typed_value=value)
+    elif vehicle.rollback is not None:
+        structural = dataclasses.replace(
+            vehicle.rollback,
+            event_id=event_id,
+            true_value=shown(vehicle, counter_km + (vehicle.rollback.rollback_km or 0))[0],
+            typed_value=true_value,
+            visible=vehicle.counter_max_km > counter_km + TOLERANCE_KM,
+        )
+        vehicle.rollback = None
+    elif (
+        vehicle.five
+        and vehicle.last_counter_km is not None
+        and int(counter_km) // 100_000 > int(vehicle.last_counter_km) // 100_000
+    ):
+        structural = Fault(FaultKind.COUNTER_WRAPPED, vehicle.vin, event_id, Cause.WRAP, True,
+                           true_value=true_value, typed_value=true_value, unit=unit)  # fmt: skip
+    elif value_faults:
+        value, sent_unit, cause = _wrong_value(world, vehicle, provider, origin, true_value, unit)
+        if cause is not None:
+            fault_kind = FaultKind.SPIKE if _km(value, sent_unit) > _km(true_value, unit) else FaultKind.DIP
+
+    late_days = 0
+    if origin in _HAND_TYPED and rng.random() < config.fault_p(config.late_rate):
+        late_days = rng.randint(14, 60)
+        submitted_at = observed_at + late_days * MS_PER_DAY + rng.randrange(8 * 3_600_000)
+    else:
+        submitted_at = _submitted_at(rng, origin, day, observed_at)
+    by_plate = (
+        origin is Origin.WORKSHOP
+        and vehicle.plate is not None
+        and day >= day_of(config.plate_readings_from)
+        and rng.random() < provider.plate_share
+    )
+    flagged = replaced is not None and replaced.cause is not Cause.UNFLAGGED_REPLACEMENT
+    record = _record(world, vehicle, provider, origin, event_id, value, sent_unit, observed_at, submitted_at,
+                     by_plate, work, flagged)  # fmt: skip
+    resent: list[tuple[OdometerReading | PlateOdometerReading, Fault]] = []
+    if origin in _HAND_TYPED and structural is None and fault_kind is None:
+        record, resent = _resend(world, vehicle, record, true_value, unit)
+    world.emit(submitted_at, record)
+    for twin, twin_fault in resent:
+        world.emit(twin.submitted_at, twin)
+        world.add_fault(twin_fault)
+    _maybe_malformed(world, vehicle, record)
+    year = date_of(day).year
+    world.stats.readings_by_year[year] += 1
+    if origin is Origin.CONNECTED_VEHICLE:
+        world.stats.connected_by_year[year] += 1
+
+    if structural is not None:
+        world.add_fault(
+            dataclasses.replace(structural, observed_at=observed_at, provider_id=provider.provider_id)
+        )
+    if late_days:
+        world.add_fault(Fault(FaultKind.LATE, vehicle.vin, event_id, Cause.BACK_DATED, True, observed_at,
+                              provider.provider_id, delay_days=late_days))  # fmt: skip
+    settle_pending(world, vehicle, counter_km, day)
+    if fault_kind is not None and cause is not None:
+        fault = Fault(fault_kind, vehicle.vin, event_id, cause, False, observed_at, provider.provider_id,
+                      _true_in(true_value, unit, sent_unit), value, sent_unit)  # fmt: skip
+        typed_km = counter_km + _km(value, sent_unit) - _km(true_value, unit)
+        vehicle.pending.append(
+            PendingFault(fault, typed_km, counter_km, day, vehicle.prev_true_km, vehicle.prev_day)
+        )
+    vehicle.prev_true_km, vehicle.prev_day = counter_km, day
+    vehicle.counter_max_km = max(vehicle.counter_max_km, counter_km)
+    vehicle.last_counter_km = counter_km
+    if origin is Origin.CONNECTED_VEHICLE:
+        vehicle.last_connected_value = true_value
+
+
+def _km(value: int, unit: Unit) -> float:
+    return value * KM_PER_MILE if unit is Unit.MILES else float(value)
+
+
+def _true_in(true_value: int, unit: Unit, sent_unit: Unit) -> int:
+    """The right value in the unit the reading was sent in (MILES_AS_KM: the miles shown, as km)."""
+    return round(true_value * KM_PER_MILE) if unit is Unit.MILES and sent_unit is Unit.KM else true_value
+
+
+def _wrong_value(
+    world: World, vehicle: Vehicle, provider: Provider, origin: Origin, true_value: int, unit: Unit
+) -> tuple[int, Unit, Cause | None]:
+    rng, config = world.rng, world.config
+    if origin is Origin.CONNECTED_VEHICLE:
+        roll = rng.random()
+        if roll < config.fault_p(config.feed_zero_rate) and true_value > 0:
+            return 0, unit, Cause.FEED_ZERO
+        stale = vehicle.last_connected_value
+        if roll < config.fault_p(config.feed_zero_rate) + config.fault_p(config.feed_stale_rate) and (
+            stale is not None and stale != true_value
+        ):
+            return stale, unit, Cause.FEED_STALE
+        return true_value, unit, None
+    if origin not in _HAND_TYPED:
+        return true_value, unit, None
+    if unit is Unit.MILES and origin is Origin.WORKSHOP and rng.random() < config.fault_p(config.miles_as_km_rate):
+        return true_value, Unit.KM, Cause.MILES_AS_KM
+    if rng.random() < config.fault_p(provider.typo_rate):
+        cause = rng.choices(_CAUSES, weights=_CAUSE_WEIGHTS)[0]
+        typed = keying_error(true_value, cause, rng)
+        if typed is not None and typed != true_value:
+            return typed, unit, cause
+    return true_value, unit, None
+
+
+def settle_pending(world: World, vehicle: Vehicle, next_km: float | None, next_day: int | None) -> None:
+    """Decide the visibility of the vehicle's wrong values now that the next reading (or none) is known."""
+    for pending in vehicle.pending:
+        typed, prev = pending.typed_km, pending.prev_km
+        below = prev is not None and typed < prev - TOLERANCE_KM
+        if next_km is not None and next_day is not None:
+            above = typed > next_km + TOLERANCE_KM
+            if prev is None:
+                reach = max(FAR_FLOOR_KM, FAR_KM_PER_DAY * (next_day - pending.day))
+                below = next_km - typed > reach
+        elif prev is not None and pending.prev_day is not None:
+            above = typed - prev > max(FAR_FLOOR_KM, FAR_KM_PER_DAY * (pending.day - pending.prev_day))
+        else:
+            above = False
+        world.add_fault(dataclasses.replace(pending.fault, visible=below or above))
+    vehicle.pending.clear()
+
+
+def _submitted_at(rng: random.Random, origin: Origin, day: int, observed_at: int) -> int:
+    """When an on-time reading is sent: workshops within 24 h since 2019-03-01 (R2, "at once"; a DMS may
+    batch until the next morning) and within 3 days before; inspection bodies within 30 minutes; connected
+    feeds in the manufacturer's nightly batch."""
+    draw = rng.random()
+    if origin is Origin.CONNECTED_VEHICLE:
+        return at(day + 1, 2.0 + 2.0 * draw)
+    if origin is Origin.INSPECTION:
+        return observed_at + int(draw * 30 * MS_PER_MINUTE)
+    if day < DAY_2019_03_01 and draw < 0.4:
+        return observed_at + int((1 + draw * 5) * MS_PER_DAY)
+    if draw < 0.8:
+        return observed_at + int((1 + draw * 110) * MS_PER_MINUTE)
+    if draw < 0.95:
+        return observed_at + int((2 + (draw - 0.8) * 40) * 3_600_000)
+    return observed_at + int((14 + (draw - 0.95) * 160) * 3_600_000)
+
+
+def _record(
+    world: World,
+    vehicle: Vehicle,
+    provider: Provider,
+    origin: Origin,
+    event_id: str,
+    value: int,
+    unit: Unit,
+    observed_at: int,
+    submitted_at: int,
+    by_plate: bool,
+    work: str,
+    replaced: bool,
+) -> OdometerReading | PlateOdometerReading:
+    rng = world.rng
+    description = None
+    if origin is Origin.WORKSHOP:
+        day = observed_at // MS_PER_DAY
+        share = provider.describes_work if day >= DAY_2024_01_01 else 0.3
+        if rng.random() < share:
+            description = rng.choice(WORK[work])
+    digits = 5 if vehicle.five and (
+        provider.kind is ProviderKind.INSPECTION_BODY or provider.ticks_five_digits
+    ) else None
+    if by_plate:
+        assert vehicle.plate is not None
+        return PlateOdometerReading(event_id, vehicle.plate, value, observed_at, submitted_at,
+                                    provider.provider_id, provider.kind, origin, unit, replaced, digits,
+                                    description)  # fmt: skip
+    return OdometerReading(event_id, vehicle.vin, value, observed_at, submitted_at, provider.provider_id,
+                           provider.kind, origin, unit, replaced, digits, description)  # fmt: skip
+
+
+def _resend(
+    world: World,
+    vehicle: Vehicle,
+    record: OdometerReading | PlateOdometerReading,
+    true_value: int,
+    unit: Unit,
+) -> tuple[OdometerReading | PlateOdometerReading, list[tuple[OdometerReading | PlateOdometerReading, Fault]]]:
+    """Maybe send the reading again that day: the same value (DUPLICATE) or another (CONFLICTING_DUPLICATE: a
+    keying error in the first or in the second sending, half and half; a provider that notices its typo resends
+    the right value). Returns the first sending (its value may now be the wrong one) and the resendings."""
+    rng, config = world.rng, world.config
+    roll = rng.random()
+    dup_p = config.fault_p(config.duplicate_rate)
+    if roll >= dup_p + config.fault_p(config.conflicting_duplicate_rate):
+        return record, []
+    again_at = record.submitted_at + rng.randint(5, 120) * MS_PER_MINUTE
+    if roll < dup_p:
+        twin = dataclasses.replace(record, event_id=world.new_id(), submitted_at=again_at)
+        fault = Fault(FaultKind.DUPLICATE, vehicle.vin, twin.event_id, Cause.RESUBMITTED, True,
+                      record.observed_at, record.provider_id, true_value, true_value, unit, (record.event_id,))  # fmt: skip
+        return record, [(twin, fault)]
+    cause = rng.choices(_CAUSES, weights=_CAUSE_WEIGHTS)[0]
+    typed = keying_error(true_value, cause, rng)
+    if typed is None or typed == true_value:
+        return record, []
+    first_wrong = rng.random() < 0.5
+    twin = dataclasses.replace(record, event_id=world.new_id(), submitted_at=again_at,
+                               odometer_value=true_value if first_wrong else typed)  # fmt: skip
+    if first_wrong:
+        record = dataclasses.replace(record, odometer_value=typed)
+    wrong, right = (record, twin) if first_wrong else (twin, record)
+    fault = Fault(FaultKind.CONFLICTING_DUPLICATE, vehicle.vin, wrong.event_id, cause,
+                  abs(typed - true_value) > TOLERANCE_KM, record.observed_at, record.provider_id,
+                  true_value, typed, unit, (right.event_id,))  # fmt: skip
+    return record, [(twin, fault)]
+
+
+def _maybe_malformed(world: World, vehicle: Vehicle, record: OdometerReading | PlateOdometerReading) -> None:
+    rng = world.rng
+    if rng.random() >= world.config.fault_p(world.config.malformed_rate):
+        return
+    cause = rng.choice(MALFORMED_CAUSES)
+    value = malformed_value(record, cause, rng)
+    if not world.malformed:
+        return
+    topic = "odometer.plate-readings" if isinstance(record, PlateOdometerReading) else "odometer.readings"
+    key = record.plate if isinstance(record, PlateOdometerReading) else record.vin
+    arrival = record.submitted_at + MS_PER_MINUTE
+    world.emit(arrival, MalformedRecord(topic, key, value, arrival))
+    world.add_fault(Fault(FaultKind.MALFORMED, vehicle.vin, record.event_id, cause, True, record.observed_at,
+                          record.provider_id, topic=topic, payload=value))  # fmt: skip
+

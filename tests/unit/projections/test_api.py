@@ -1,0 +1,213 @@
+"""The query API over the in-memory source: every role against every route (R15), then each route's job."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from projections.api import ROUTES, CarPassApi, InMemoryViewSource
+from projections.auth import ApiKeys, Role
+from projections.certificates import CertificateSigner, issue
+from projections.quality import ProviderTally, YearTally
+from projections.views import certificate_view
+from schemas.records import RecallState
+from streams.domain.state import RecallFact
+from tests.unit.projections.builders import PROVIDER, VIN, clean_old_vehicle, ms, spike
+
+NOW = ms(2024, 6, 1, 12)
+OTHER_PROVIDER = "9876543210"
+KEYS = {
+    "operator": {"role": "operator", "key": "k-operator"},
+    "dealer": {"role": "dealer", "key": "k-dealer"},
+    "public": {"role": "public", "key": "k-public"},
+    "provider": {"role": "provider", "key": "k-provider", "provider_id": PROVIDER},
+    "other-provider": {"role": "provider", "key": "k-other", "provider_id": OTHER_PROVIDER},
+}
+SIGNER = CertificateSigner.generate()
+
+
+def make_api() -> tuple[CarPassApi, InMemoryViewSource, str]:
+    source = InMemoryViewSource()
+    recall = RecallFact("RC-1", "VW", "Airbag inflator", RecallState.OPEN, ms(2023, 1, 1))
+    source.put_state(replace(clean_old_vehicle(), recalls=(recall,)), ms(2024, 3, 1))
+    source.put_tally(ProviderTally(PROVIDER, as_of=NOW, years=(YearTally(2023, 1000, 12),), active=True))
+    cert = issue(certificate_view(clean_old_vehicle(), ms(2024, 3, 1)), "issuance-1", NOW, SIGNER)
+    source.certificates[cert.number] = cert
+    keys = ApiKeys.from_entries([{"name": n, **e} for n, e in KEYS.items()])
+    ids = iter(f"event-{i}" for i in range(1000))
+    api = CarPassApi(source, keys, SIGNER, clock=lambda: NOW, new_event_id=lambda: next(ids))
+    return api, source, cert.number
+
+
+def with_client(test: Callable[[TestClient[Any, Any], InMemoryViewSource, str], Awaitable[None]]) -> None:
+    async def main() -> None:
+        api, source, number = make_api()
+        async with TestClient(TestServer(api.application())) as client:
+            await test(client, source, number)
+
+    asyncio.run(main())
+
+
+def url_of(path: str, number: str) -> str:
+    url = path.replace("{vin}", VIN).replace("{id}", PROVIDER).replace("{number}", number)
+    return url + ("?advertised_km=110000" if url.endswith("ok-label") else "")
+
+
+ALLOWED = {
+    "history": {"dealer", "operator"},
+    "ok_label": {"dealer", "operator"},
+    "quality": {"provider", "operator"},
+    "issue": {"operator"},
+    "verify": {"operator", "dealer", "public", "provider", "other-provider"},
+    "page": {"dealer", "operator"},
+}
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+def test_every_role_against_every_route(route: Any) -> None:
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        url = url_of(route.path, number)
+        seen: dict[str, int] = {}
+        for who, entry in [("none", None), ("wrong", {"key": "nope"}), *KEYS.items()]:
+            headers = {"Authorization": f"Bearer {entry['key']}"} if entry else {}
+            async with client.request(route.method, url, headers=headers) as response:
+                seen[who] = response.status
+                body = await response.text()
+                if response.status >= 400:
+                    assert VIN not in body and PROVIDER not in body and "Golf" not in body
+        expected = {"none": 401, "wrong": 401}
+        for who in KEYS:
+            ok = 201 if route.method == "POST" else 200
+            expected[who] = ok if who in ALLOWED[route.name] else 403
+        assert seen == expected
+
+    with_client(check)
+
+
+def test_routes_and_roles_are_the_ones_documented_here() -> None:
+    assert {r.name: {role.value for role in r.access.roles} for r in ROUTES} == {
+        "history": {"dealer", "operator"},
+        "ok_label": {"dealer", "operator"},
+        "quality": {"provider", "operator"},
+        "issue": {"operator"},
+        "verify": {role.value for role in Role},
+        "page": {"dealer", "operator"},
+    }
+
+
+def test_x_api_key_header_works_too() -> None:
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        async with client.get(f"/vehicles/{VIN}/history", headers={"X-API-Key": "k-dealer"}) as response:
+            assert response.status == 200
+
+    with_client(check)
+
+
+DEALER = {"Authorization": "Bearer k-dealer"}
+OPERATOR = {"Authorization": "Bearer k-operator"}
+PUBLIC = {"Authorization": "Bearer k-public"}
+
+
+def test_dealer_gets_the_label_with_reasons_at_query_time() -> None:
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        async with client.get(f"/vehicles/{VIN}/ok-label?advertised_km=110000", headers=DEALER) as r:
+            body = await r.json()
+        assert body["eligible"] is True and body["denial_reasons"] == []
+        assert body["query_date"] == "2024-06-01" and body["most_recent_km"] == 105_000
+        async with client.get(f"/vehicles/{VIN}/ok-label?advertised_km=90000", headers=DEALER) as r:
+            body = await r.json()
+        assert body["denial_reasons"] == ["ADVERTISED_BELOW_REGISTRY"]
+        assert body["explanations"][0].startswith("R12.2")
+        source.put_state(spike(clean_old_vehicle()), ms(2024, 3, 1))
+        async with client.get(f"/vehicles/{VIN}/ok-label?advertised_km=110000", headers=DEALER) as r:
+            assert (await r.json())["denial_reasons"] == ["ANOMALY_IN_HISTORY"]
+        unknown = "WVWZZZ1JZXW999999"
+        async with client.get(f"/vehicles/{unknown}/ok-label?advertised_km=1", headers=DEALER) as r:
+            assert r.status == 200 and (await r.json())["denial_reasons"] == ["VIN_NOT_REGISTERED"]
+        for bad in ("", "=", "=-5", "=1e5", "=99999999"):
+            query = f"?advertised_km{bad}" if bad else ""
+            async with client.get(f"/vehicles/{VIN}/ok-label{query}", headers=DEALER) as r:
+                assert r.status == 400
+
+    with_client(check)
+
+
+def test_malformed_keys_are_400_after_authentication_and_unknown_vins_404() -> None:
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        async with client.get("/vehicles/short/history", headers=DEALER) as r:
+            assert r.status == 400
+        async with client.get("/vehicles/short/history") as r:
+            assert r.status == 401
+        async with client.get("/vehicles/WVWZZZ1JZXW999999/history", headers=DEALER) as r:
+            assert r.status == 404 and "WVWZZZ1JZXW999999" not in await r.text()
+        async with client.get("/certificates/not-a-number", headers=PUBLIC) as r:
+            assert r.status == 400
+
+    with_client(check)
+
+
+def test_history_is_the_certificate_view() -> None:
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        async with client.get(f"/vehicles/{VIN}/history", headers=DEALER) as r:
+            body = await r.json()
+        assert body["type"] == "CertificateView" and body["vin"] == VIN and len(body["readings"]) == 7
+        assert body["judgment"] == "LOGICAL" and body["open_recalls"][0]["campaign_id"] == "RC-1"
+
+    with_client(check)
+
+
+def test_issue_then_verify_a_certificate_and_detect_tampering() -> None:
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        headers = {**OPERATOR, "Idempotency-Key": "sale-42"}
+        async with client.post(f"/vehicles/{VIN}/certificates", headers=headers) as r:
+            assert r.status == 201
+            issued = await r.json()
+            assert r.headers["Location"] == f"/certificates/{issued['number']}"
+        assert issued["fee"] == {"currency": "EUR", "cents": 1050, "rule": "STANDARD"}
+        assert (issued["issue_date"], issued["valid_until"]) == ("2024-06-01", "2024-07-31")
+        async with client.post(f"/vehicles/{VIN}/certificates", headers=headers) as r:
+            assert (await r.json())["number"] == issued["number"]  # same issuance event, same number
+        async with client.get(f"/certificates/{issued['number']}", headers=PUBLIC) as r:
+            verified = await r.json()
+        assert verified["authentic"] is True and verified["valid_today"] is True
+        assert verified["certificate"] == issued
+        stored = source.certificates[issued["number"]]
+        forged = json.loads(stored.content_json)
+        forged["readings"][-1]["odometer_value"] = 5
+        source.certificates[stored.number] = replace(stored, content_json=json.dumps(forged))
+        async with client.get(f"/certificates/{issued['number']}", headers=PUBLIC) as r:
+            assert (await r.json())["authentic"] is False
+        async with client.get("/certificates/00000000-0000-5000-8000-000000000000", headers=PUBLIC) as r:
+            assert r.status == 404
+
+    with_client(check)
+
+
+def test_provider_sees_its_quality_with_late_share() -> None:
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        own = {"Authorization": "Bearer k-provider"}
+        async with client.get(f"/providers/{PROVIDER}/quality", headers=own) as r:
+            body = await r.json()
+        assert body["quality"]["years"][0]["readings"] == 1000
+        assert body["late_submission_share"] == {"2023": 0.012}
+        async with client.get(f"/providers/{OTHER_PROVIDER}/quality", headers=OPERATOR) as r:
+            assert r.status == 404
+
+    with_client(check)
+
+
+def test_certificate_page_has_the_chart_and_the_readings() -> None:
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        async with client.get(f"/vehicles/{VIN}/certificate.html", headers=DEALER) as r:
+            assert r.content_type == "text/html"
+            page = await r.text()
+        assert '<svg id="mileage-chart"' in page and page.count('class="reading"') >= 7
+        assert "105,000 km" in page and "Airbag inflator" in page
+
+    with_client(check)

@@ -1,0 +1,100 @@
+"""Certificates (R11, R16): fee rule, number, validity, Ed25519 signature, tampering, keys from settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from projections.certificates import (
+    FEE_CENTS,
+    CertificateSigner,
+    FeeRule,
+    IssuedCertificate,
+    SigningKeyError,
+    certificate_number,
+    fee_of,
+    issue,
+    load_signer,
+    verify,
+)
+from projections.views import certificate_view
+from streams.settings import Settings
+from tests.unit.projections.builders import VIN, clean_old_vehicle, day, ms
+
+SIGNER = CertificateSigner.generate()
+
+
+@pytest.mark.parametrize(
+    ("days", "free"),
+    [
+        ([], True),
+        ([day(2024, 1, 1)], True),
+        ([day(2024, 1, 1), day(2024, 2, 29), day(2024, 4, 28)], True),  # 3 readings, each < 2 months apart
+        ([day(2024, 1, 1), day(2024, 3, 1)], False),  # exactly 2 months apart: not "less than"
+        ([day(2020, 1, 1), day(2022, 1, 1), day(2024, 1, 1)], False),  # few, but years apart
+        ([day(2024, 1, 1) + i for i in range(4)], False),  # close, but 4 readings
+    ],
+)
+def test_r11_fee_rule(days: list[int], free: bool) -> None:
+    assert fee_of(days) == ((0, FeeRule.FREE_FEW_CLOSE_READINGS) if free else (FEE_CENTS, FeeRule.STANDARD))
+
+
+def _issued() -> IssuedCertificate:
+    return issue(certificate_view(clean_old_vehicle(), ms(2024, 3, 2)), "evt-1", ms(2024, 12, 31, 23), SIGNER)
+
+
+def test_number_is_deterministic_and_unique_per_issuance() -> None:
+    cert = _issued()
+    assert cert.number == certificate_number(VIN, "evt-1") == _issued().number
+    assert certificate_number(VIN, "evt-2") != cert.number
+    assert certificate_number("WVWZZZ1JZXW000002", "evt-1") != cert.number
+
+
+def test_dates_are_brussels_days_and_validity_is_two_months() -> None:
+    cert = _issued()  # 2024-12-31 23:00 UTC is 2025-01-01 in Brussels
+    assert cert.issue_date == day(2025, 1, 1) and cert.valid_until == day(2025, 2, 28)
+    assert cert.is_valid_on(day(2025, 2, 28)) and not cert.is_valid_on(day(2025, 3, 1))
+    assert cert.fee_cents == FEE_CENTS
+
+
+def test_signature_verifies_is_deterministic_and_any_change_breaks_it() -> None:
+    cert = _issued()
+    assert verify(cert, SIGNER) and cert.signature == _issued().signature
+    content = json.loads(cert.content_json)
+    content["readings"][0]["odometer_value"] += 1
+    assert not verify(replace(cert, content_json=json.dumps(content)), SIGNER)
+    for change in ({"valid_until": cert.valid_until + 30}, {"fee_cents": 0}, {"vin": "WVWZZZ1JZXW000002"}):
+        assert not verify(replace(cert, **change), SIGNER)  # type: ignore[arg-type]
+    assert not verify(replace(cert, signature="not base64!"), SIGNER)
+    assert not verify(cert, CertificateSigner.generate())
+
+
+def test_document_round_trip_keeps_the_signature_valid() -> None:
+    cert = _issued()
+    again = IssuedCertificate.from_json_obj(json.loads(json.dumps(cert.to_json_obj())))
+    assert again == cert and verify(again, SIGNER)
+
+
+def test_dev_key_is_generated_once_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = dataclasses.replace(Settings.from_env({}), cache_dir=tmp_path)
+    with caplog.at_level(logging.WARNING):
+        first = load_signer(settings)
+    assert "development key" in caplog.text
+    key_file = tmp_path / "dev-certificate-signing-key.pem"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert load_signer(settings).key_id == first.key_id
+
+
+def test_configured_key_is_used_and_a_bad_one_refused(tmp_path: Path) -> None:
+    path = tmp_path / "key.pem"
+    path.write_bytes(SIGNER.private_pem())
+    env = {"CARPASS_CERTIFICATE_SIGNING_KEY_FILE": str(path), "CARPASS_CACHE_DIR": str(tmp_path / "c")}
+    assert load_signer(Settings.from_env(env)).key_id == SIGNER.key_id
+    path.write_text("not a key")
+    with pytest.raises(SigningKeyError):
+        load_signer(Settings.from_env(env))

@@ -1,0 +1,112 @@
+"""Provider quality (R10, R14): what counts as a reading, a blamed break, a late submission, silence."""
+
+from __future__ import annotations
+
+from projections.quality import (
+    ComplianceFinding,
+    ProviderTally,
+    compliance,
+    evolve,
+    fold,
+    provider_key,
+    quality_view,
+    silent_providers,
+    tally_from_json,
+    tally_to_json,
+)
+from schemas.records import (
+    AnomalyEvent,
+    AnomalyKind,
+    AnomalyStatus,
+    Issue,
+    Judgment,
+    ProviderKind,
+    ProviderRegistration,
+    Receipt,
+    ReceiptStatus,
+    Severity,
+)
+from tests.unit.projections.builders import PROVIDER, VIN, ms
+
+T = ms(2023, 5, 1)
+
+
+def receipt(i: int, status: ReceiptStatus = ReceiptStatus.ACCEPTED, *codes: str, at: int = T) -> Receipt:
+    issues = tuple(Issue(f"E{i}{c}", c, Severity.WARNING, "m") for c in codes)
+    return Receipt(f"r-{i}", VIN, PROVIDER, status, issues, at)
+
+
+def anomaly(
+    aid: str,
+    blamed: str,
+    kind: AnomalyKind = AnomalyKind.SPIKE,
+    *,
+    status: AnomalyStatus = AnomalyStatus.OPEN,
+    at: int = T,
+    provider: str | None = PROVIDER,
+) -> AnomalyEvent:
+    return AnomalyEvent(aid, VIN, kind, status, (), Judgment.ILLOGICAL, at, blamed, provider, observed_at=T)
+
+
+def registration(active: bool = True, nace: tuple[str, ...] = ("45201",)) -> ProviderRegistration:
+    return ProviderRegistration("p-1", PROVIDER, "Garage Janssens", ProviderKind.GARAGE, nace, active, T)
+
+
+def test_readings_rate_and_trusted_provider() -> None:
+    events = [receipt(i) for i in range(1000)] + [anomaly(f"a{i}", f"r-{i}") for i in range(4)]
+    year = quality_view(fold(PROVIDER, events)).years[0]
+    assert (year.year, year.readings, year.trend_breaks) == (2023, 1000, 4)
+    assert year.trend_break_rate == 0.004 and year.trusted_provider_next_year
+    one_more = fold(PROVIDER, [*events, anomaly("a5", "r-5")])
+    assert not quality_view(one_more).years[0].trusted_provider_next_year  # 0.5 % is not below 0.5 %
+
+
+def test_rejected_and_duplicate_receipts_are_not_readings_late_ones_are_counted() -> None:
+    events = [
+        receipt(1),
+        receipt(2, ReceiptStatus.REJECTED, "VALUE_OUT_OF_RANGE"),
+        receipt(3, ReceiptStatus.ACCEPTED_WITH_WARNINGS, "DUPLICATE"),
+        receipt(4, ReceiptStatus.ACCEPTED_WITH_WARNINGS, "LATE_SUBMISSION"),
+    ]
+    year = quality_view(fold(PROVIDER, events)).years[0]
+    assert (year.readings, year.late_submissions) == (2, 1)
+
+
+def test_rollbacks_and_retracted_blame_do_not_count_resolved_errors_do() -> None:
+    assert provider_key(anomaly("a1", "r-1", AnomalyKind.ROLLBACK)) is None
+    assert provider_key(anomaly("a2", "r-2", AnomalyKind.ODOMETER_REPLACED)) is None
+    events = [
+        receipt(1), receipt(2), receipt(3),
+        anomaly("a1", "r-1"), anomaly("a1", "r-1", status=AnomalyStatus.RETRACTED, at=T + 1),
+        anomaly("a2", "r-2"), anomaly("a2", "r-2", status=AnomalyStatus.RESOLVED, at=T + 1),
+        anomaly("a3", "r-3"), anomaly("a4", "r-3", AnomalyKind.IMPLAUSIBLE_RATE),
+    ]  # fmt: skip
+    assert quality_view(fold(PROVIDER, events)).years[0].trend_breaks == 2  # r-2 and r-3, once each
+
+
+def test_anomaly_redelivery_changes_nothing_and_other_providers_are_ignored() -> None:
+    tally = fold(PROVIDER, [receipt(1), anomaly("a1", "r-1")])
+    assert evolve(tally, anomaly("a1", "r-1")) == tally
+    assert evolve(tally, anomaly("a9", "r-9", provider="1111111111")) == tally
+
+
+def test_silent_and_few_readings_providers_with_r14_nace_codes() -> None:
+    registered = evolve(ProviderTally(PROVIDER), registration())
+    assert compliance(registered, 2023) is ComplianceFinding.SILENT
+    busy = fold(PROVIDER, [registration(), *(receipt(i, at=ms(2022, 5, 1)) for i in range(10)), receipt(99)])
+    assert compliance(busy, 2023) is ComplianceFinding.FEW_READINGS
+    assert compliance(busy, 2022) is None
+    not_obliged = evolve(ProviderTally(PROVIDER), registration(nace=("47110",)))
+    assert compliance(not_obliged, 2023) is None
+    inactive = evolve(ProviderTally(PROVIDER), registration(active=False))
+    assert silent_providers([registered, busy, not_obliged, inactive], 2023) == [
+        (PROVIDER, ComplianceFinding.FEW_READINGS),
+        (PROVIDER, ComplianceFinding.SILENT),
+    ]
+    assert quality_view(busy).name == "Garage Janssens" and quality_view(busy).active
+
+
+def test_tally_json_round_trip() -> None:
+    tally = fold(PROVIDER, [registration(), receipt(1), receipt(2, ReceiptStatus.ACCEPTED_WITH_WARNINGS,
+                 "LATE_SUBMISSION"), anomaly("a1", "r-1")])  # fmt: skip
+    assert tally_from_json(tally_to_json(tally)) == tally
