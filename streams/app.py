@@ -120,9 +120,16 @@ def build_app(
     _plate_agents(context)
     _metrics_page(context)
     _rebalance_metrics(context)
-    if extensions and importlib.util.find_spec("projections") and importlib.util.find_spec(PROJECTIONS_MODULE):
+    if extensions and _module_exists(PROJECTIONS_MODULE):
         importlib.import_module(PROJECTIONS_MODULE).install(context)
     return app
+
+
+def _module_exists(name: str) -> bool:
+    parent = name.rpartition(".")[0]
+    return (not parent or importlib.util.find_spec(parent) is not None) and (
+        importlib.util.find_spec(name) is not None
+    )
 
 
 def _raw_topic(app: faust.App, *names: str) -> Any:
