@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from streams.settings import Settings, SettingsError
 
 # Modules under streams.cli that contribute sub-commands, in --help order.
-_COMMAND_MODULES = ("kafka", "topics", "io", "judge", "worker")
+_COMMAND_MODULES = ("demo", "kafka", "topics", "io", "judge", "simulate", "worker")
 
 
 class CliError(Exception):
