@@ -35,13 +35,19 @@ from confluent_kafka.admin import AdminClient
 from schemas.catalog import key_of
 from schemas.codec import decode, encode
 from schemas.errors import DecodeError
-from schemas.records import INPUT_TOPICS, AnomalyEvent, CorrectionRequest, OdometerReading, PlateOdometerReading, Receipt
+from schemas.records import (
+    INPUT_TOPICS,
+    AnomalyEvent,
+    CorrectionRequest,
+    OdometerReading,
+    PlateOdometerReading,
+    Receipt,
+)
 from streams.kafka_clients import consumer_config, producer_config
 from streams.settings import Settings
 from streams.simulator import MalformedRecord, SimRecord, simulate
 from streams.simulator.naive import NaiveDetector
 from streams.simulator.plates import resolve_plates
-from streams.simulator.report import format_report
 from streams.simulator.score import QualityReport, score
 
 
@@ -58,7 +64,7 @@ class DemoOptions:
     seed: int = 1
     fault_rate_multiplier: float = 10.0
     paced_share: float = 0.1
-    """Share of the submissions sent at ``paced_rate_per_s`` at the end, to measure latency without a backlog."""
+    """Share of the records sent at ``paced_rate_per_s`` at the end: latency measured without a backlog."""
     paced_rate_per_s: int = 1_000
     timeout_s: float = 900.0
     keep_running: bool = False
@@ -124,7 +130,9 @@ class Demo:
             return self.settings.kafka_bootstrap_servers
         from streams.kafka_local import LocalKafka
 
-        self.say("starting the local Kafka broker (the first run downloads Apache Kafka from Maven Central) …\n")
+        self.say(
+            "starting the local Kafka broker (the first run downloads Apache Kafka from Maven Central) …\n"
+        )
         broker = LocalKafka(self.settings)
         was_running = broker.status().running
         result = broker.start()
@@ -136,7 +144,11 @@ class Demo:
         from streams.pipeline_topics import ensure_topics
 
         admin = AdminClient({"bootstrap.servers": bootstrap})
-        old = [t for t in admin.list_topics(timeout=10).topics if t.startswith("demo-") and not t.startswith(self.prefix)]
+        old = [
+            t
+            for t in admin.list_topics(timeout=10).topics
+            if t.startswith("demo-") and not t.startswith(self.prefix)
+        ]
         if old:  # earlier demo runs: delete in the background, nothing waits for it
             admin.delete_topics(old, operation_timeout=30)
         self.settings = replace(
@@ -148,19 +160,23 @@ class Demo:
     def start_worker(self, partitions: int) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         keys = self.run_dir / "api-keys.json"
-        keys.write_text(json.dumps({"keys": [{"name": "demo-operator", "role": "operator", "key": self.api_key}]}))
+        keys.write_text(
+            json.dumps({"keys": [{"name": "demo-operator", "role": "operator", "key": self.api_key}]})
+        )
         keys.chmod(0o600)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CARPASS_")}
-        env.update({
-            "CARPASS_KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
-            "CARPASS_TOPIC_PREFIX": self.prefix,
-            "CARPASS_APP_ID": self.settings.app_id,
-            "CARPASS_DATA_DIR": str(self.run_dir / "state"),
-            "CARPASS_API_KEYS_FILE": str(keys),
-            "CARPASS_WEB_PORT": str(self.settings.web_port),
-            "CARPASS_PARTITIONS": str(partitions),
-            "CARPASS_CACHE_DIR": str(self.settings.cache_dir),
-        })
+        env.update(
+            {
+                "CARPASS_KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
+                "CARPASS_TOPIC_PREFIX": self.prefix,
+                "CARPASS_APP_ID": self.settings.app_id,
+                "CARPASS_DATA_DIR": str(self.run_dir / "state"),
+                "CARPASS_API_KEYS_FILE": str(keys),
+                "CARPASS_WEB_PORT": str(self.settings.web_port),
+                "CARPASS_PARTITIONS": str(partitions),
+                "CARPASS_CACHE_DIR": str(self.settings.cache_dir),
+            }
+        )
         log = (self.run_dir / "worker.log").open("wb")
         self._worker = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker", "--log-level", "warning"],
@@ -187,10 +203,16 @@ class Demo:
     def produce(self) -> tuple[list[SimRecord], dict[str, int], Any]:
         """Simulate and produce; returns the records (for scoring), counts and the simulation (truth)."""
         o = self.options
-        simulation = simulate(o.vehicles, o.seed, fault_rate_multiplier=o.fault_rate_multiplier, malformed=True)
-        self.say(f"simulating {o.vehicles:,} vehicles (seed {o.seed}, faults x{o.fault_rate_multiplier:g}) …\n")
+        simulation = simulate(
+            o.vehicles, o.seed, fault_rate_multiplier=o.fault_rate_multiplier, malformed=True
+        )
+        self.say(
+            f"simulating {o.vehicles:,} vehicles (seed {o.seed}, faults x{o.fault_rate_multiplier:g}) …\n"
+        )
         records = list(simulation)
-        submissions = sum(isinstance(r, (OdometerReading, PlateOdometerReading, CorrectionRequest)) for r in records)
+        submissions = sum(
+            isinstance(r, (OdometerReading, PlateOdometerReading, CorrectionRequest)) for r in records
+        )
         producer = Producer(producer_config(self.settings, {"linger.ms": 5, "batch.num.messages": 10000}))
         topic_of = {cls: self.prefix + name for cls, name in INPUT_TOPICS.items()}
         paced_from = int(len(records) * (1 - o.paced_share))
@@ -206,7 +228,10 @@ class Demo:
                 counts[type(record).__name__] += 1
             if i == paced_from:
                 producer.flush()
-                self.say(f"\nbulk load sent; now {o.paced_rate_per_s:,}/s for the last {len(records) - i:,} records\n")
+                self.say(
+                    f"\nbulk load sent; now {o.paced_rate_per_s:,}/s "
+                    f"for the last {len(records) - i:,} records\n"
+                )
                 pace_start = time.perf_counter()
                 counts["paced_from_ms"] = int(time.time() * 1000)
             if i > paced_from:
@@ -223,7 +248,7 @@ class Demo:
         return records, dict(counts), simulation
 
     def collect(self, expected: int) -> tuple[list[tuple[Receipt, int]], list[AnomalyEvent], list[bytes]]:
-        """Consume receipts until ``expected`` distinct event ids have one, then anomalies and dead letters."""
+        """Consume receipts until ``expected`` event ids have one; then the anomalies and dead letters."""
         consumer = Consumer(consumer_config(self.settings, f"demo-reader-{self.run_id}"))
         consumer.subscribe([self.prefix + "odometer.receipts"])
         receipts: dict[str, tuple[Receipt, int]] = {}
@@ -231,13 +256,16 @@ class Demo:
         deadline = time.monotonic() + self.options.timeout_s
         while len(receipts) < expected:
             if time.monotonic() > deadline:
-                raise DemoError(f"only {len(receipts):,} of {expected:,} receipts after {self.options.timeout_s:.0f} s")
+                raise DemoError(
+                    f"only {len(receipts):,} of {expected:,} receipts after {self.options.timeout_s:.0f} s"
+                )
             if self._worker is not None and self._worker.poll() is not None:
                 raise DemoError(f"the worker died; see {self.run_dir / 'worker.log'}")
             for message in consumer.consume(5000, timeout=0.5):
-                if message.error() or message.value() is None:
+                value = message.value()
+                if message.error() or value is None:
                     continue
-                receipt = decode(message.value())
+                receipt = decode(value)
                 if isinstance(receipt, Receipt):
                     receipts.setdefault(receipt.event_id, (receipt, message.timestamp()[1]))
             _progress(self.say, "receipts ", len(receipts), expected, started)
@@ -256,7 +284,10 @@ class Demo:
             batch = consumer.consume(5000, timeout=0.5)
             if batch:
                 idle_since = time.monotonic()
-            values.extend(m.value() for m in batch if not m.error() and m.value() is not None)
+            for m in batch:
+                value = m.value()
+                if not m.error() and value is not None:
+                    values.append(value)
         consumer.close()
         return values
 
@@ -281,10 +312,11 @@ class Demo:
                 if batch:
                     idle_since = time.monotonic()
                 for m in batch:
-                    if m.error() or m.value() is None:
+                    value = m.value()
+                    if m.error() or value is None:
                         continue
                     try:
-                        record = decode(m.value())
+                        record = decode(value)
                     except DecodeError:
                         continue
                     stamps[getattr(record, "event_id", "")] = m.timestamp()[1]
@@ -319,8 +351,13 @@ class Demo:
             self._broker.stop()
 
 
-def score_run(records: list[SimRecord], simulation: Any, anomalies: list[AnomalyEvent],
-              receipts: list[Receipt], dead: list[bytes]) -> tuple[QualityReport, QualityReport]:
+def score_run(
+    records: list[SimRecord],
+    simulation: Any,
+    anomalies: list[AnomalyEvent],
+    receipts: list[Receipt],
+    dead: list[bytes],
+) -> tuple[QualityReport, QualityReport]:
     """Score the stream's anomalies and the naive rule against the simulation's ground truth."""
     naive = NaiveDetector()
     vins: set[str] = set()
@@ -335,7 +372,9 @@ def score_run(records: list[SimRecord], simulation: Any, anomalies: list[Anomaly
     return engine, baseline
 
 
-def latencies(receipts: list[tuple[Receipt, int]], stamps: dict[str, int], after_index_ts: int | None) -> tuple[list[float], list[float]]:
+def latencies(
+    receipts: list[tuple[Receipt, int]], stamps: dict[str, int], after_index_ts: int | None
+) -> tuple[list[float], list[float]]:
     """(all, paced) end-to-end latencies in seconds: receipt message time − input message time."""
     all_s: list[float] = []
     paced_s: list[float] = []

@@ -13,10 +13,15 @@ import argparse
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from streams.cli import CliError
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.demo import Demo
 
 _EPILOG = """\
 examples:
@@ -41,9 +46,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )  # fmt: skip
     demo.add_argument(
         "--paced-rate", type=int, default=1_000,
-        help="readings/s for the paced last 10%% of the stream, where latency is measured (default: %(default)s)",
+        help="readings/s for the paced last 10%% of the stream, where latency is measured "
+        "(default: %(default)s)",
     )  # fmt: skip
-    demo.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds of waiting")
+    demo.add_argument(
+        "--timeout", type=float, default=900.0, help="give up after this many seconds of waiting"
+    )
     demo.add_argument("--keep-running", action="store_true", help="leave the worker and broker running")
     demo.set_defaults(handler=cmd_demo)
 
@@ -85,9 +93,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         throughput = len(bulk) / max((last_bulk - first) / 1000.0, 1e-3)
         latest = {a.anomaly_id: a for a in anomalies}
         open_by_kind = Counter(a.kind.value for a in latest.values() if a.status.value == "OPEN")
-        sample_vin = next((a.vin for a in latest.values() if a.kind.value == "ROLLBACK" and a.status.value == "OPEN"),
-                          next(iter(latest.values())).vin if latest else "")
-        clean_vin = next((r.vin for r, _ in receipts if r.vin and r.vin not in {a.vin for a in latest.values()}), "")
+        sample_vin = next(
+            (a.vin for a in latest.values() if a.kind.value == "ROLLBACK" and a.status.value == "OPEN"),
+            next(iter(latest.values())).vin if latest else "",
+        )
+        clean_vin = next(
+            (r.vin for r, _ in receipts if r.vin and r.vin not in {a.vin for a in latest.values()}), ""
+        )
         samples = {
             "rollback_vin_ok_label": demo.api_get(f"/vehicles/{sample_vin}/ok-label"),
             "clean_vin_ok_label": demo.api_get(f"/vehicles/{clean_vin}/ok-label"),
@@ -99,8 +111,22 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             "ok_label": demo.url(f"/vehicles/{sample_vin}/ok-label?advertised_km=150000"),
             "certificate_page": demo.url(f"/vehicles/{sample_vin}/certificate.html"),
         }
-        print(_summary(counts, len(receipts), throughput, all_s, paced_s, open_by_kind, len(dead),
-                       format_report(engine, naive), samples, urls, demo, _percentile))
+        print(
+            _summary(
+                counts,
+                len(receipts),
+                throughput,
+                all_s,
+                paced_s,
+                open_by_kind,
+                len(dead),
+                format_report(engine, naive),
+                samples,
+                urls,
+                demo,
+                _percentile,
+            )
+        )
         out = {
             "vehicles": args.vehicles, "seed": args.seed, "fault_rate_multiplier": args.fault_rate_multiplier,
             "counts": counts, "receipts": len(receipts), "bulk_throughput_per_s": round(throughput),
@@ -118,17 +144,32 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _summary(counts, receipts, throughput, all_s, paced_s, by_kind, dead, quality, samples, urls, demo, pct):  # type: ignore[no-untyped-def]
+def _summary(
+    counts: dict[str, int],
+    receipts: int,
+    throughput: float,
+    all_s: list[float],
+    paced_s: list[float],
+    by_kind: Counter[str],
+    dead: int,
+    quality: str,
+    samples: dict[str, Any],
+    urls: dict[str, str],
+    demo: Demo,
+    pct: Callable[[list[float], float], float],
+) -> str:
     lines = [
         "",
         "=== carpass demo: summary ===",
         f"events produced: {sum(v for k, v in counts.items() if k[0].isupper()):,} "
-        f"({counts.get('OdometerReading', 0):,} readings, {counts.get('PlateOdometerReading', 0):,} plate readings, "
+        f"({counts.get('OdometerReading', 0):,} readings, "
+        f"{counts.get('PlateOdometerReading', 0):,} plate readings, "
         f"{counts.get('CorrectionRequest', 0):,} corrections, {counts.get('malformed', 0):,} malformed)",
         f"receipts: {receipts:,} (one per submission) · dead letters: {dead:,}",
         f"throughput (bulk load, one worker): {throughput:,.0f} submissions/s",
         f"latency input → receipt, paced at {demo.options.paced_rate_per_s:,}/s: "
-        f"p50 {pct(paced_s, 0.5) * 1000:,.0f} ms, p99 {pct(paced_s, 0.99) * 1000:,.0f} ms (n={len(paced_s):,})",
+        f"p50 {pct(paced_s, 0.5) * 1000:,.0f} ms, p99 {pct(paced_s, 0.99) * 1000:,.0f} ms "
+        f"(n={len(paced_s):,})",
         f"latency input → receipt, whole run incl. the bulk backlog: p50 {pct(all_s, 0.5):,.1f} s, "
         f"p99 {pct(all_s, 0.99):,.1f} s",
         "open anomalies by kind: " + ", ".join(f"{k} {v:,}" for k, v in sorted(by_kind.items())),

@@ -146,18 +146,26 @@ def reading_issues(
     five_digit: bool,
     registration: RegistrationFacts | None,
     policy: ReceiptPolicy,
+    *,
+    vin_valid: bool = False,
 ) -> tuple[Issue, ...]:
     """Every non-trend issue of the new reading ``r`` (catalogue order), numbered for ``r.event_id``.
 
     A clean reading costs a handful of comparisons: each check's cheap necessary condition is tested
     first and the detailed check (dates, messages, error numbers) only runs when it fails.
+    ``vin_valid``: the caller knows ``vin`` passed R1 (the vehicle has an accepted reading), so the VIN
+    check is skipped on the clean path (the detailed path checks it anyway).
     """
     value, unit, origin, description = r.odometer_value, r.unit, r.origin, r.work_description
     observed, submitted = r.observed_at, r.submitted_at
     if (
-        vin_is_valid(vin)
+        (vin_valid or vin_is_valid(vin))
         and value >= 0
-        and (value < policy.five_digit_limit if five_digit else to_km(value, unit) <= policy.max_km)
+        and (
+            value < policy.five_digit_limit
+            if five_digit
+            else (value if unit is Unit.KM else to_km(value, unit)) <= policy.max_km
+        )
         and observed <= submitted + policy.future_tolerance_ms
         and registration is not None
         and observed >= (registration.first_registration_date + 1) * MS_PER_DAY

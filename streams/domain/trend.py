@@ -143,6 +143,48 @@ def consistent_append(last: Point, new: Point, policy: TrendPolicy) -> bool:
     return _transition(last, new, policy, _cap_of(policy)) == _NORMAL
 
 
+def _append_is_consistent(
+    last_at: int, last_id: str, last_km: int, new_at: int, new_id: str, new_km: int, policy: TrendPolicy
+) -> bool:
+    """``consistent_append`` on the bare fields it reads, for the aggregate's fast path (no ``Point``s).
+
+    Same answer for the same values (``tests/unit/streams/domain/test_trend.py`` checks both agree on
+    random inputs); the per-policy constants are bound once (``_append_limits``).
+    """
+    if new_at < last_at or (new_at == last_at and new_id <= last_id):
+        return False
+    if new_at // MS_PER_DAY == last_at // MS_PER_DAY:
+        return False
+    growth = new_km - last_km
+    limits = _limits
+    if limits[0] is not policy:
+        limits = _append_limits(policy)
+    _, tolerance, floor, slope, cap = limits
+    if growth < -tolerance:
+        return False
+    # ``slope`` is a lower bound of the cap's rate: growth under it (nearly always) needs no cap.
+    return growth <= floor or growth <= slope * (new_at - last_at) or growth <= cap(new_at - last_at)
+
+
+_Limits = tuple[TrendPolicy | None, int, int, float, Callable[[int], int]]
+_limits: _Limits = (None, 0, 0, 0.0, lambda gap_ms: 0)
+"""The last policy's constants for ``_append_is_consistent``: a memo of pure values, one entry (a worker
+runs one policy), matched by identity because hashing a frozen policy costs more than the check."""
+
+
+def _append_limits(policy: TrendPolicy) -> _Limits:
+    global _limits
+    slope = _slope_below_cap(policy)
+    _limits = (
+        policy,
+        policy.tolerance_km,
+        policy.rate_floor_km,
+        slope if slope > 0 else -math.inf,  # a useless bound (odd policies) must never vouch for growth
+        _cap_of(policy),
+    )
+    return _limits
+
+
 def find_breaks(points: Sequence[Point], policy: TrendPolicy) -> tuple[Break, ...]:
     """Every trend break of one counter segment, sorted by the blamed reading's (observed_at, event_id).
 

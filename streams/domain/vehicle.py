@@ -40,7 +40,10 @@ from schemas.records import (
     OdometerReading,
     RecallState,
     RecallStatus,
+    Receipt,
+    ReceiptStatus,
     Severity,
+    Unit,
     VehicleRegistration,
 )
 from streams.domain.calendar import MS_PER_DAY, brussels_day
@@ -57,7 +60,7 @@ from streams.domain.evaluation import (
     with_error_numbers,
 )
 from streams.domain.fastbuild import builder
-from streams.domain.history import is_five_digit, point_of, to_km
+from streams.domain.history import to_km
 from streams.domain.intake import reading_issues
 from streams.domain.policy import DEFAULT_POLICY, Policy
 from streams.domain.state import (
@@ -68,7 +71,7 @@ from streams.domain.state import (
     VehicleState,
     reading_key,
 )
-from streams.domain.trend import consistent_append
+from streams.domain.trend import _append_is_consistent
 
 VehicleEvent = (
     OdometerReading | CorrectionRequest | VehicleRegistration | RecallStatus | AccidentInspectionStatus
@@ -80,6 +83,8 @@ __all__ = ["Decision", "VehicleEvent", "decide", "evolve", "fold"]
 _DECISION = builder(Decision)
 _STATE = builder(VehicleState)
 _READING = builder(StoredReading)
+_RECEIPT = builder(Receipt)
+_ACCEPTED = ReceiptStatus.ACCEPTED
 
 
 def decide(
@@ -141,7 +146,7 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
     if last is None or observed > last.observed_at or (observed == last.observed_at and eid > last.event_id):
         index = count
     else:
-        index = bisect_left(readings, (r.observed_at, eid), key=reading_key)
+        index = bisect_left(readings, (observed, eid), key=reading_key)
         if index < count and readings[index].event_id == eid:
             return _DECISION(state, (), ())
     # Not at its delivered place: seen only as a duplicate, withdrawn, date-corrected or rejected reading.
@@ -151,24 +156,26 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
     registration = state.registration
     digits = r.counter_digits
     five = (registration is not None and registration.counter_digits == 5) if digits is None else digits == 5
-    issues = reading_issues(vin, r, five, registration, policy.receipts)
+    # A VIN with an accepted reading passed its check (R1 errors reject, corrections re-check it).
+    issues = reading_issues(vin, r, five, registration, policy.receipts, vin_valid=count > 0)
+    value, unit, provider_id, replaced = r.odometer_value, r.unit, r.provider_id, r.odometer_replaced
     stored = _READING(
         eid,
-        r.observed_at,
-        r.odometer_value,
-        r.unit,
-        r.provider_id,
+        observed,
+        value,
+        unit,
+        provider_id,
         r.provider_kind,
         r.origin,
         r.submitted_at,
-        r.odometer_replaced,
+        replaced,
         digits,
         tuple(issue.error_number for issue in issues) if issues else (),
     )
     if issues and any(issue.severity is Severity.ERROR for issue in issues):
         return Decision(
             replace(state, rejected=(*state.rejected, stored)),
-            (receipt(eid, vin, r.provider_id, issues, processed_at),),
+            (receipt(eid, vin, provider_id, issues, processed_at),),
         )
     near = (index > 0 and observed - readings[index - 1].observed_at < MS_PER_DAY) or (
         index < count and readings[index].observed_at - observed < MS_PER_DAY
@@ -178,12 +185,12 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
         duplicate = make_issue(eid, IssueCode.DUPLICATE, original=original.event_id)
         return Decision(
             replace(state, done_ids=insert_sorted(state.done_ids, eid)),
-            (receipt(eid, vin, r.provider_id, (*issues, duplicate), processed_at),),
+            (receipt(eid, vin, provider_id, (*issues, duplicate), processed_at),),
         )
 
     if index == count:
-        new_readings = (*readings, stored)
-        if not (five or r.odometer_replaced) and (last is None or _fast_append(state, last, stored, policy)):
+        new_readings = readings + (stored,)  # noqa: RUF005 (concatenation builds no list: faster)
+        if not (five or replaced) and (last is None or _fast_append(state, last, stored, policy)):
             # Appended consistently after a clean history, or a first reading: no trend analysis.
             return _DECISION(
                 _STATE(
@@ -197,7 +204,11 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
                     state.accident,
                     state.anomalies,
                 ),
-                (receipt(eid, vin, r.provider_id, issues, processed_at),),
+                (
+                    receipt(eid, vin, provider_id, issues, processed_at)
+                    if issues
+                    else _RECEIPT(eid, vin, provider_id, _ACCEPTED, (), processed_at),
+                ),
                 (),
             )
     else:
@@ -216,20 +227,29 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
         new_readings = (*readings[:index], stored, *readings[index:])
     new_state = replace(state, readings=new_readings, anomalies=after)
     events = settle(new_state, state.anomalies, new_readings, AnomalyStatus.RETRACTED, processed_at)
-    return Decision(new_state, (receipt(eid, state.vin, r.provider_id, issues, processed_at),), events)
+    return Decision(new_state, (receipt(eid, state.vin, provider_id, issues, processed_at),), events)
 
 
 def _fast_append(state: VehicleState, last: StoredReading, new: StoredReading, policy: Policy) -> bool:
     """Issue 3 item 6: ``new`` comes after ``last`` on the same continuous counter, no break is open, and
-    the trend engine vouches that appending it cannot create one (``consistent_append``)."""
-    if not policy.fast_path or is_five_digit(last, state.five_digit_registered):
+    the trend engine vouches that appending it cannot create one (``consistent_append``, asked on bare
+    values: building the two trend points would cost more than the check itself)."""
+    if not policy.fast_path:
         return False
-    if state.anomalies and any(not a.is_marker for a in state.anomalies):
+    digits = last.counter_digits
+    registration = state.registration
+    if digits == 5 or (digits is None and registration is not None and registration.counter_digits == 5):
+        return False  # R7: a 5-digit counter may wrap
+    anomalies = state.anomalies
+    if anomalies and any(not a.is_marker for a in anomalies):
         return False
-    weights = policy.weights
-    return consistent_append(
-        point_of(last, to_km(last.value, last.unit), weights),
-        point_of(new, to_km(new.value, new.unit), weights),
+    return _append_is_consistent(
+        last.observed_at,
+        last.event_id,
+        last.value if last.unit is Unit.KM else to_km(last.value, last.unit),
+        new.observed_at,
+        new.event_id,
+        new.value if new.unit is Unit.KM else to_km(new.value, new.unit),
         policy.trend,
     )
 

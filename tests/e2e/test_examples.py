@@ -22,12 +22,17 @@ def _latest_anomalies(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {o["anomaly_id"]: o for o in lines if o["type"] == "AnomalyEvent"}
 
 
-def test_rollback_example_ends_with_an_open_rollback_and_the_typo_spike(capsys: pytest.CaptureFixture[str]) -> None:
+def test_rollback_example_ends_with_an_open_rollback_and_the_typo_spike(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     lines = _judge(capsys, "rollback.jsonl")
     receipts = [o for o in lines if o["type"] == "Receipt"]
     assert len(receipts) == len({r["event_id"] for r in receipts}) == 7
-    open_kinds = {(a["kind"], a["blamed_event_id"][-2:]) for a in _latest_anomalies(lines).values()
-                  if a["status"] == "OPEN"}
+    open_kinds = {
+        (a["kind"], a["blamed_event_id"][-2:])
+        for a in _latest_anomalies(lines).values()
+        if a["status"] == "OPEN"
+    }
     assert open_kinds == {("ROLLBACK", "07"), ("SPIKE", "04")}
     summary = lines[-1]
     assert summary["type"] == "VehicleSummary" and summary["judgment"] == "ILLOGICAL"

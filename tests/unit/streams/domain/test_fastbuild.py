@@ -46,3 +46,20 @@ def test_only_slotted_dataclasses_without_post_init() -> None:
     for cls in (Plain, Checked, int):
         with pytest.raises(TypeError):
             builder(cls)
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    x: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Derived(_Base):
+    y: str = "b"
+
+
+def test_a_class_without_a_layout_twin_is_built_through_its_slots() -> None:
+    built = builder(_Derived)(1, "c")
+    assert built == _Derived(1, "c") and type(built) is _Derived
+    with pytest.raises(FrozenInstanceError):
+        built.y = "x"  # type: ignore[misc]

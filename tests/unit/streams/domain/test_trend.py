@@ -15,6 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from schemas.records import AnomalyKind, SuspectedCause, Unit
+from streams.domain import trend
 from streams.domain.points import MS_PER_DAY, Break, Point, TrendPolicy
 from streams.domain.trend import MS_PER_MONTH, MS_PER_YEAR, allowed_growth_km, consistent_append, find_breaks
 
@@ -440,6 +441,36 @@ def test_consistent_append_refuses_what_it_cannot_vouch_for() -> None:
     assert not consistent_append(last, pt("c", 282, 19_899), POLICY)  # decrease beyond tolerance
     assert not consistent_append(last, pt("c", 282, 100_000), POLICY)  # faster than the cap
     assert consistent_append(last, pt("c", 282, 19_901), POLICY)  # decrease within tolerance
+
+
+_POLICIES = [
+    POLICY,
+    TrendPolicy(tolerance_km=0, rate_floor_km=0),
+    TrendPolicy(max_km_per_day=300, max_km_per_week=900, max_km_per_month=2_000, max_km_per_year=9_000),
+    TrendPolicy(max_km_per_week=40_000, max_km_per_month=10_000),  # an odd cap (no useful slope bound)
+]
+
+
+@settings(max_examples=500)
+@given(
+    st.integers(-3 * MS_PER_DAY, 3 * MS_PER_DAY),
+    st.sampled_from([
+        0, MS_PER_DAY - 1, 7 * MS_PER_DAY, 40 * MS_PER_DAY, 400 * MS_PER_DAY, 1_000 * MS_PER_DAY
+    ]),
+    st.sampled_from(["a", "b", "c"]),
+    st.integers(0, 10**6),
+    st.one_of(st.integers(-300, 3_000), st.integers(-2_000, 400_000)),
+    st.sampled_from(_POLICIES),
+)
+def test_the_aggregates_int_twin_agrees_with_consistent_append(
+    jitter: int, gap: int, new_id: str, km: int, growth: int, policy: TrendPolicy
+) -> None:
+    last = Point("b", T0 + 10 * 3_600_000, km, km, Unit.KM, "g1", WORKSHOP, T0)
+    new = Point(new_id, last.observed_at + gap + jitter, km + growth, km + growth, Unit.KM, "g2", 3.0, T0)
+    fast = trend._append_is_consistent(
+        last.observed_at, last.event_id, last.km, new.observed_at, new.event_id, new.km, policy
+    )
+    assert fast == consistent_append(last, new, policy)
 
 
 @given(st.integers(3, 12), st.data())
