@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from streams.settings import Settings, SettingsError
 
 # Modules under streams.cli that contribute sub-commands, in --help order.
-_COMMAND_MODULES = ("demo", "kafka", "topics", "io", "judge", "simulate", "worker")
+_COMMAND_MODULES = ("demo", "config", "kafka", "topics", "io", "judge", "simulate", "worker")
 
 
 class CliError(Exception):
@@ -47,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `carpass tail … | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0
     return int(result or 0)
 
 
