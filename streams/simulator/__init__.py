@@ -7,10 +7,12 @@
     judge(resolve_plates(records)) ──► AnomalyEvents ─┐
     naive_flags(records) ─────────────────────────────┼─► score(…, truth) ──► QualityReport (score.py)
 
-Layout: ``config`` (calibrated rates and their sources), ``makes`` (vehicles, VINs, plates), ``providers``
-(who sends readings), ``world`` (run state), ``life`` (a vehicle's dated actions), ``readings`` (one reading
-and its faults), ``faults`` (keying errors, malformed bytes), ``fleet`` (``simulate``), ``truth``,
-``plates`` (plate readings to VIN readings for offline judging), ``naive``, ``score``, ``evaluate``.
+Layout: ``config`` (calibrated rates and their sources), ``makes`` (vehicles, VINs, plates),
+``providers`` (who sends readings), ``world`` (run state), ``agenda`` (actions and intervals), ``life``
+(a vehicle's everyday actions), ``ownership`` (entering, sales, rollbacks, replacements, leaving),
+``readings`` (one reading and its faults), ``resending`` (duplicates, malformed copies), ``faults`` (keying
+errors, malformed bytes), ``fleet`` (``simulate``), ``truth``, ``plates`` (plate readings to VIN readings
+for offline judging), ``naive``, ``score``, ``report``, ``evaluate``.
 """
 
 from streams.simulator.fleet import Simulation, SimulatorError, simulate

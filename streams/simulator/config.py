@@ -80,13 +80,20 @@ class FleetConfig:
 
     # --- faults (scaled by fault_rate_multiplier) ---------------------------------------------------------
     rollback_per_domestic_sale: float = 0.0009
-    """(src) 0.09 % of domestic sales are rolled back; applied to sales of cars over 60,000 km."""
+    """(src) 0.09 % of domestic sales are rolled back."""
     rollback_per_import: float = 0.009
     """(src) 0.9 % of imports are rolled back (abroad, before the first Belgian reading)."""
-    rollback_median_km: float = 85_000.0
+    rollback_min_counter_km: float = 120_000.0
+    """Fraud pays on high-mileage cars, and an average rollback of ~100,000 km (src) needs a counter well
+    above it: only cars over this are rolled back (model)."""
+    rollback_eligible_sale_share: float = 0.34
+    rollback_eligible_import_share: float = 0.14
+    """Shares of sales / imports of cars over ``rollback_min_counter_km`` in the simulated fleet (measured);
+    the rates above are divided by them, so that the rollbacks per sale and per import stay the sources'."""
+    rollback_median_km: float = 95_000.0
     rollback_sigma: float = 0.55
-    """Lognormal rollback size: mean ~99,000 km (src: "average rollback about 100,000 km"), capped at 85 %
-    of the counter and 450,000 km."""
+    """Lognormal rollback size (mean ~110,000 km before the caps at 85 % of the counter and 450,000 km;
+    ~100,000 km after them, src: "average rollback about 100,000 km")."""
     good_provider_typo_rate: float = 0.0008
     average_provider_typo_rate: float = 0.003
     sloppy_provider_typo_rate: float = 0.015

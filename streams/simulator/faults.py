@@ -20,7 +20,11 @@ import random
 from schemas.codec import encode
 from schemas.jsonl import to_json_obj
 from schemas.records import OdometerReading, PlateOdometerReading
+from streams.simulator.config import KEYING_CAUSE_WEIGHTS
 from streams.simulator.truth import Cause
+
+_KEYING = tuple(Cause(name) for name, _ in KEYING_CAUSE_WEIGHTS)
+_KEYING_WEIGHTS = tuple(weight for _, weight in KEYING_CAUSE_WEIGHTS)
 
 _KEYPAD_NEIGHBOURS: dict[str, str] = {
     "0": "12",
@@ -35,6 +39,11 @@ _KEYPAD_NEIGHBOURS: dict[str, str] = {
     "9": "68",
 }
 """Digits next to each digit on a numeric keypad (7-8-9 / 4-5-6 / 1-2-3 / 0)."""
+
+
+def draw_keying_cause(rng: random.Random) -> Cause:
+    """One of the four digit errors, drawn with ``config.KEYING_CAUSE_WEIGHTS``."""
+    return rng.choices(_KEYING, weights=_KEYING_WEIGHTS)[0]
 
 
 def keying_error(value: int, cause: Cause, rng: random.Random) -> int | None:
@@ -71,7 +80,9 @@ def keying_error(value: int, cause: Cause, rng: random.Random) -> int | None:
 MALFORMED_CAUSES = (Cause.TRUNCATED, Cause.TRAILING_BYTES, Cause.NOT_AVRO, Cause.UNKNOWN_SCHEMA)
 
 
-def malformed_value(record: OdometerReading | PlateOdometerReading, cause: Cause, rng: random.Random) -> bytes:
+def malformed_value(
+    record: OdometerReading | PlateOdometerReading, cause: Cause, rng: random.Random
+) -> bytes:
     """A Kafka value for ``record`` that no consumer can decode, damaged the way ``cause`` says:
 
     TRUNCATED (cut inside the Avro body), TRAILING_BYTES (garbage after it), NOT_AVRO (the record as JSON

@@ -6,7 +6,7 @@
       ├─ providers (providers.py) ─────────────────────────► ProviderRegistration …
       ├─ vehicles (makes.py: make, VIN, fuel, plate; ages 2006-2026; imports; 5-digit; miles)
       │    └─ registered before the window ────────────────► VehicleRegistration (effective in the past)
-      └─ day by day, vehicle by vehicle (life.py, readings.py)
+      └─ day by day, vehicle by vehicle (life.py, ownership.py, readings.py)
            └─ records ──► outbox (heap by arrival time) ──► yielded in order of submitted_at /
                                                              effective_at / changed_at
     after the last record: Simulation.truth (GroundTruth), Simulation.stats
@@ -17,8 +17,8 @@ order. Memory is O(vehicles + records in flight), not O(records): a million vehi
 
 Determinism: one ``random.Random(seed)``, vehicles advanced in (day, index) order, ids drawn from it
 (``uuid.UUID(int=rng.getrandbits(128), version=4)``); no clock, no global state. The events are the same in
-JSON Lines and Kafka mode: MALFORMED messages are drawn in both and only emitted (and listed in the truth) when
-``malformed=True``.
+JSON Lines and Kafka mode: MALFORMED messages are drawn in both and only emitted (and listed in the truth)
+when ``malformed=True``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from datetime import date
 
 from schemas.records import ProviderKind, RegistrationKind
 from streams.domain.calendar import MS_PER_DAY, date_of, day_of
-from streams.simulator import life
+from streams.simulator import agenda, life, ownership
 from streams.simulator.config import FleetConfig
 from streams.simulator.makes import MANUFACTURERS, make_vin, pick_make, technical_data
 from streams.simulator.providers import build_providers, registrations
@@ -68,7 +68,9 @@ class SimulationParams:
 class Simulation:
     """One run: iterate it once for the records in arrival order; then read ``truth`` and ``stats``."""
 
-    def __init__(self, params: SimulationParams, config: FleetConfig, progress: ProgressCallback | None) -> None:
+    def __init__(
+        self, params: SimulationParams, config: FleetConfig, progress: ProgressCallback | None
+    ) -> None:
         self.params = params
         self.config = config
         self._progress = progress
@@ -102,7 +104,7 @@ class Simulation:
         start_day, end_day = day_of(p.start), day_of(p.end)
         for record in registrations(world.providers, at(day_of(REGISTRY_START) - 1, 0.0), world.new_id):
             world.emit(record.changed_at, record)
-        feeds = life.feed_start_days(world, MANUFACTURERS)
+        feeds = agenda.feed_start_days(world, MANUFACTURERS)
         fleet = [_new_vehicle(world, index, start_day, end_day, feeds) for index in range(p.vehicles)]
         due = [(v.agenda[0][0], v.index) for v in fleet if v.agenda and v.agenda[0][0] < end_day]
         heapq.heapify(due)
@@ -130,8 +132,9 @@ class Simulation:
         if self._progress is not None:
             self._progress(end_day - start_day, end_day - start_day, yielded)
         faults = world.faults
-        self._truth = GroundTruth(p.seed, p.vehicles, p.start, p.end, p.fault_rate_multiplier, p.malformed,
-                                  sorted_faults(faults))  # fmt: skip
+        self._truth = GroundTruth(
+            p.seed, p.vehicles, p.start, p.end, p.fault_rate_multiplier, p.malformed, sorted_faults(faults)
+        )
         self._stats = world.stats
 
 
@@ -210,30 +213,50 @@ def _new_vehicle(world: World, index: int, start_day: int, end_day: int, feeds: 
     else:
         km_per_year = rng.lognormvariate(0.0, config.sigma_km_per_year) * config.median_km_per_year
     year = date_of(first_day).year
-    capable = config.connected_share_2020 if year >= 2020 else config.connected_share_2017 if year >= 2017 else 0
+    capable = (
+        config.connected_share_2020 if year >= 2020 else config.connected_share_2017 if year >= 2017 else 0
+    )
     connected_from = max(first_day, feeds[make.manufacturer]) if rng.random() < capable else None
     enter_day = max(start_day, be_day)
     if be_day < start_day or imported:
         km = km_per_year / 365.25 * (enter_day - first_day) * rng.uniform(0.8, 1.2)
     else:
         km = rng.uniform(5.0, 60.0)
-    lifetime_end = first_day + int((config.lifetime_min_years + rng.expovariate(1 / config.lifetime_mean_extra_years))
-                                   * 365.25)  # fmt: skip
+    lifetime_end = first_day + int(
+        (config.lifetime_min_years + rng.expovariate(1 / config.lifetime_mean_extra_years)) * 365.25
+    )
     if lifetime_end <= enter_day + 30:  # memoryless beyond the minimum: an old car's remaining life
         lifetime_end = enter_day + 30 + int(rng.expovariate(1 / config.lifetime_mean_extra_years) * 365.25)
     vehicle = Vehicle(
-        index=index, vin=vin, make=make, tech=tech, first_day=first_day, be_day=be_day, imported=imported,
-        country=country, miles=miles, five=five, connected_from=connected_from, km_per_day=km_per_year / 365.25,
-        km=km, km_day=enter_day, home=providers.pick(ProviderKind.GARAGE, rng),
+        index=index,
+        vin=vin,
+        make=make,
+        tech=tech,
+        first_day=first_day,
+        be_day=be_day,
+        imported=imported,
+        country=country,
+        miles=miles,
+        five=five,
+        connected_from=connected_from,
+        km_per_day=km_per_year / 365.25,
+        km=km,
+        km_day=enter_day,
+        home=providers.pick(ProviderKind.GARAGE, rng),
         station=providers.pick(ProviderKind.INSPECTION_BODY, rng),
-        seasonal_tyres=rng.random() < config.seasonal_tyre_share, enter_day=enter_day,
-    )  # fmt: skip
+        seasonal_tyres=rng.random() < config.seasonal_tyre_share,
+        enter_day=enter_day,
+    )
     if be_day < start_day:
         vehicle.plate = world.plate(be_day)
         effective_at = at(be_day, 8.0)
-        world.emit(effective_at, life.registration(vehicle, RegistrationKind.FIRST_REGISTRATION, effective_at,
-                                                   world.new_id()))  # fmt: skip
+        world.emit(
+            effective_at,
+            ownership.registration(
+                vehicle, RegistrationKind.FIRST_REGISTRATION, effective_at, world.new_id()
+            ),
+        )
     else:
-        vehicle.schedule(be_day, life.IMPORT if imported else life.ENTER_NEW)
+        vehicle.schedule(be_day, agenda.IMPORT if imported else agenda.ENTER_NEW)
     life.schedule_start(world, vehicle, enter_day, lifetime_end)
     return vehicle

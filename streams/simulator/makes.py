@@ -20,7 +20,11 @@ from streams.domain.calendar import date_of, day_of
 
 VIN_CHARACTERS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 _TRANSLITERATION = {c: int(c) for c in "0123456789"} | dict(
-    zip("ABCDEFGHJKLMNPRSTUVWXYZ", (1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9, 2, 3, 4, 5, 6, 7, 8, 9), strict=True)
+    zip(
+        "ABCDEFGHJKLMNPRSTUVWXYZ",
+        (1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9, 2, 3, 4, 5, 6, 7, 8, 9),
+        strict=True,
+    )
 )
 _POSITION_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 _YEAR_CODES = "ABCDEFGHJKLMNPRSTVWXY"
@@ -43,11 +47,23 @@ class Make:
 
 
 MAKES: tuple[Make, ...] = (
-    Make("Volkswagen", "WVW", 9.0, "Volkswagen Group", ("Golf", "Polo", "Passat", "Tiguan", "ID.3"),
-         ("Transporter", "Caddy")),
+    Make(
+        "Volkswagen",
+        "WVW",
+        9.0,
+        "Volkswagen Group",
+        ("Golf", "Polo", "Passat", "Tiguan", "ID.3"),
+        ("Transporter", "Caddy"),
+    ),
     Make("BMW", "WBA", 8.0, "BMW Group", ("1 Series", "3 Series", "5 Series", "X1", "i4")),
-    Make("Mercedes-Benz", "WDD", 7.0, "Mercedes-Benz Group", ("A-Class", "C-Class", "E-Class", "GLC"),
-         ("Vito", "Sprinter")),
+    Make(
+        "Mercedes-Benz",
+        "WDD",
+        7.0,
+        "Mercedes-Benz Group",
+        ("A-Class", "C-Class", "E-Class", "GLC"),
+        ("Vito", "Sprinter"),
+    ),
     Make("Peugeot", "VF3", 7.0, "Stellantis", ("208", "308", "2008", "3008"), ("Partner", "Expert")),
     Make("Renault", "VF1", 6.0, "Renault Group", ("Clio", "Megane", "Captur", "Zoe"), ("Kangoo", "Trafic")),
     Make("Audi", "WAU", 6.0, "Volkswagen Group", ("A3", "A4", "A6", "Q3", "Q5")),
@@ -63,7 +79,7 @@ MAKES: tuple[Make, ...] = (
     Make("Fiat", "ZFA", 3.0, "Stellantis", ("500", "Panda", "Tipo"), ("Doblo", "Ducato")),
     Make("Nissan", "SJN", 3.0, "Renault Group", ("Micra", "Qashqai", "Juke", "Leaf")),
     Make("Tesla", "LRW", 2.0, "Tesla", ("Model 3", "Model Y")),
-)  # fmt: skip
+)
 
 MAKE_WEIGHTS = tuple(m.share for m in MAKES)
 MANUFACTURERS: tuple[str, ...] = tuple(sorted({m.manufacturer for m in MAKES}))
@@ -100,6 +116,8 @@ def technical_data(make: Make, van: bool, first_day: int, rng: random.Random) ->
         fuel = rng.choices(*_fuel_mix(year, van))[0]
     electric = fuel in ("ELECTRIC", "HYBRID", "PLUGIN_HYBRID")
     wltp = first_day >= DAY_2018_09_01
+    euro: str | None
+    electric_range: int | None
     if fuel == "ELECTRIC":
         co2, euro, electric_range = 0, None, rng.randint(250, 550)
     else:

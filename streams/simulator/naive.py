@@ -9,6 +9,7 @@ mandatory, as at RDW). Flags are ``AnomalyEvent``s of kind ROLLBACK ("illogical"
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 from schemas.records import (
@@ -48,7 +49,7 @@ class NaiveDetector:
         found: list[AnomalyEvent] = []
         for vin, readings in self._readings.items():
             readings.sort()
-            for before, reading in zip(readings, readings[1:], strict=False):
+            for before, reading in itertools.pairwise(readings):
                 if reading[2] < before[2]:
                     found.append(
                         AnomalyEvent(
@@ -75,4 +76,3 @@ def naive_flags(records: Iterable[object]) -> list[AnomalyEvent]:
         if isinstance(record, OdometerReading):
             detector.add(record)
     return detector.flags()
-

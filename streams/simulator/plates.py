@@ -51,13 +51,14 @@ class PlateBook:
         return vin if current[1] == plate else None
 
 
-def resolve_plates(records: Iterable[object], unresolved: list[PlateOdometerReading] | None = None) -> Iterator[
-    VehicleEvent
-]:
+def resolve_plates(
+    records: Iterable[object], unresolved: list[PlateOdometerReading] | None = None
+) -> Iterator[VehicleEvent]:
     """The VIN-keyed events of ``records`` (arrival order), plate readings turned into ``OdometerReading``s.
 
     Provider registrations and malformed messages are left out (the judge has no use for them); a plate
-    reading whose plate no vehicle carried at the time is appended to ``unresolved`` (when given) and left out.
+    reading whose plate no vehicle carried at the time is appended to ``unresolved`` (when given) and left
+    out.
     """
     book = PlateBook()
     for record in records:

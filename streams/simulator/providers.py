@@ -25,8 +25,16 @@ from streams.simulator.makes import MANUFACTURERS
 
 VEHICLES_PER_WORKSHOP = 490
 MIN_WORKSHOPS = 25
-INSPECTION_BODIES = ("Autosecurite", "SBAT", "GOCA Vlaanderen", "Autoveiligheid", "AIBV", "Bureau Veritas",
-                     "Keuring Noord", "CTA Wallonie")  # fmt: skip
+INSPECTION_BODIES = (
+    "Autosecurite",
+    "SBAT",
+    "GOCA Vlaanderen",
+    "Autoveiligheid",
+    "AIBV",
+    "Bureau Veritas",
+    "Keuring Noord",
+    "CTA Wallonie",
+)
 
 _WORKSHOP_KINDS: tuple[tuple[ProviderKind, float, tuple[str, ...], str], ...] = (
     (ProviderKind.GARAGE, 0.55, ("45201",), "Garage"),
@@ -35,12 +43,53 @@ _WORKSHOP_KINDS: tuple[tuple[ProviderKind, float, tuple[str, ...], str], ...] = 
     (ProviderKind.TYRE_CENTRE, 0.12, ("45205", "45320"), "Bandencentrale"),
     (ProviderKind.FAST_FIT, 0.08, ("45209", "45320"), "Quick Service"),
 )
-_PLATE_HABIT = {ProviderKind.FAST_FIT: 0.35, ProviderKind.TYRE_CENTRE: 0.35, ProviderKind.GARAGE: 0.1,
-                ProviderKind.BODY_SHOP: 0.1, ProviderKind.DEALER: 0.05}  # fmt: skip
-_NAMES = ("Peeters", "Janssens", "Maes", "Jacobs", "Mertens", "Willems", "Claes", "Goossens", "Wouters",
-          "Dubois", "Lambert", "Dupont", "Martin", "Simon", "Leclercq", "Lemaire", "Hermans", "Michiels")
-_TOWNS = ("Antwerpen", "Gent", "Brugge", "Leuven", "Hasselt", "Mechelen", "Liege", "Namur", "Charleroi",
-          "Mons", "Aalst", "Kortrijk", "Brussel", "Wavre", "Arlon", "Genk", "Ostende", "Turnhout")
+_PLATE_HABIT = {
+    ProviderKind.FAST_FIT: 0.35,
+    ProviderKind.TYRE_CENTRE: 0.35,
+    ProviderKind.GARAGE: 0.1,
+    ProviderKind.BODY_SHOP: 0.1,
+    ProviderKind.DEALER: 0.05,
+}
+_NAMES = (
+    "Peeters",
+    "Janssens",
+    "Maes",
+    "Jacobs",
+    "Mertens",
+    "Willems",
+    "Claes",
+    "Goossens",
+    "Wouters",
+    "Dubois",
+    "Lambert",
+    "Dupont",
+    "Martin",
+    "Simon",
+    "Leclercq",
+    "Lemaire",
+    "Hermans",
+    "Michiels",
+)
+_TOWNS = (
+    "Antwerpen",
+    "Gent",
+    "Brugge",
+    "Leuven",
+    "Hasselt",
+    "Mechelen",
+    "Liege",
+    "Namur",
+    "Charleroi",
+    "Mons",
+    "Aalst",
+    "Kortrijk",
+    "Brussel",
+    "Wavre",
+    "Arlon",
+    "Genk",
+    "Ostende",
+    "Turnhout",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ faults that may slip in, each recorded in the ground truth.
       ├─ structural fault on this reading? ROLLBACK (first after a rollback) / COUNTER_WRAPPED
       ├─ else a wrong value? keying error (provider's typo rate), MILES_AS_KM, FEED_ZERO / FEED_STALE
       ├─ sent: by VIN or by plate (since 2023-07), on time or LATE, work described or not
-      └─ resent? DUPLICATE (same value) / CONFLICTING_DUPLICATE (one of the two wrong); MALFORMED copy
+      └─ resent? (resending.py) DUPLICATE / CONFLICTING_DUPLICATE (one of the two wrong); MALFORMED copy
 
 Visibility of a wrong value (``Fault.visible``): the typed value, in km on the counter, lies outside
 [previous true value - 100, next true value + 100] (RDW's 100 km tolerance); at an end of the counter's
@@ -23,36 +23,38 @@ import random
 from datetime import date
 
 from schemas.records import OdometerReading, Origin, PlateOdometerReading, ProviderKind, Unit
-from streams.domain.calendar import MS_PER_DAY, date_of, day_of
-from streams.simulator.config import KEYING_CAUSE_WEIGHTS
-from streams.simulator.faults import MALFORMED_CAUSES, keying_error, malformed_value
+from streams.domain.calendar import MS_PER_DAY, day_of
+from streams.simulator.faults import draw_keying_cause, keying_error
 from streams.simulator.providers import Provider
-from streams.simulator.truth import Cause, Fault, FaultKind
-from streams.simulator.world import MalformedRecord, PendingFault, Vehicle, World, at
+from streams.simulator.resending import maybe_malformed, resend
+from streams.simulator.truth import TOLERANCE_KM, Cause, Fault, FaultKind
+from streams.simulator.world import MS_PER_MINUTE, PendingFault, Vehicle, World, at
 
 KM_PER_MILE = 1.609344
-TOLERANCE_KM = 100
 FAR_KM_PER_DAY = 400
 """Sustained faster than this (146,000 km a year) is beyond any vehicle: a visible jump."""
 FAR_FLOOR_KM = 1_500
 DAY_2019_03_01 = day_of(date(2019, 3, 1))
 DAY_2024_01_01 = day_of(date(2024, 1, 1))
-MS_PER_MINUTE = 60_000
-_CAUSES = tuple(Cause(name) for name, _ in KEYING_CAUSE_WEIGHTS)
-_CAUSE_WEIGHTS = tuple(weight for _, weight in KEYING_CAUSE_WEIGHTS)
 _HAND_TYPED = frozenset({Origin.WORKSHOP, Origin.INSPECTION})
 
 WORK = {
     "service": ("periodic service", "oil and filter change", "major service with timing belt"),
-    "repair": ("brake pads and discs replaced", "battery replaced", "exhaust repaired", "clutch replaced",
-               "suspension arm replaced", "air conditioning serviced"),
+    "repair": (
+        "brake pads and discs replaced",
+        "battery replaced",
+        "exhaust repaired",
+        "clutch replaced",
+        "suspension arm replaced",
+        "air conditioning serviced",
+    ),
     "body": ("bodywork repair after collision", "bumper replaced and painted", "windscreen replaced"),
     "tyres": ("summer/winter tyre swap", "four tyres replaced", "tyre repair and balancing"),
     "delivery": ("new vehicle delivery inspection",),
     "sale": ("preparation for sale",),
     "recall": ("recall campaign carried out",),
     "odometer": ("instrument cluster replaced",),
-}  # fmt: skip
+}
 
 
 def shown(vehicle: Vehicle, counter_km: float) -> tuple[int, Unit]:
@@ -81,7 +83,7 @@ def read(
     event id) is completed and recorded, and the R6 flag is set unless its cause is UNFLAGGED_REPLACEMENT.
     ``value_faults=False`` keeps the value right (used for readings whose role is structural).
     """
-    rng, config = world.rng, world.config
+    rng, rates = world.rng, world.rates
     vehicle.advance(day, rng)
     observed_at = at(day, hour if hour is not None else rng.uniform(6.5, 16.5))
     observed_at = max(observed_at, vehicle.last_read_at + MS_PER_MINUTE)
@@ -93,7 +95,9 @@ def read(
 
     structural: Fault | None = None
     if replaced is not None:
-        structural = dataclasses.replace(replaced, event_id=event_id, true_value=true_value, typed_value=value)
+        structural = dataclasses.replace(
+            replaced, event_id=event_id, true_value=true_value, typed_value=value
+        )
     elif vehicle.rollback is not None:
         structural = dataclasses.replace(
             vehicle.rollback,
@@ -108,15 +112,23 @@ def read(
         and vehicle.last_counter_km is not None
         and int(counter_km) // 100_000 > int(vehicle.last_counter_km) // 100_000
     ):
-        structural = Fault(FaultKind.COUNTER_WRAPPED, vehicle.vin, event_id, Cause.WRAP, True,
-                           true_value=true_value, typed_value=true_value, unit=unit)  # fmt: skip
+        structural = Fault(
+            FaultKind.COUNTER_WRAPPED,
+            vehicle.vin,
+            event_id,
+            Cause.WRAP,
+            True,
+            true_value=true_value,
+            typed_value=true_value,
+            unit=unit,
+        )
     elif value_faults:
         value, sent_unit, cause = _wrong_value(world, vehicle, provider, origin, true_value, unit)
         if cause is not None:
             fault_kind = FaultKind.SPIKE if _km(value, sent_unit) > _km(true_value, unit) else FaultKind.DIP
 
     late_days = 0
-    if origin in _HAND_TYPED and rng.random() < config.fault_p(config.late_rate):
+    if origin in _HAND_TYPED and rng.random() < rates.late:
         late_days = rng.randint(14, 60)
         submitted_at = observed_at + late_days * MS_PER_DAY + rng.randrange(8 * 3_600_000)
     else:
@@ -124,21 +136,33 @@ def read(
     by_plate = (
         origin is Origin.WORKSHOP
         and vehicle.plate is not None
-        and day >= day_of(config.plate_readings_from)
+        and day >= world.plate_readings_from
         and rng.random() < provider.plate_share
     )
     flagged = replaced is not None and replaced.cause is not Cause.UNFLAGGED_REPLACEMENT
-    record = _record(world, vehicle, provider, origin, event_id, value, sent_unit, observed_at, submitted_at,
-                     by_plate, work, flagged)  # fmt: skip
+    record = _record(
+        world,
+        vehicle,
+        provider,
+        origin,
+        event_id,
+        value,
+        sent_unit,
+        observed_at,
+        submitted_at,
+        by_plate,
+        work,
+        flagged,
+    )
     resent: list[tuple[OdometerReading | PlateOdometerReading, Fault]] = []
     if origin in _HAND_TYPED and structural is None and fault_kind is None:
-        record, resent = _resend(world, vehicle, record, true_value, unit)
+        record, resent = resend(world, vehicle, record, true_value, unit)
     world.emit(submitted_at, record)
     for twin, twin_fault in resent:
         world.emit(twin.submitted_at, twin)
         world.add_fault(twin_fault)
-    _maybe_malformed(world, vehicle, record)
-    year = date_of(day).year
+    maybe_malformed(world, vehicle, record)
+    year = world.year_of(day)
     world.stats.readings_by_year[year] += 1
     if origin is Origin.CONNECTED_VEHICLE:
         world.stats.connected_by_year[year] += 1
@@ -148,12 +172,32 @@ def read(
             dataclasses.replace(structural, observed_at=observed_at, provider_id=provider.provider_id)
         )
     if late_days:
-        world.add_fault(Fault(FaultKind.LATE, vehicle.vin, event_id, Cause.BACK_DATED, True, observed_at,
-                              provider.provider_id, delay_days=late_days))  # fmt: skip
+        world.add_fault(
+            Fault(
+                FaultKind.LATE,
+                vehicle.vin,
+                event_id,
+                Cause.BACK_DATED,
+                True,
+                observed_at,
+                provider.provider_id,
+                delay_days=late_days,
+            )
+        )
     settle_pending(world, vehicle, counter_km, day)
     if fault_kind is not None and cause is not None:
-        fault = Fault(fault_kind, vehicle.vin, event_id, cause, False, observed_at, provider.provider_id,
-                      _true_in(true_value, unit, sent_unit), value, sent_unit)  # fmt: skip
+        fault = Fault(
+            fault_kind,
+            vehicle.vin,
+            event_id,
+            cause,
+            False,
+            observed_at,
+            provider.provider_id,
+            _true_in(true_value, unit, sent_unit),
+            value,
+            sent_unit,
+        )
         typed_km = counter_km + _km(value, sent_unit) - _km(true_value, unit)
         vehicle.pending.append(
             PendingFault(fault, typed_km, counter_km, day, vehicle.prev_true_km, vehicle.prev_day)
@@ -161,8 +205,8 @@ def read(
     vehicle.prev_true_km, vehicle.prev_day = counter_km, day
     vehicle.counter_max_km = max(vehicle.counter_max_km, counter_km)
     vehicle.last_counter_km = counter_km
-    if origin is Origin.CONNECTED_VEHICLE:
-        vehicle.last_connected_value = true_value
+    if origin is Origin.CONNECTED_VEHICLE and cause is not Cause.FEED_ZERO:
+        vehicle.last_connected_value = value  # what the feed sent: a stale feed repeats it
 
 
 def _km(value: int, unit: Unit) -> float:
@@ -177,23 +221,21 @@ def _true_in(true_value: int, unit: Unit, sent_unit: Unit) -> int:
 def _wrong_value(
     world: World, vehicle: Vehicle, provider: Provider, origin: Origin, true_value: int, unit: Unit
 ) -> tuple[int, Unit, Cause | None]:
-    rng, config = world.rng, world.config
+    rng, rates = world.rng, world.rates
     if origin is Origin.CONNECTED_VEHICLE:
         roll = rng.random()
-        if roll < config.fault_p(config.feed_zero_rate) and true_value > 0:
+        if roll < rates.feed_zero and true_value > 0:
             return 0, unit, Cause.FEED_ZERO
         stale = vehicle.last_connected_value
-        if roll < config.fault_p(config.feed_zero_rate) + config.fault_p(config.feed_stale_rate) and (
-            stale is not None and stale != true_value
-        ):
+        if roll < rates.feed_zero + rates.feed_stale and stale is not None and stale != true_value:
             return stale, unit, Cause.FEED_STALE
         return true_value, unit, None
     if origin not in _HAND_TYPED:
         return true_value, unit, None
-    if unit is Unit.MILES and origin is Origin.WORKSHOP and rng.random() < config.fault_p(config.miles_as_km_rate):
+    if unit is Unit.MILES and origin is Origin.WORKSHOP and rng.random() < rates.miles_as_km:
         return true_value, Unit.KM, Cause.MILES_AS_KM
-    if rng.random() < config.fault_p(provider.typo_rate):
-        cause = rng.choices(_CAUSES, weights=_CAUSE_WEIGHTS)[0]
+    if rng.random() < rates.typo[provider.provider_id]:
+        cause = draw_keying_cause(rng)
         typed = keying_error(true_value, cause, rng)
         if typed is not None and typed != true_value:
             return typed, unit, cause
@@ -257,67 +299,38 @@ def _record(
         share = provider.describes_work if day >= DAY_2024_01_01 else 0.3
         if rng.random() < share:
             description = rng.choice(WORK[work])
-    digits = 5 if vehicle.five and (
-        provider.kind is ProviderKind.INSPECTION_BODY or provider.ticks_five_digits
-    ) else None
+    digits = (
+        5
+        if vehicle.five and (provider.kind is ProviderKind.INSPECTION_BODY or provider.ticks_five_digits)
+        else None
+    )
     if by_plate:
         assert vehicle.plate is not None
-        return PlateOdometerReading(event_id, vehicle.plate, value, observed_at, submitted_at,
-                                    provider.provider_id, provider.kind, origin, unit, replaced, digits,
-                                    description)  # fmt: skip
-    return OdometerReading(event_id, vehicle.vin, value, observed_at, submitted_at, provider.provider_id,
-                           provider.kind, origin, unit, replaced, digits, description)  # fmt: skip
-
-
-def _resend(
-    world: World,
-    vehicle: Vehicle,
-    record: OdometerReading | PlateOdometerReading,
-    true_value: int,
-    unit: Unit,
-) -> tuple[OdometerReading | PlateOdometerReading, list[tuple[OdometerReading | PlateOdometerReading, Fault]]]:
-    """Maybe send the reading again that day: the same value (DUPLICATE) or another (CONFLICTING_DUPLICATE: a
-    keying error in the first or in the second sending, half and half; a provider that notices its typo resends
-    the right value). Returns the first sending (its value may now be the wrong one) and the resendings."""
-    rng, config = world.rng, world.config
-    roll = rng.random()
-    dup_p = config.fault_p(config.duplicate_rate)
-    if roll >= dup_p + config.fault_p(config.conflicting_duplicate_rate):
-        return record, []
-    again_at = record.submitted_at + rng.randint(5, 120) * MS_PER_MINUTE
-    if roll < dup_p:
-        twin = dataclasses.replace(record, event_id=world.new_id(), submitted_at=again_at)
-        fault = Fault(FaultKind.DUPLICATE, vehicle.vin, twin.event_id, Cause.RESUBMITTED, True,
-                      record.observed_at, record.provider_id, true_value, true_value, unit, (record.event_id,))  # fmt: skip
-        return record, [(twin, fault)]
-    cause = rng.choices(_CAUSES, weights=_CAUSE_WEIGHTS)[0]
-    typed = keying_error(true_value, cause, rng)
-    if typed is None or typed == true_value:
-        return record, []
-    first_wrong = rng.random() < 0.5
-    twin = dataclasses.replace(record, event_id=world.new_id(), submitted_at=again_at,
-                               odometer_value=true_value if first_wrong else typed)  # fmt: skip
-    if first_wrong:
-        record = dataclasses.replace(record, odometer_value=typed)
-    wrong, right = (record, twin) if first_wrong else (twin, record)
-    fault = Fault(FaultKind.CONFLICTING_DUPLICATE, vehicle.vin, wrong.event_id, cause,
-                  abs(typed - true_value) > TOLERANCE_KM, record.observed_at, record.provider_id,
-                  true_value, typed, unit, (right.event_id,))  # fmt: skip
-    return record, [(twin, fault)]
-
-
-def _maybe_malformed(world: World, vehicle: Vehicle, record: OdometerReading | PlateOdometerReading) -> None:
-    rng = world.rng
-    if rng.random() >= world.config.fault_p(world.config.malformed_rate):
-        return
-    cause = rng.choice(MALFORMED_CAUSES)
-    value = malformed_value(record, cause, rng)
-    if not world.malformed:
-        return
-    topic = "odometer.plate-readings" if isinstance(record, PlateOdometerReading) else "odometer.readings"
-    key = record.plate if isinstance(record, PlateOdometerReading) else record.vin
-    arrival = record.submitted_at + MS_PER_MINUTE
-    world.emit(arrival, MalformedRecord(topic, key, value, arrival))
-    world.add_fault(Fault(FaultKind.MALFORMED, vehicle.vin, record.event_id, cause, True, record.observed_at,
-                          record.provider_id, topic=topic, payload=value))  # fmt: skip
-
+        return PlateOdometerReading(
+            event_id,
+            vehicle.plate,
+            value,
+            observed_at,
+            submitted_at,
+            provider.provider_id,
+            provider.kind,
+            origin,
+            unit,
+            replaced,
+            digits,
+            description,
+        )
+    return OdometerReading(
+        event_id,
+        vehicle.vin,
+        value,
+        observed_at,
+        submitted_at,
+        provider.provider_id,
+        provider.kind,
+        origin,
+        unit,
+        replaced,
+        digits,
+        description,
+    )

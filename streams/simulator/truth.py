@@ -34,9 +34,10 @@ MALFORMED              an undecodable message (Kafka mode only): ``topic`` and `
 =====================  ===================================================================================
 
 ``visible`` says whether the data hold the evidence a detector needs (see :mod:`streams.simulator.fleet`):
-a typo hidden inside the trend, a rollback of an import without foreign history, or a replacement without the
-tick box are injected but cannot be found as what they are. Values are in ``unit`` as sent (a 5-digit counter's
-values as displayed); for MILES_AS_KM ``true_value`` is the right value in km, the unit the reading was sent in.
+a typo hidden inside the trend, a rollback of an import without foreign history, or a replacement without
+the tick box are injected but cannot be found as what they are. Values are in ``unit`` as sent (a 5-digit
+counter's values as displayed); for MILES_AS_KM ``true_value`` is the right value in km, the unit the reading
+was sent in.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ from typing import IO, Any
 from schemas.records import Unit
 
 FORMAT = "carpass-simulator-truth/1"
+TOLERANCE_KM = 100
+"""RDW/NAP: a difference under 100 km is no trend break, so a wrong value that close is not visible."""
 
 
 class TruthFormatError(ValueError):
@@ -255,8 +258,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def _iso(instant_ms: int | None) -> str | None:
     if instant_ms is None:
         return None
-    return (_EPOCH + timedelta(milliseconds=instant_ms)).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
+    return (
+        (_EPOCH + timedelta(milliseconds=instant_ms))
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
     )
 
 

@@ -22,7 +22,7 @@ from schemas.records import (
     RecallStatus,
     VehicleRegistration,
 )
-from streams.domain.calendar import MS_PER_DAY, date_of
+from streams.domain.calendar import MS_PER_DAY, date_of, day_of
 from streams.simulator.config import FleetConfig
 from streams.simulator.makes import Make, TechnicalData, plate_for
 from streams.simulator.providers import Provider, ProviderPool
@@ -152,6 +152,44 @@ class Stats:
         return self.readings_by_year.get(year, 0) * 365.25 / days if days else 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class FaultRates:
+    """The fault probabilities of a run, scaled once (``FleetConfig.fault_p``): the hot path reads these."""
+
+    late: float
+    duplicate: float
+    conflicting_duplicate: float
+    miles_as_km: float
+    feed_zero: float
+    feed_stale: float
+    malformed: float
+    rollback_per_domestic_sale: float
+    """Per sale of a car over ``FleetConfig.rollback_min_counter_km``."""
+    rollback_per_import: float
+    replacement_per_year: float
+    typo: dict[str, float]
+    """Provider id -> its scaled typo rate."""
+
+    @classmethod
+    def of(cls, config: FleetConfig, providers: ProviderPool) -> FaultRates:
+        p = config.fault_p
+        return cls(
+            late=p(config.late_rate),
+            duplicate=p(config.duplicate_rate),
+            conflicting_duplicate=p(config.conflicting_duplicate_rate),
+            miles_as_km=p(config.miles_as_km_rate),
+            feed_zero=p(config.feed_zero_rate),
+            feed_stale=p(config.feed_stale_rate),
+            malformed=p(config.malformed_rate),
+            rollback_per_domestic_sale=p(
+                config.rollback_per_domestic_sale / config.rollback_eligible_sale_share
+            ),
+            rollback_per_import=p(config.rollback_per_import / config.rollback_eligible_import_share),
+            replacement_per_year=p(config.replacement_per_year),
+            typo={provider.provider_id: p(provider.typo_rate) for provider in providers.all},
+        )
+
+
 class World:
     """The shared context: configuration, RNG, providers, the output heap, the plate pool, faults, stats."""
 
@@ -159,6 +197,9 @@ class World:
         self, config: FleetConfig, rng: random.Random, providers: ProviderPool, malformed: bool
     ) -> None:
         self.config = config
+        self.rates = FaultRates.of(config, providers)
+        self.plate_readings_from = day_of(config.plate_readings_from)
+        self._years: dict[int, int] = {}
         self.rng = rng
         self.providers = providers
         self.malformed = malformed
@@ -179,6 +220,13 @@ class World:
         heapq.heappush(self.outbox, (arrival_at, self._sequence, record))
         self.stats.records[type(record).__name__] += 1
 
+    def year_of(self, day: int) -> int:
+        """The calendar year of ``day`` (cached: asked for every reading)."""
+        year = self._years.get(day)
+        if year is None:
+            year = self._years[day] = date_of(day).year
+        return year
+
     def add_fault(self, fault: Fault) -> None:
         self.faults.append(fault)
 
@@ -194,6 +242,9 @@ class World:
     def release_plate(self, plate: str | None, day: int) -> None:
         if plate is not None:
             self._released_plates.append((day, plate))
+
+
+MS_PER_MINUTE = 60_000
 
 
 def at(day: int, hour: float) -> int:
