@@ -19,8 +19,10 @@ Rate cap (``allowed_growth_km``)
 
 Decision rules (``find_breaks``)
     1. CONFLICTING_DUPLICATE: readings of one provider on one UTC day (of ``observed_at``) are compared
-       with the first submitted (``submitted_at``, then ``event_id``); each later one differing by more
-       than ``tolerance_km`` is blamed and left out of the trend (typo window: the first's value ± tolerance).
+       with the one of them that fits the rest of the history best (see "Rule 1" below; the first
+       submitted, by ``submitted_at`` then ``event_id``, when nothing decides); each other one differing
+       by more than ``tolerance_km`` is blamed and left out of the trend (typo window: the kept value ±
+       tolerance).
     2. Null and stale readings carry no weight: a reading of 0 after a reading above the tolerance, and a
        reading repeating the exact km of an earlier reading of the same provider after a reading more than
        the tolerance higher (a connected feed stuck on an old value). They join the trend when they fit it,
@@ -50,7 +52,21 @@ Typo windows (where the right value of a blamed reading must lie, for ``explain_
     centred on the time interpolation. At an end: from the one neighbour, within ``edge_window_factor``
     times the growth expected at the vehicle's own rate (kept readings over ≥ 30 days, else
     ``typical_km_per_year``), never beyond the cap, centred on that expected growth. Converted to the
-    reading's unit and 5-digit display (offset ``km − raw`` of the reading itself).
+    reading's unit and 5-digit display (offset ``km − raw`` of the reading itself). Between kept
+    neighbours the interpolation is trusted: a factor of 10 competes with a digit inserted or deleted
+    anywhere on the distance to it (``explain_typo``'s ``spread``: ``interior_spread`` of the growth
+    between the neighbours), so a digit left out at the front beats ×10 that is thousands of km off. A
+    conflicting duplicate's right value is the other reading's: the nearest of those candidates wins.
+
+Rule 1 (which reading of a conflicting pair): the one that fits the nearest other readings on each side
+    worse is blamed: more steps/jumps to them, then farther from the value they lead one to expect
+    (interpolated, or extrapolated at the history's own rate); the later submission only when they do
+    not decide (no other reading, or equal fit).
+
+Rule 3b (typo singletons): after the programme, a kept reading that deviates alone while the readings
+    on its two sides agree, and whose value a typo pattern explains, loses its weight and the programme is
+    run again; it becomes a SPIKE/DIP with its suggestion (``_typo_singletons``). Inspections (3.0 >
+    step penalty) would otherwise turn one mistyped value into a ROLLBACK.
 
 Cost: O(n) for a clean segment (every neighbour transition normal), O(n²) otherwise; see
 ``benchmarks/bench_trend.py``.
@@ -58,6 +74,7 @@ Cost: O(n) for a clean segment (every neighbour transition normal), O(n²) other
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -209,19 +226,76 @@ def _conflicting_duplicates(ordered: list[Point], policy: TrendPolicy) -> list[B
     groups: dict[tuple[str, int], list[Point]] = {}
     for p in ordered:
         groups.setdefault((p.provider_id, p.observed_at // MS_PER_DAY), []).append(p)
+    tol = policy.tolerance_km
+    conflicted = [
+        g for g in groups.values() if len(g) > 1 and max(p.km for p in g) - min(p.km for p in g) > tol
+    ]
+    if not conflicted:
+        return []
+    members = {p.event_id for g in conflicted for p in g}
+    others = [p for p in ordered if p.event_id not in members]
     found: list[Break] = []
-    for group in groups.values():
-        if len(group) < 2:
-            continue
+    for group in conflicted:
         group.sort(key=lambda p: (p.submitted_at, p.event_id))
-        ref = group[0]
-        for p in group[1:]:
-            if abs(p.km - ref.km) > policy.tolerance_km:
-                lo, hi = ref.km - policy.tolerance_km, ref.km + policy.tolerance_km
-                cause, suggestion = _explain(p, lo, hi, ref.km)
+        ref = _best_fitting(group, others, policy)
+        for p in group:
+            if p is not ref and abs(p.km - ref.km) > tol:
+                cause, suggestion = _explain(p, ref.km - tol, ref.km + tol, ref.km, 0)
                 found.append(Break(AnomalyKind.CONFLICTING_DUPLICATE, p.event_id, (ref.event_id,),
                                    cause, suggestion))
     return found
+
+
+def _best_fitting(group: list[Point], others: list[Point], policy: TrendPolicy) -> Point:
+    """The reading of a conflicting same-day group that the rest of the history supports (rule 1).
+
+    Judged against the nearest other reading on each side: fewest steps/jumps to them, then nearest to
+    the value they lead one to expect (interpolated between both, else extrapolated from one at the
+    history's own rate); the first submitted when they do not decide.
+    """
+    cap = _cap_of(policy)
+    first, last = group[0], group[0]
+    for p in group:
+        first = min(first, p, key=lambda x: (x.observed_at, x.event_id))
+        last = max(last, p, key=lambda x: (x.observed_at, x.event_id))
+    keys = [(p.observed_at, p.event_id) for p in others]
+    at = bisect.bisect_left(keys, (first.observed_at, first.event_id))
+    before = others[at - 1] if at > 0 else None
+    after_at = bisect.bisect_right(keys, (last.observed_at, last.event_id))
+    after = others[after_at] if after_at < len(others) else None
+    if before is None and after is None:
+        return group[0]
+    rate = _plain_rate(others, policy)
+
+    def misfit(p: Point) -> tuple[int, int]:
+        breaks = 0
+        if before is not None and _transition(before, p, policy, cap) != _NORMAL:
+            breaks += 1
+        if after is not None and _transition(p, after, policy, cap) != _NORMAL:
+            breaks += 1
+        if before is not None and after is not None and after.observed_at > before.observed_at:
+            expected = before.km + (after.km - before.km) * (p.observed_at - before.observed_at) // (
+                after.observed_at - before.observed_at)
+        elif before is not None:
+            expected = before.km + round(rate * (p.observed_at - before.observed_at))
+        else:
+            assert after is not None
+            expected = after.km - round(rate * (after.observed_at - p.observed_at))
+        return breaks, abs(p.km - expected)
+
+    scores = [misfit(p) for p in group]
+    best = min(scores)
+    return group[scores.index(best)]
+
+
+def _plain_rate(pts: list[Point], policy: TrendPolicy) -> float:
+    """km per ms from the first to the last of ``pts`` (span ≥ 30 days, growing), else the typical rate."""
+    if len(pts) > 1:
+        a, b = pts[0], pts[-1]
+        span = b.observed_at - a.observed_at
+        if span >= _MIN_RATE_SPAN_MS and b.km > a.km:
+            return (b.km - a.km) / span
+    return policy.typical_km_per_year / MS_PER_YEAR
 
 
 def _evidence_weights(pts: list[Point], policy: TrendPolicy) -> list[float]:
@@ -286,6 +360,11 @@ def _best_trend(pts: list[Point], weights: list[float], policy: TrendPolicy) -> 
 def _trend_breaks(pts: list[Point], policy: TrendPolicy) -> list[Break]:
     weights = _evidence_weights(pts, policy)
     kept, moves = _best_trend(pts, weights, policy)
+    demoted = _typo_singletons(pts, weights, kept, moves, policy)
+    if demoted:
+        # Rule 3b: a single kept reading that a typo explains loses its vote; the trend is chosen anew.
+        weights = [0.0 if k in demoted else w for k, w in enumerate(weights)]
+        kept, moves = _best_trend(pts, weights, policy)
     found: list[Break] = []
     last = len(kept) - 1
     for pos in range(1, len(kept)):
@@ -311,8 +390,61 @@ def _trend_breaks(pts: list[Point], policy: TrendPolicy) -> list[Break]:
             pos += 1
         if k in kept_set:
             continue
-        found.append(_outlier(pts, kept, moves, pos, s, weights[k] == 0.0, policy))
+        found.append(_outlier(pts, kept, moves, pos, s, weights[k] == 0.0 and k not in demoted, policy))
     return found
+
+
+def _typo_singletons(
+    pts: list[Point], weights: list[float], kept: list[int], moves: list[int], policy: TrendPolicy
+) -> set[int]:
+    """Kept readings that are single typos (rule 3b), to be weighed anew as outliers.
+
+    A kept reading deviates alone, while the readings on either side of it agree with each other, and a
+    typo pattern explains its value in the window they leave. Either side are its kept neighbours (it makes
+    a step or jump into or out of the trend: a heavy source such as an inspection would otherwise carry a
+    mistyped value into the trend as a ROLLBACK, or pin one on the right reading after it); or one side
+    is a reading right beside it, at least as heavy, that was dropped for it although that reading fits
+    both kept neighbours and lies nearer their time interpolation than it does (the "keep the earlier
+    reading" tie-break would otherwise blame the right reading that soon follows a typo).
+    """
+    cap = _cap_of(policy)
+    kept_set = set(kept)
+    last = len(kept) - 1
+    found: set[int] = set()
+    for pos in range(1, last):
+        k = kept[pos]
+        if weights[k] == 0.0:
+            continue
+        outer_before, outer_after = pts[kept[pos - 1]], pts[kept[pos + 1]]
+        s = pts[k]
+        sides: list[tuple[Point, Point]] = []
+        if moves[pos] != _NORMAL or moves[pos + 1] != _NORMAL:
+            sides.append((outer_before, outer_after))
+        for d in (k - 1, k + 1):
+            if d in kept_set or weights[d] < weights[k]:
+                continue
+            other = pts[d]
+            if (
+                _transition(outer_before, other, policy, cap) == _NORMAL
+                and _transition(other, outer_after, policy, cap) == _NORMAL
+                and _off_line(other, outer_before, outer_after) < _off_line(s, outer_before, outer_after)
+            ):
+                sides.append((outer_before, other) if d > k else (other, outer_after))
+        for p, q in sides:
+            if _transition(p, q, policy, cap) != _NORMAL:
+                continue
+            lo, hi, centre = _interior_window(s, p, q, policy)
+            if not lo <= s.km <= hi and _explain(s, lo, hi, centre)[0] is not SuspectedCause.UNKNOWN:
+                found.add(k)
+                break
+    return found
+
+
+def _off_line(s: Point, p: Point, q: Point) -> int:
+    """How far ``s`` lies from the time interpolation between ``p`` and ``q`` (km)."""
+    span = q.observed_at - p.observed_at
+    expected = p.km if span <= 0 else p.km + (q.km - p.km) * (s.observed_at - p.observed_at) // span
+    return abs(s.km - expected)
 
 
 def _outlier(pts: list[Point], kept: list[int], moves: list[int], pos: int, s: Point, neutral: bool,
@@ -323,8 +455,10 @@ def _outlier(pts: list[Point], kept: list[int], moves: list[int], pos: int, s: P
     related = tuple(sorted(x.event_id for x in (p, q) if x is not None))
     if neutral:
         return Break(AnomalyKind.DIP, s.event_id, related, SuspectedCause.UNKNOWN, None)
+    spread: int | None = None
     if p is not None and q is not None:
         lo, hi, centre = _interior_window(s, p, q, policy)
+        spread = _interior_spread(p, q, policy)
     elif p is not None:
         lo, hi, centre = _trailing_window(s, p, _regime_rate(pts, kept, moves, pos - 1, -1), policy)
     else:
@@ -332,7 +466,7 @@ def _outlier(pts: list[Point], kept: list[int], moves: list[int], pos: int, s: P
         lo, hi, centre = _leading_window(s, q, _regime_rate(pts, kept, moves, pos, +1), policy)
     below = _is_below(s, p, q, centre, policy)
     kind = AnomalyKind.DIP if below else AnomalyKind.SPIKE
-    cause, suggestion = _explain(s, lo, hi, centre)
+    cause, suggestion = _explain(s, lo, hi, centre, spread)
     if q is None and cause is SuspectedCause.UNKNOWN:
         kind = AnomalyKind.ROLLBACK if below else AnomalyKind.IMPLAUSIBLE_RATE
         return Break(kind, s.event_id, related)
@@ -399,10 +533,19 @@ def _interior_window(s: Point, p: Point, q: Point, policy: TrendPolicy) -> tuple
     return lo, hi, min(max(centre, lo), hi)
 
 
-def _explain(s: Point, lo_km: int, hi_km: int, centre_km: int) -> tuple[SuspectedCause, int | None]:
+def _explain(
+    s: Point, lo_km: int, hi_km: int, centre_km: int, spread_km: int | None = None
+) -> tuple[SuspectedCause, int | None]:
     """``explain_typo`` with the km window converted to the reading's raw unit and counter offset."""
     factor = KM_PER_MILE if s.unit is Unit.MILES else 1.0
     offset = round(s.km / factor) - s.raw_value  # non-zero for unwrapped 5-digit counters
     lo = max(0, math.floor(lo_km / factor) - offset)
     hi = math.ceil(hi_km / factor) - offset
-    return explain_typo(s.raw_value, lo, hi, s.unit, expected=round(centre_km / factor) - offset)
+    spread = None if spread_km is None else round(spread_km / factor)
+    expected = round(centre_km / factor) - offset
+    return explain_typo(s.raw_value, lo, hi, s.unit, expected=expected, spread=spread)
+
+
+def _interior_spread(p: Point, q: Point, policy: TrendPolicy) -> int:
+    """How far the right value of a reading between ``p`` and ``q`` may stray from their interpolation."""
+    return max(policy.interior_spread_min_km, round(policy.interior_spread * abs(q.km - p.km)))

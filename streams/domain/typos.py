@@ -72,12 +72,21 @@ def _digit_edits(text: str) -> Iterator[tuple[int, SuspectedCause, int]]:
         for digit in _DIGITS:
             if digit != text[i] and not (i == 0 and digit == "0" and size > 1):
                 yield 2, SuspectedCause.MISTYPED_DIGIT, int(text[:i] + digit + text[i + 1:])
+    yield from _deletions(text)
+    yield from _insertions(text)
+
+
+def _deletions(text: str) -> Iterator[tuple[int, SuspectedCause, int]]:
+    size = len(text)
     if size > 1:
         for i in range(size):
             rest = text[:i] + text[i + 1:]
             if rest[0] != "0" or len(rest) == 1:
                 yield 2, SuspectedCause.EXTRA_DIGIT, int(rest)
-    for i in range(size + 1):
+
+
+def _insertions(text: str) -> Iterator[tuple[int, SuspectedCause, int]]:
+    for i in range(len(text) + 1):
         for digit in _DIGITS:
             grown = text[:i] + digit + text[i:]
             if grown[0] != "0":
@@ -90,6 +99,7 @@ def explain_typo(
     expected_high: int,
     unit: Unit,
     expected: int | None = None,
+    spread: int | None = None,
 ) -> tuple[SuspectedCause, int | None]:
     """Return the most likely keying error and the value it suggests, or ``(UNKNOWN, None)``.
 
@@ -97,12 +107,27 @@ def explain_typo(
     ``[expected_low, expected_high]`` (inclusive, same unit as ``value``) and to be near ``expected``
     (default: the middle of the window). The suggestion always lies in the window and differs from
     ``value``. Pure and deterministic.
+
+    ``spread`` (same unit): how far from ``expected`` the right value may plausibly be, when ``expected``
+    can be trusted (between two readings). Then a factor-10 winner (``MISSING_DIGIT``/``EXTRA_DIGIT``,
+    tier 0) competes with every digit inserted / deleted anywhere (tier 2, same cause) on the distance to
+    ``expected``, the tier-2 candidate handicapped by ``2 * spread``: it wins only when it lands clearly
+    nearer (a digit left out at the front, where ×10 only gets the leading digits right). ``spread=0``
+    compares on distance alone.
     """
     if expected_low > expected_high:
         return SuspectedCause.UNKNOWN, None
     centre = (expected_low + expected_high) // 2 if expected is None else expected
     if value < 0:
         return SuspectedCause.UNKNOWN, None
+    if spread is not None:
+        return _nearest(value, unit, expected_low, expected_high, centre, spread)
+    return _by_tier(value, unit, expected_low, expected_high, centre)
+
+
+def _by_tier(
+    value: int, unit: Unit, expected_low: int, expected_high: int, centre: int
+) -> tuple[SuspectedCause, int | None]:
     text = str(value)
     for tier in (_single_candidates(value, unit), _swaps(text), _digit_edits(text)):
         best: tuple[int, int, int] | None = None
@@ -116,3 +141,21 @@ def explain_typo(
         if best is not None:  # a fitting candidate of a lower tier always wins
             return best_cause, best[2]
     return SuspectedCause.UNKNOWN, None
+
+
+def _nearest(
+    value: int, unit: Unit, low: int, high: int, centre: int, spread: int
+) -> tuple[SuspectedCause, int | None]:
+    """Tier order, except that a factor of 10 competes with a digit inserted or deleted anywhere."""
+    cause, best = _by_tier(value, unit, low, high, centre)
+    if best is None or cause not in (SuspectedCause.MISSING_DIGIT, SuspectedCause.EXTRA_DIGIT):
+        return cause, best
+    key = (abs(best - centre), best)
+    edits = _insertions if cause is SuspectedCause.MISSING_DIGIT else _deletions
+    for _tier, _cause, candidate in edits(str(value)):
+        if candidate == value or not low <= candidate <= high:
+            continue
+        other_key = (abs(candidate - centre) + 2 * spread, candidate)
+        if other_key < key:
+            key, best = other_key, candidate
+    return cause, best

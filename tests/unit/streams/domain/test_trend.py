@@ -169,6 +169,25 @@ def test_a_lower_workshop_reading_between_inspections_is_the_dip_not_the_inspect
     assert kinds(find_breaks(history(kms, weights=weights), POLICY)) == [(K.DIP, "e03")]
 
 
+def test_a_mistyped_inspection_between_agreeing_readings_is_a_spike_not_a_rollback() -> None:
+    # 45,210 with its first two digits swapped; the two garage readings after it stay below it, and
+    # used to outweigh a step down from it: a ROLLBACK pinned on the right reading
+    weights = [WORKSHOP, WORKSHOP, INSPECTION, WORKSHOP, WORKSHOP, WORKSHOP]
+    kms = [15_000, 30_000, 54_210, 47_000, 51_000, 60_000]
+    breaks = find_breaks(history(kms, every_days=120, weights=weights), POLICY)
+    assert kinds(breaks) == [(K.SPIKE, "e02")]
+    assert (breaks[0].cause, breaks[0].suggested_value) == (C.SWAPPED_DIGITS, 45_210)
+
+
+def test_a_typo_soon_followed_by_the_right_reading_is_blamed_not_the_right_one() -> None:
+    # 25,010 with one digit mistyped, then 25,100 five days later: dropping either costs the same, and
+    # the tie-break (keep the earlier reading) used to put a DIP on the right one
+    kms = [10_000, 17_500, 25_910, 25_100, 32_500]
+    points = history(kms)
+    points[3] = pt("e03", 182 * 2 + 5, 25_100)
+    assert kinds(find_breaks(points, POLICY)) == [(K.SPIKE, "e02")]
+
+
 def test_zero_readings_from_a_connected_feed_are_dips_never_a_rollback() -> None:
     kms = [10_000, 17_000, 0, 0]
     weights = [WORKSHOP, WORKSHOP, CONNECTED, CONNECTED]
@@ -309,6 +328,28 @@ def test_the_later_submission_is_blamed_even_when_observed_earlier() -> None:
         pt("y", 0.1, 12_345, provider="garage", submitted_day=0.5),
     ]
     assert kinds(find_breaks(points, POLICY)) == [(K.CONFLICTING_DUPLICATE, "x")]
+
+
+def test_a_resend_of_the_right_value_blames_the_earlier_typo_that_breaks_the_trend() -> None:
+    points = [
+        *history(realistic(4)),  # … 27,500 at day 546
+        pt("typo", 600, 2_950, provider="garage", submitted_day=600.5),  # 29,500 with a digit left out
+        pt("resent", 600.2, 29_500, provider="garage", submitted_day=600.6),
+        pt("next", 700, 33_600),
+    ]
+    assert find_breaks(points, POLICY) == (
+        Break(K.CONFLICTING_DUPLICATE, "typo", ("resent",), C.MISSING_DIGIT, 29_500),
+    )
+
+
+def test_of_two_fitting_duplicates_the_one_farther_from_the_interpolation_is_blamed() -> None:
+    points = [
+        pt("before", 0, 30_000),
+        pt("typo", 182, 47_210, provider="garage", submitted_day=182.1),
+        pt("right", 182.2, 37_210, provider="garage", submitted_day=182.3),
+        pt("after", 364, 45_000),
+    ]
+    assert kinds(find_breaks(points, POLICY)) == [(K.CONFLICTING_DUPLICATE, "typo")]
 
 
 def test_same_day_readings_that_agree_or_come_from_different_providers_are_not_duplicates() -> None:

@@ -114,3 +114,28 @@ def test_every_single_keying_error_is_undone_when_the_window_pins_the_right_valu
     explaining = {c for _, c, candidate in typo_candidates(typed, Unit.KM) if candidate == right}
     assert applied in explaining
     assert cause in explaining  # the applied pattern, or another one that yields the same value
+
+
+# --- a trusted expected value (between two readings): ×10 against a digit inserted or deleted -----------
+
+
+def test_without_a_spread_times_ten_wins_by_tier() -> None:
+    assert explain_typo(5_621, 30_000, 61_000, Unit.KM, expected=45_600) == (
+        SuspectedCause.MISSING_DIGIT, 56_210)
+
+
+def test_with_a_spread_a_digit_inserted_at_the_front_beats_times_ten_far_from_the_trend() -> None:
+    assert explain_typo(5_621, 30_000, 61_000, Unit.KM, expected=45_600, spread=1_500) == (
+        SuspectedCause.MISSING_DIGIT, 45_621)
+
+
+def test_with_a_spread_times_ten_still_wins_when_the_insertion_is_not_clearly_nearer() -> None:
+    # 2078 for 20678: x10 (20780) and the insertion are a hundred km apart, within the spread
+    assert explain_typo(2_078, 19_000, 22_000, Unit.KM, expected=20_700, spread=200) == (
+        SuspectedCause.MISSING_DIGIT, 20_780)
+
+
+def test_with_no_spread_the_nearest_of_times_ten_and_an_inserted_digit_wins() -> None:
+    # a conflicting duplicate: the other reading (244,097) is the right value
+    assert explain_typo(24_409, 243_997, 244_197, Unit.KM, expected=244_097, spread=0) == (
+        SuspectedCause.MISSING_DIGIT, 244_097)
