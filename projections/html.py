@@ -99,7 +99,12 @@ def mileage_chart_svg(view: CertificateView) -> str:
         if restart:
             label = "odometer replaced" if after.odometer_replaced else "counter wrapped (5 digits)"
             css = "replacement" if after.odometer_replaced else "wrap"
-            xm = round((x(before.observed_at) + x(after.observed_at)) / 2, 1)
+            # A replacement is dated: the reading flagged ``odometer_replaced`` is the first on the new
+            # counter, taken when it was fitted. A wrap happened somewhere between the two readings.
+            if after.odometer_replaced:
+                xm = x(after.observed_at)
+            else:
+                xm = round((x(before.observed_at) + x(after.observed_at)) / 2, 1)
             out.append(
                 f'<g class="{css}"><line x1="{xm}" y1="{_TOP}" x2="{xm}" y2="{_TOP + plot_h}" '
                 f'stroke="#1f5fbf" stroke-dasharray="5,4"/>'
@@ -183,7 +188,7 @@ def render_certificate(view: CertificateView, issued: IssuedCertificate | None, 
     ]
     if issued is not None:
         parts.append(
-            f" · number <strong id=\"certificate-number\">{escape(issued.number)}</strong> · valid until "
+            f' · number <strong id="certificate-number">{escape(issued.number)}</strong> · valid until '
             f"{_date(issued.valid_until)} · price EUR {issued.fee_cents // 100},{issued.fee_cents % 100:02d}"
             "<br>Anyone can check this certificate's authenticity online with its number "
             f"(GET /certificates/{escape(issued.number)}).</p>"

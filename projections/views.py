@@ -132,7 +132,6 @@ def state_as_of(state: VehicleState) -> int:
     return max(times, default=0)
 
 
-
 def latest_reading(state: VehicleState) -> StoredReading | None:
     """The most recent reading by ``(observed_at, event_id)`` (``state.readings`` is sorted so)."""
     return state.readings[-1] if state.readings else None

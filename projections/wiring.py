@@ -29,6 +29,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
+from aiokafka.partitioner import murmur2
+from yarl import URL
 
 from projections.api import CarPassApi, VehicleSnapshot, error
 from projections.auth import ApiKeys
@@ -47,6 +49,8 @@ from schemas.codec import Codec
 from schemas.errors import DecodeError
 from schemas.records import AnomalyEvent, ProviderRegistration, Receipt
 from streams.domain.state import VehicleState
+from streams.faust_adapters import TableStore
+from streams.processor import OutputSink, RawMessage, StateStore
 from streams.state_codec import decode_state
 
 if TYPE_CHECKING:
@@ -90,6 +94,45 @@ def decode_provider_event(codec: Codec, value: bytes) -> ProviderEvent | None:
     return record if isinstance(record, Receipt | AnomalyEvent | ProviderRegistration) else None
 
 
+class QualityFolder:
+    """The provider-quality agent's batch step: provider events (keyed by provider id) folded into the
+    table's tallies; each changed tally's view published to ``providers.quality``."""
+
+    def __init__(self, codec: Codec, store: StateStore, sink: OutputSink, quality_topic: str) -> None:
+        self.codec, self.store, self.sink, self.quality_topic = codec, store, sink, quality_topic
+
+    def process(self, batch: list[RawMessage]) -> None:
+        changed = False
+        for message in batch:
+            record = decode_provider_event(self.codec, message.value) if message.value else None
+            if record is None or not message.key:
+                continue
+            provider_id = message.key.decode("utf-8")
+            old_raw = self.store.get(provider_id, message)
+            old = tally_from_json(old_raw) if old_raw is not None else ProviderTally(provider_id)
+            new = evolve(old, record)
+            if new != old:
+                self.store.put(provider_id, tally_to_json(new), message)
+                self.sink.send(self.quality_topic, message.key, self.codec.encode(quality_view(new)))
+                changed = True
+        self.store.flush()
+        if changed:  # the views are on Kafka before the batch is acknowledged
+            self.sink.flush()
+
+
+class IssuanceRecorder:
+    """The issuance agent's batch step: each issuance event (key number) stored in the issued table."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    def process(self, batch: list[RawMessage]) -> None:
+        for message in batch:
+            if message.key and message.value:
+                self.store.put(message.key.decode("utf-8"), message.value, message)
+        self.store.flush()
+
+
 class TableViewSource:
     """:class:`projections.api.ViewSource` over the worker's tables (on the worker owning the key)."""
 
@@ -117,15 +160,35 @@ class TableViewSource:
         await self.issuances.send(key=certificate.number.encode("utf-8"), value=body)
 
 
-def make_forward(app: Any, tables: dict[str, str]) -> Callable[[web.Request, str, str], Any]:
-    """Table routing: answer here when this worker owns ``key``'s partition, else proxy the request."""
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition of ``key``: murmur2, as Kafka's Java client, aiokafka (Faust) and the confluent
+    producer with ``murmur2_random`` place keyed messages (``streams.kafka_clients``)."""
+    return (int(murmur2(key)) & 0x7FFFFFFF) % partitions
+
+
+def owner_of(app: Any, table_name: str, key: bytes, partitions: int) -> URL | None:
+    """The web URL of the worker owning ``key``'s partition of table ``table_name`` (Faust's changelog
+    distribution, exchanged by the assignor at each rebalance); None while no worker is known to own it.
+
+    Not ``app.router.key_store``: that hashes with the Faust producer's partitioner, which needs the
+    producer's metadata of the changelog topic, and the producer only fetches it once it has sent to the
+    topic, which it never does for a table written through the confluent sink: ``TypeError`` (a 500)."""
+    partition = key_partition(key, partitions)
+    for host, topics in app.router.table_metadata(table_name).items():
+        if any(partition in owned for owned in topics.values()):
+            return URL(host)
+    return None
+
+
+def make_forward(app: Any, tables: dict[str, str], partitions: int) -> Callable[[web.Request, str, str], Any]:
+    """Table routing: answer here when this worker owns ``key``'s partition, else proxy the request.
+    ``partitions``: the partition count of the tables (``settings.partitions``)."""
 
     async def forward(request: web.Request, table: str, key: str) -> web.StreamResponse | None:
         if request.headers.get(FORWARDED_HEADER):
             return None
-        try:
-            dest = app.router.key_store(tables[table], key.encode("utf-8"))
-        except KeyError:
+        dest = owner_of(app, tables[table], key.encode("utf-8"), partitions)
+        if dest is None or dest.host is None:
             return error(503, "the partition's owner is not known yet (rebalance under way); retry")
         own = app.conf.canonical_url
         if (dest.host, dest.port) == (own.host, own.port):
@@ -171,22 +234,21 @@ def install(ctx: AppContext) -> None:
             if key is not None:
                 await provider_events.send(key=key.encode("utf-8"), value=value)
 
+    # Both tables are written like the vehicle table (``streams.faust_adapters.TableStore``: changelog
+    # through the confluent sink, then RocksDB), not with ``table[key] = value``: Faust's path checks the
+    # partition counts of source and changelog topics with the consumer's metadata snapshot, which can
+    # still show a just-created changelog with 0 partitions; the agent then crashes and Faust drops the
+    # event it was on (a replay by a new app id lost issuances and receipts that way).
+    folder = QualityFolder(codec, TableStore(quality_table, sink), sink, quality_topic)
+    recorder = IssuanceRecorder(TableStore(issued_table, sink))
+
     async def fold_quality(stream: Any) -> None:
-        async for event in stream.events():
-            record = decode_provider_event(codec, event.value)
-            if record is None:
-                continue
-            old_raw = quality_table.get(event.key)
-            provider_id = event.key.decode("utf-8")
-            old = tally_from_json(old_raw) if old_raw is not None else ProviderTally(provider_id)
-            new = evolve(old, record)
-            if new != old:
-                quality_table[event.key] = tally_to_json(new)
-                sink.send(quality_topic, event.key, codec.encode(quality_view(new)))
+        async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
+            folder.process(ctx.batch(events))
 
     async def store_issuance(stream: Any) -> None:
-        async for event in stream.events():
-            issued_table[event.key] = event.value
+        async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
+            recorder.process(ctx.batch(events))
 
     app.agent(sources, name="provider-rekey", concurrency=1)(rekey)
     app.agent(provider_events, name="provider-quality", concurrency=1)(fold_quality)
@@ -198,7 +260,7 @@ def install(ctx: AppContext) -> None:
         source,
         ApiKeys.from_file(settings.api_keys_file),
         load_signer(settings),
-        forward=make_forward(app, tables),
+        forward=make_forward(app, tables, settings.partitions),
     )
     web_driver: Any = app.web  # faust.web.drivers.aiohttp.Web: an aiohttp Application inside
     web_driver.web_app.router.add_routes(api.route_defs())

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,12 +39,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from schemas.codec import Codec
 from streams.domain.policy import DEFAULT_POLICY, Policy
-from streams.faust_adapters import KafkaSink, TableStore, raw_message
+from streams.faust_adapters import (
+    KafkaSink,
+    TableStore,
+    raw_message,
+    rewind_partitions_without_commits,
+)
 from streams.kafka_clients import bootstrap_servers, build_codec
 from streams.metrics import WorkerMetrics
 from streams.pipeline_topics import PipelineTopics
 from streams.plates import TICK, PlateProcessor, PlateTimelineProcessor
-from streams.processor import OutputSink, VehicleHook, VehicleProcessor
+from streams.processor import RawMessage, VehicleHook, VehicleProcessor
 from streams.settings import Settings
 
 PROJECTIONS_MODULE = "projections.wiring"
@@ -59,10 +65,24 @@ class AppContext:
     topics: PipelineTopics
     metrics: WorkerMetrics
     codec: Codec
-    sink: OutputSink
+    sink: KafkaSink
     tables: dict[str, Any] = field(default_factory=dict)
     vehicle_hooks: list[VehicleHook] = field(default_factory=list)
     """Called after each VIN's new state is stored, in order; empty by default."""
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
+    """(topic, partition) -> next offset to process, for the lag metric."""
+
+    def batch(self, events: Sequence[Any]) -> list[RawMessage]:
+        """A ``take_events`` batch as :class:`RawMessage`, every event of it.
+
+        None may be dropped, even one fetched before a rebalance: take_events acknowledges the whole
+        batch, and Faust waits for in-flight events to be acknowledged before it commits and hands the
+        partitions over (``stream_wait_empty``), so a dropped event would be committed unprocessed."""
+        batch = [raw_message(e) for e in events]
+        positions = self.positions
+        for message in batch:
+            positions[(message.topic, message.partition)] = message.offset + 1
+        return batch
 
 
 class CarpassApp(faust.App):
@@ -70,12 +90,20 @@ class CarpassApp(faust.App):
 
     context: AppContext
 
+    def on_init_dependencies(self) -> Iterable[Any]:
+        """Faust's ``Monitor`` sensor records every event in and out (about a fifth of the stream's
+        per-event cost); this worker's metrics are its own, so the monitor is not attached."""
+        dependencies = super().on_init_dependencies()
+        self.sensors.remove(self.monitor)
+        return dependencies
+
 
 def _tune_faust(settings: Settings) -> None:
     """Faust's producer buffer (table changelog messages) stalls the streams once it holds more than
     ``max_messages`` (100); one batch writes up to ``batch_max_events`` keys. A class attribute: it is
     process-wide, like the worker."""
     ProducerBuffer.max_messages = max(ProducerBuffer.max_messages, 2 * settings.batch_max_events)
+    rewind_partitions_without_commits()
 
 
 def build_app(
@@ -83,20 +111,19 @@ def build_app(
     *,
     registry: CollectorRegistry | None = None,
     policy: Policy = DEFAULT_POLICY,
-    sink: OutputSink | None = None,
     extensions: bool = True,
 ) -> CarpassApp:
     """The worker's Faust app, configured from ``settings`` only (no environment, no I/O until started).
 
     ``settings.partitions`` must be the partition count of the input topics (``carpass worker`` reads it
-    from the broker). ``registry`` defaults to a fresh Prometheus registry; ``sink`` to a confluent-kafka
-    producer. ``extensions=False`` leaves out ``projections.wiring`` (to measure or test the pipeline alone).
+    from the broker). ``registry`` defaults to a fresh Prometheus registry. ``extensions=False`` leaves out
+    ``projections.wiring`` (to measure or test the pipeline alone).
     """
     _tune_faust(settings)
     topics = PipelineTopics(settings.topic_prefix)
     metrics = WorkerMetrics.create(registry)
     codec = build_codec(settings)
-    out = sink if sink is not None else KafkaSink(settings)
+    out = KafkaSink(settings)
     app = CarpassApp(
         settings.app_id,
         broker="kafka://" + bootstrap_servers(settings).replace(",", ";"),
@@ -107,6 +134,8 @@ def build_app(
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=max(4096, 4 * settings.batch_max_events),
         broker_max_poll_records=max(500, settings.batch_max_events),
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         producer_linger=0.005,
         producer_max_batch_size=256 * 1024,
         web_enabled=True,
@@ -147,14 +176,14 @@ def _vehicle_agent(context: AppContext, policy: Policy) -> None:
     settings, topics = context.settings, context.topics
     table = _raw_table(context, "vehicles")
     processor = VehicleProcessor(
-        codec=context.codec, topics=topics, store=TableStore(table), sink=context.sink,
+        codec=context.codec, topics=topics, store=TableStore(table, context.sink), sink=context.sink,
         metrics=context.metrics, policy=policy, hooks=context.vehicle_hooks,
     )  # fmt: skip
 
     @context.app.agent(_raw_topic(context.app, *topics.vehicle_inputs), name="vehicles", concurrency=1)
     async def vehicles(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
-            processor.process([raw_message(event) for event in events])
+            processor.process(context.batch(events))
 
     async def table_size_and_lag() -> None:
         _observe_lag(context)
@@ -167,23 +196,23 @@ def _vehicle_agent(context: AppContext, policy: Policy) -> None:
 def _plate_agents(context: AppContext) -> None:
     settings, topics, app = context.settings, context.topics, context.app
     timelines = PlateTimelineProcessor(
-        codec=context.codec, topics=topics, store=TableStore(_raw_table(context, "registration-plates")),
-        sink=context.sink,
+        codec=context.codec, topics=topics, sink=context.sink,
+        store=TableStore(_raw_table(context, "registration-plates"), context.sink),
     )  # fmt: skip
     plates = PlateProcessor(
-        codec=context.codec, topics=topics, store=TableStore(_raw_table(context, "plates")),
+        codec=context.codec, topics=topics, store=TableStore(_raw_table(context, "plates"), context.sink),
         sink=context.sink, metrics=context.metrics, wait_ms=round(settings.plate_wait_s * 1000),
     )  # fmt: skip
 
     @app.agent(_raw_topic(app, topics.registrations), name="registration-plates", concurrency=1)
     async def registration_plates(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
-            timelines.process([raw_message(event) for event in events])
+            timelines.process(context.batch(events))
 
     @app.agent(_raw_topic(app, topics.plate_readings, topics.plate_intervals), name="plates", concurrency=1)
     async def plate_readings(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
-            plates.process([raw_message(event) for event in events])
+            plates.process(context.batch(events))
 
     tick_every_s = min(30.0, max(0.5, settings.plate_wait_s / 4))
 
@@ -205,30 +234,38 @@ def _metrics_page(context: AppContext) -> None:
         return web.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+class _RebalanceSensor(faust.Sensor):
+    """Counts rebalances. Being a sensor also gives Faust's rebalance bookkeeping the state it expects
+    now that the Monitor is detached (else it warns "Missing sensor state" at every rebalance)."""
+
+    def __init__(self, counter: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.counter = counter
+
+    def on_rebalance_start(self, app: Any) -> dict[str, Any]:
+        self.counter.inc()
+        state: dict[str, Any] = super().on_rebalance_start(app)
+        return state
+
+
 def _rebalance_metrics(context: AppContext) -> None:
-    rebalances = context.metrics.rebalances
-
-    def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        rebalances.inc()
-
-    context.app.on_partitions_revoked.connect(on_revoked)
+    context.app.sensors.add(_RebalanceSensor(context.metrics.rebalances))
 
 
 def _observe_lag(context: AppContext) -> None:
-    """High watermark minus committed offset, for each assigned partition (Faust's monitor tracks both)."""
-    monitor = context.app.monitor
-    committed = monitor.tp_committed_offsets or {}
+    """High watermark minus the next offset to process, for each assigned input partition."""
     gauge = context.metrics.consumer_lag
     for tp in context.app.consumer.assignment():
+        if "-changelog" in tp.topic or "__assignor" in tp.topic:
+            continue
         try:
             high = context.app.consumer.highwater(tp)
         except Exception:  # not fetched yet
             continue
         if high is None:
             continue
-        done = committed.get(tp)
-        lag = high if done is None else max(0, high - done)  # both are next-offsets
-        gauge.labels(context.topics.base(tp.topic), str(tp.partition)).set(lag)
+        done = context.positions.get((tp.topic, tp.partition))
+        gauge.labels(context.topics.base(tp.topic), str(tp.partition)).set(max(0, high - (done or 0)))
 
 
 def _estimated_keys(table: Any) -> int:
@@ -240,3 +277,4 @@ def _estimated_keys(table: Any) -> int:
         except Exception:  # a store without RocksDB properties
             continue
     return total
+

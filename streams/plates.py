@@ -158,6 +158,7 @@ class PlateTimelineProcessor:
         self.sink.flush()
         for vin, after, message in writes:
             self.store.put(vin, _dump(after), message)
+        self.store.flush()
         return sent
 
 
@@ -194,6 +195,7 @@ class PlateProcessor:
         for partition, index in indexes.items():
             self.store.put(PENDING_INDEX_KEY, _dump(index), now[partition])
             self._pending_counts[partition] = len(index)
+        self.store.flush()
         self.metrics.plates_pending.set(sum(self._pending_counts.values()))
         return result
 

@@ -9,7 +9,7 @@
     group by VIN, arrival order kept
     per VIN: store.get once ─► decode_state ─► vehicle.decide per event ─► Receipt, AnomalyEvent
     outputs ──► sink.send … sink.flush()       every output is on Kafka before any state is written
-    states  ──► store.put once per VIN ──► hooks: on_vehicle_changed(vin, state, as_of_ms)
+    states  ──► store.put once per VIN … store.flush() ──► hooks: on_vehicle_changed(vin, state, as_of_ms)
 
 Why outputs first: once a state is written the core treats its events as done, so a crash between the
 state write and the outputs would lose receipts for good; the other way round, a crash only repeats
@@ -65,11 +65,14 @@ class RawMessage:
 
 class StateStore(Protocol):
     """Per-partition key -> bytes (a Faust table on RocksDB in the worker). ``source`` is the message on
-    whose behalf the key is read or written: its partition selects the partition's store."""
+    whose behalf the key is read or written: its partition selects the partition's store. A ``get`` sees
+    the ``put``s before it; ``flush`` makes them durable (the changelog) before the batch is acknowledged."""
 
     def get(self, key: str, source: RawMessage) -> bytes | None: ...
 
     def put(self, key: str, value: bytes, source: RawMessage) -> None: ...
+
+    def flush(self) -> None: ...
 
 
 class OutputSink(Protocol):
@@ -83,18 +86,28 @@ class OutputSink(Protocol):
 
 
 class MemoryStore:
-    """:class:`StateStore` in a dict keyed by ``(partition, key)``, like one RocksDB per partition."""
+    """:class:`StateStore` in a dict keyed by ``(partition, key)``, like one RocksDB per partition;
+    ``puts`` counts writes, ``flushes`` the flushes that had something to write."""
 
     def __init__(self) -> None:
         self.data: dict[tuple[int, str], bytes] = {}
+        self.pending: dict[tuple[int, str], bytes] = {}
         self.puts = 0
+        self.flushes = 0
 
     def get(self, key: str, source: RawMessage) -> bytes | None:
-        return self.data.get((source.partition, key))
+        where = (source.partition, key)
+        return self.pending.get(where, self.data.get(where))
 
     def put(self, key: str, value: bytes, source: RawMessage) -> None:
-        self.data[(source.partition, key)] = value
+        self.pending[(source.partition, key)] = value
         self.puts += 1
+
+    def flush(self) -> None:
+        if self.pending:
+            self.data.update(self.pending)
+            self.pending.clear()
+            self.flushes += 1
 
 
 class MemorySink:
@@ -224,6 +237,7 @@ class VehicleProcessor:
         for vin, _, stored, last in writes:
             self.store.put(vin, stored, last)
             state_bytes(len(stored))
+        self.store.flush()
         result.states_written = len(writes)
         for vin, state, _, last in writes:
             for hook in self.hooks:

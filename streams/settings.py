@@ -69,6 +69,8 @@ class Settings:
     plate_wait_s: float = 3600.0
     """How long a plate reading waits for a registration of its plate before its PLATE_NOT_RESOLVED
     receipt."""
+    session_timeout_s: float = 30.0
+    """How long a worker that stopped answering keeps its partitions before the group hands them over."""
     certificate_signing_key_file: str = ""
     """PEM (PKCS#8, unencrypted) Ed25519 private key that signs certificates (R16); empty: a development
     key generated once into ``cache_dir``, with a warning."""

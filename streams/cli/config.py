@@ -9,6 +9,7 @@ import argparse
 import ast
 import dataclasses
 import inspect
+import itertools
 import os
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def field_docs() -> dict[str, str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef) and node.name == "Settings":
             body = node.body
-            for current, following in zip(body, body[1:], strict=False):
+            for current, following in itertools.pairwise(body):
                 if (
                     isinstance(current, ast.AnnAssign)
                     and isinstance(current.target, ast.Name)

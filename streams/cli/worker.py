@@ -55,6 +55,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr, flush=True,
     )  # fmt: skip
     worker = faust.Worker(app, loglevel=args.log_level, redirect_stdouts=False, quiet=True)
+    # Faust's terminal spinner turns on DEBUG on the root logger (it spins on every record): without it,
+    # the debug records aiokafka emits for every produced message are never built.
+    worker.spinner = None
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from projections import openapi
 from projections.api import CarPassApi, InMemoryViewSource
 from projections.auth import ApiKeys
 from projections.certificates import CertificateSigner, issue
-from projections.html import render_certificate
+from projections.html import mileage_chart_svg, render_certificate
 from projections.views import certificate_view
 from schemas.records import AnomalyKind
 from streams.domain.state import OpenAnomaly, VehicleState
@@ -72,6 +73,24 @@ def test_page_marks_import_five_digits_replacement_and_wrap() -> None:
     assert "5-digit odometer" in page and "The odometer was replaced" in page
     assert '<g class="wrap">' in page and '<g class="replacement">' in page
     assert page.count("<polyline") == 3  # a stretch before the wrap, until the replacement, after it
+
+
+def test_replacement_marker_is_drawn_at_the_replacement_readings_date() -> None:
+    readings = (
+        reading((2019, 1, 1), 40_000),
+        reading((2020, 1, 1), 55_000),
+        reading((2022, 1, 1), 1_000, replaced=True),
+        reading((2023, 1, 1), 16_000),
+    )
+    marker = (OpenAnomaly(AnomalyKind.ODOMETER_REPLACED, readings[2].event_id),)
+    view = certificate_view(
+        VehicleState(VIN, readings=readings, registration=registration((2018, 1, 1)), anomalies=marker), 0
+    )
+    svg = mileage_chart_svg(view)
+    dots = re.findall(r'<circle class="reading[^"]*" cx="([0-9.]+)"', svg)
+    line = re.search(r'<g class="replacement"><line x1="([0-9.]+)" y1="[0-9.]+" x2="([0-9.]+)"', svg)
+    assert line is not None and line.group(1) == line.group(2)
+    assert float(line.group(1)) == float(dots[2])  # on the replacement reading, not mid-way before it
 
 
 def test_issued_page_shows_number_price_and_validity() -> None:

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
+from yarl import URL
+
+from projections.quality import tally_from_json
 from projections.views import certificate_view, ok_label_view
-from projections.wiring import ViewPublisher, decode_provider_event
+from projections.wiring import (
+    IssuanceRecorder,
+    QualityFolder,
+    ViewPublisher,
+    decode_provider_event,
+    key_partition,
+    owner_of,
+)
 from schemas.codec import Codec
 from schemas.records import Receipt, ReceiptStatus
-from schemas.views import CertificateView, OkLabelView
-from streams.processor import MemorySink
+from schemas.views import CertificateView, OkLabelView, ProviderQuality
+from streams.processor import MemorySink, MemoryStore, RawMessage
 from tests.unit.projections.builders import PROVIDER, VIN, clean_old_vehicle, ms
 
 
@@ -38,3 +51,53 @@ def test_provider_events_are_decoded_and_anything_else_ignored() -> None:
     assert decode_provider_event(codec, codec.encode(receipt)) == receipt
     assert decode_provider_event(codec, codec.encode(ok_label_view(clean_old_vehicle(), 0))) is None
     assert decode_provider_event(codec, b"junk") is None
+
+
+def test_keys_are_placed_as_kafkas_java_client_places_them() -> None:
+    # Kafka's own UtilsTest: murmur2("21") == -973932308, murmur2("foobar") == -790332482
+    assert key_partition(b"21", 1_000_003) == (-973932308 & 0x7FFFFFFF) % 1_000_003
+    assert key_partition(b"foobar", 7) == (-790332482 & 0x7FFFFFFF) % 7
+
+
+def test_the_owner_of_a_key_comes_from_the_changelog_distribution_not_the_producer() -> None:
+    partition = key_partition(VIN.encode(), 4)
+    distribution = {
+        "http://a:1": {"app-vehicles-changelog": [p for p in range(4) if p != partition]},
+        "http://b:2": {"app-vehicles-changelog": [partition]},
+    }
+    asked: list[str] = []
+
+    def table_metadata(name: str) -> Any:
+        asked.append(name)
+        return distribution
+
+    app = SimpleNamespace(router=SimpleNamespace(table_metadata=table_metadata))
+    assert owner_of(app, "vehicles", VIN.encode(), 4) == URL("http://b:2") and asked == ["vehicles"]
+    distribution["http://b:2"] = {"app-vehicles-changelog": []}  # mid-rebalance: nobody owns it
+    assert owner_of(app, "vehicles", VIN.encode(), 4) is None
+
+
+def message(key: bytes, value: bytes, offset: int = 0) -> RawMessage:
+    return RawMessage("p.carpass.provider-events", 1, offset, key, value, ms(2024, 1, 2))
+
+
+def test_the_quality_fold_stores_tallies_and_publishes_each_changed_view() -> None:
+    codec, store, sink = Codec(), MemoryStore(), MemorySink()
+    folder = QualityFolder(codec, store, sink, "p.providers.quality")
+    receipt = Receipt("r-1", VIN, PROVIDER, ReceiptStatus.ACCEPTED, (), ms(2024, 1, 1))
+    second = Receipt("r-2", VIN, PROVIDER, ReceiptStatus.ACCEPTED, (), ms(2024, 2, 1))
+    key = PROVIDER.encode()
+    folder.process(
+        [message(key, codec.encode(receipt)), message(key, b"junk", 1), message(key, codec.encode(second), 2)]
+    )
+    tally = tally_from_json(store.data[(1, PROVIDER)])
+    assert tally.year(2024).readings == 2 and store.flushes == 1
+    assert [(t, k) for t, k, _, _ in sink.sent] == [("p.providers.quality", key)] * 2
+    assert codec.decode(sink.sent[-1][2], ProviderQuality).years[0].readings == 2
+    assert sink.flushed == 2  # both views on Kafka once the batch is done
+
+
+def test_issuances_are_stored_by_number() -> None:
+    store = MemoryStore()
+    IssuanceRecorder(store).process([message(b"number-1", b'{"number": "number-1"}'), message(b"", b"x", 1)])
+    assert store.data == {(1, "number-1"): b'{"number": "number-1"}'}

@@ -1,0 +1,162 @@
+"""Plate resolution without Kafka: timelines, holders, waiting readings and their deadline."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from schemas.codec import decode, encode
+from schemas.records import (
+    OdometerReading,
+    Origin,
+    PlateOdometerReading,
+    ProviderKind,
+    Receipt,
+    ReceiptStatus,
+    RegistrationKind,
+)
+from streams.kafka_clients import build_codec
+from streams.metrics import WorkerMetrics
+from streams.pipeline_topics import PipelineTopics
+from streams.plates import (
+    TICK,
+    PlateProcessor,
+    PlateTimelineProcessor,
+    add_registration,
+    holder_at,
+    intervals_of,
+)
+from streams.processor import MemorySink, MemoryStore, RawMessage
+from streams.settings import Settings
+from tests.unit.streams.domain.builders import at, registration
+
+TOPICS = PipelineTopics("t-")
+CODEC = build_codec(Settings.from_env({}))
+CAR_A, CAR_B = "WVWZZZ1KZAW000001", "WVWZZZ1KZAW000002"
+WAIT_MS = 60_000
+
+
+def plate_reading(event_id: str, plate: str, observed: str, value: int = 42_000) -> PlateOdometerReading:
+    observed_at = at(observed)
+    return PlateOdometerReading(
+        event_id=event_id, plate=plate, odometer_value=value, observed_at=observed_at,
+        submitted_at=observed_at + 600_000, provider_id="0412345678", provider_kind=ProviderKind.GARAGE,
+        origin=Origin.WORKSHOP, work_description="tyres",
+    )  # fmt: skip
+
+
+def test_a_timeline_gives_the_intervals_of_each_plate() -> None:
+    timeline: list[Any] = []
+    for event in (
+        registration("2015-01-01", event_id="a1", plate="1-AAA-001"),
+        registration("2018-06-01", event_id="a2", plate="2-BBB-002", kind=RegistrationKind.PLATE_CHANGE),
+        registration("2021-01-01", event_id="a3", kind=RegistrationKind.DEREGISTRATION),
+    ):
+        updated = add_registration(timeline, event)
+        assert updated is not None
+        timeline = updated
+    assert intervals_of(timeline) == {
+        "1-AAA-001": [(at("2015-01-01"), at("2018-06-01"))],
+        "2-BBB-002": [(at("2018-06-01"), at("2021-01-01"))],
+    }
+    assert add_registration(timeline, registration("2015-01-01", event_id="a1", plate="1-AAA-001")) is None
+
+
+def test_a_plate_handed_on_belongs_to_the_newest_holder() -> None:
+    holders = {CAR_A: [(at("2015-01-01"), None)], CAR_B: [(at("2020-01-01"), None)]}
+    assert holder_at(holders, at("2019-12-31")) == CAR_A
+    assert holder_at(holders, at("2020-01-02")) == CAR_B
+    assert holder_at(holders, at("2014-12-31")) is None
+
+
+class Plates:
+    def __init__(self) -> None:
+        self.store, self.sink = MemoryStore(), MemorySink()
+        self.registry = CollectorRegistry()
+        self.processor = PlateProcessor(
+            codec=CODEC, topics=TOPICS, store=self.store, sink=self.sink,
+            metrics=WorkerMetrics.create(self.registry), wait_ms=WAIT_MS,
+        )  # fmt: skip
+        self.offset = 0
+
+    def reading(self, record: PlateOdometerReading, at_ms: int, key: str | None = None) -> RawMessage:
+        self.offset += 1
+        return RawMessage(TOPICS.plate_readings, 0, self.offset, (key or record.plate).encode(),
+                          encode(record), at_ms)  # fmt: skip
+
+    def intervals(self, vin: str, plate: str, intervals: list[Any], at_ms: int) -> RawMessage:
+        self.offset += 1
+        body = json.dumps({"vin": vin, "plate": plate, "intervals": intervals}).encode()
+        return RawMessage(TOPICS.plate_intervals, 0, self.offset, plate.encode(), body, at_ms)
+
+    def tick(self, at_ms: int) -> RawMessage:
+        self.offset += 1
+        return RawMessage(TOPICS.plate_intervals, 0, self.offset, b"", TICK, at_ms)
+
+    def run(self, *messages: RawMessage) -> list[Any]:
+        return [record for _, record in self.processor.process(list(messages)).outputs]
+
+
+def test_a_known_plate_is_resolved_at_once_with_the_same_event_id() -> None:
+    p = Plates()
+    now = at("2024-05-01")
+    (resolved,) = p.run(
+        p.intervals(CAR_A, "1-AAA-001", [[at("2015-01-01"), None]], now),
+        p.reading(plate_reading("p1", "1-AAA-001", "2024-04-30"), now),
+    )
+    assert isinstance(resolved, OdometerReading)
+    assert (resolved.event_id, resolved.vin, resolved.odometer_value) == ("p1", CAR_A, 42_000)
+    topic, key, _, _ = p.sink.sent[-1]
+    assert topic == TOPICS.resolved_readings and key == CAR_A.encode()
+
+
+def test_a_reading_waits_for_a_late_registration() -> None:
+    p = Plates()
+    now = at("2024-05-01")
+    assert p.run(p.reading(plate_reading("p1", "1-AAA-001", "2024-04-30"), now)) == []
+    assert p.registry.get_sample_value("carpass_plate_readings_pending") == 1
+    (resolved,) = p.run(p.intervals(CAR_A, "1-AAA-001", [[at("2015-01-01"), None]], now + 1_000))
+    assert resolved.vin == CAR_A
+    assert p.registry.get_sample_value("carpass_plate_readings_pending") == 0
+    assert p.run(p.tick(now + 10 * WAIT_MS)) == []
+
+
+def test_an_unknown_plate_gets_one_plate_not_resolved_receipt_after_the_wait() -> None:
+    p = Plates()
+    now = at("2024-05-01")
+    reading = plate_reading("p1", "9-ZZZ-999", "2024-04-30")
+    assert p.run(p.reading(reading, now), p.tick(now + WAIT_MS - 1)) == []
+    (receipt,) = p.run(p.tick(now + WAIT_MS))
+    assert isinstance(receipt, Receipt) and receipt.status is ReceiptStatus.REJECTED
+    assert (receipt.event_id, receipt.vin, receipt.processed_at) == ("p1", "", now + WAIT_MS)
+    assert [issue.code for issue in receipt.issues] == ["PLATE_NOT_RESOLVED"]
+    topic, key, value, _ = p.sink.sent[-1]
+    assert topic == TOPICS.receipts and key == b"9-ZZZ-999" and decode(value, Receipt) == receipt
+    # Redelivered, or the registration arriving after the answer: nothing more.
+    assert p.run(p.reading(reading, now + WAIT_MS + 5), p.tick(now + 3 * WAIT_MS)) == []
+    assert p.run(p.intervals(CAR_A, "9-ZZZ-999", [[at("2015-01-01"), None]], now + 4 * WAIT_MS)) == []
+
+
+def test_a_plate_reading_with_the_wrong_key_is_a_dead_letter() -> None:
+    p = Plates()
+    (letter,) = p.run(p.reading(plate_reading("p1", "1-AAA-001", "2024-04-30"), at("2024-05-01"), key="X"))
+    assert letter.error_type == "key-mismatch"
+
+
+def test_registrations_become_interval_messages_keyed_by_plate() -> None:
+    store, sink = MemoryStore(), MemorySink()
+    timelines = PlateTimelineProcessor(codec=CODEC, topics=TOPICS, store=store, sink=sink)
+
+    def message(offset: int, **changes: Any) -> RawMessage:
+        record = registration(**changes)
+        return RawMessage(TOPICS.registrations, 0, offset, record.vin.encode(), encode(record), offset)
+
+    first = message(1, first="2015-01-01", event_id="a1", plate="1-AAA-001")
+    changed = message(2, first="2019-01-01", event_id="a2", plate="2-BBB-002")
+    assert timelines.process([first, changed]) == 2
+    sent = {key.decode(): json.loads(value) for _, key, value, _ in sink.sent}
+    assert sent["1-AAA-001"]["intervals"] == [[at("2015-01-01"), at("2019-01-01")]]
+    assert sent["2-BBB-002"]["intervals"] == [[at("2019-01-01"), None]]
+    assert timelines.process([first]) == 0  # redelivered: nothing changes

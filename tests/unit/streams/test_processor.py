@@ -1,0 +1,258 @@
+"""The vehicle agent's batch step without Faust or Kafka: decode, group by VIN, decide, outputs first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from schemas.catalog import TOPICS as CONTRACT_TOPICS
+from schemas.catalog import AnyRecord, key_of
+from schemas.codec import decode, encode
+from schemas.records import (
+    AnomalyEvent,
+    AnomalyKind,
+    AnomalyStatus,
+    CorrectionChannel,
+    CorrectionRequest,
+    DeadLetter,
+    Receipt,
+    ReceiptStatus,
+)
+from streams.domain.state import VehicleState
+from streams.kafka_clients import build_codec
+from streams.metrics import WorkerMetrics
+from streams.pipeline_topics import PipelineTopics
+from streams.processor import MemorySink, MemoryStore, RawMessage, VehicleProcessor
+from streams.settings import Settings
+from streams.state_codec import decode_state
+from tests.unit.streams.domain.builders import VIN, at, reading, registration, yearly
+
+PREFIX = "t-"
+TOPICS = PipelineTopics(PREFIX)
+OTHER_VIN = "VF1AB000000000001"
+NOW_S = at("2025-01-10") / 1000
+
+
+class Harness:
+    """A processor over in-memory I/O; ``offsets`` numbers the messages as a partition would."""
+
+    def __init__(self, store: MemoryStore | None = None, **kwargs: Any) -> None:
+        self.store = store or MemoryStore()
+        self.sink = MemorySink()
+        self.registry = CollectorRegistry()
+        self.hook_calls: list[tuple[str, VehicleState, int]] = []
+        self.processor = VehicleProcessor(
+            codec=build_codec(Settings.from_env({})), topics=TOPICS, store=self.store, sink=self.sink,
+            metrics=WorkerMetrics.create(self.registry), clock=lambda: NOW_S,
+            hooks=[lambda vin, state, as_of: self.hook_calls.append((vin, state, as_of))], **kwargs,
+        )  # fmt: skip
+        self.offset = 0
+
+    def message(self, record: AnyRecord | None = None, *, topic: str | None = None, key: bytes | None = None,
+                value: bytes | None = None, timestamp_ms: int | None = None) -> RawMessage:  # fmt: skip
+        self.offset += 1
+        if record is not None:
+            topic = topic or PREFIX + _topic_of(record)
+            key = key if key is not None else key_of(record).encode()
+            value = value if value is not None else encode(record)
+        assert topic is not None
+        stamp = timestamp_ms if timestamp_ms is not None else at("2025-01-01") + self.offset
+        return RawMessage(topic, 0, self.offset, key, value, stamp)
+
+    def run(self, records: Iterable[AnyRecord | RawMessage]) -> list[tuple[str, AnyRecord]]:
+        batch = [r if isinstance(r, RawMessage) else self.message(r) for r in records]
+        return self.processor.process(batch).outputs
+
+    def metric(self, name: str, **labels: str) -> float:
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+
+def _topic_of(record: AnyRecord) -> str:
+    return CONTRACT_TOPICS[type(record)]
+
+
+def of_type(outputs: list[tuple[str, AnyRecord]], kind: type) -> list[Any]:
+    return [record for _, record in outputs if isinstance(record, kind)]
+
+
+def test_a_history_gets_one_receipt_per_reading_in_order_and_one_state_write() -> None:
+    h = Harness()
+    outputs = h.run([registration(), *yearly()])
+    receipts = of_type(outputs, Receipt)
+    assert [r.event_id for r in receipts] == ["r1", "r2", "r3", "r4", "r5"]
+    assert {r.status for r in receipts} == {ReceiptStatus.ACCEPTED}
+    assert all(topic == TOPICS.receipts for topic, _ in outputs)
+    assert h.store.puts == 1 and h.store.flushes == 1
+    state = decode_state(VIN, h.store.data[(0, VIN)])
+    assert [r.event_id for r in state.readings] == ["r1", "r2", "r3", "r4", "r5"]
+
+
+def test_processed_at_is_the_kafka_timestamp_not_the_clock() -> None:
+    h = Harness()
+    h.run([registration()])
+    message = h.message(reading("r1", 15_210, "2019-03-04"), timestamp_ms=1_700_000_000_123)
+    (receipt,) = of_type(h.run([message]), Receipt)
+    assert receipt.processed_at == 1_700_000_000_123
+
+
+def test_each_vin_is_loaded_and_stored_once_per_batch_with_its_own_order() -> None:
+    h = Harness()
+    other = [replace(r, vin=OTHER_VIN, event_id="o" + r.event_id) for r in yearly(3)]
+    mixed = [registration(), other[0], *yearly(2), other[1], other[2]]
+    outputs = h.run(mixed)
+    assert h.store.puts == 2
+    ids = [r.event_id for r in of_type(outputs, Receipt)]
+    assert ids.index("r1") < ids.index("r2") and ids.index("or1") < ids.index("or2") < ids.index("or3")
+
+
+def test_a_redelivered_batch_changes_nothing_and_says_nothing() -> None:
+    h = Harness()
+    batch = [h.message(r) for r in [registration(), *yearly()]]
+    assert of_type(h.processor.process(batch).outputs, Receipt)
+    puts = h.store.puts
+    assert h.processor.process(batch).outputs == []
+    assert h.store.puts == puts
+
+
+def test_replaying_after_a_lost_state_write_repeats_identical_outputs() -> None:
+    # A crash after the outputs were flushed but before the state was stored: the batch comes again.
+    first, second = Harness(), Harness()
+    batch = [first.message(r) for r in [registration(), *yearly(), reading("x", 150_000, "2023-09-01")]]
+    assert first.processor.process(batch).outputs == second.processor.process(batch).outputs
+    assert [value for _, _, value, _ in first.sink.sent] == [value for _, _, value, _ in second.sink.sent]
+
+
+def test_outputs_are_flushed_before_any_state_is_written() -> None:
+    h = Harness()
+    seen_at_flush: list[int] = []
+
+    def flush() -> None:
+        seen_at_flush.append(len(h.store.data) + len(h.store.pending))
+
+    h.sink.flush = flush  # type: ignore[method-assign]
+    h.run([registration(), *yearly()])
+    assert seen_at_flush == [0] and h.store.data
+
+
+def test_hooks_see_the_stored_state_and_the_last_changing_timestamp() -> None:
+    h = Harness()
+    messages = [h.message(r) for r in [registration(), *yearly(2)]]
+    h.processor.process(messages)
+    ((vin, state, as_of),) = h.hook_calls
+    assert vin == VIN and len(state.readings) == 2 and as_of == messages[-1].timestamp_ms
+    assert state == decode_state(VIN, h.store.data[(0, VIN)])
+
+
+def test_a_spike_is_an_open_anomaly_and_counted() -> None:
+    h = Harness()
+    typo = reading("r4", 607_300, "2022-03-07")  # a digit too many
+    outputs = h.run([registration(), *yearly(3), typo, reading("r5", 75_020, "2023-03-06")])
+    anomalies = of_type(outputs, AnomalyEvent)
+    latest = {a.anomaly_id: a for a in anomalies}  # a later event for the same id supersedes
+    assert [(a.kind, a.status, a.blamed_event_id) for a in latest.values()] == [
+        (AnomalyKind.SPIKE, AnomalyStatus.OPEN, "r4")
+    ]
+    assert h.metric("carpass_anomalies_total", kind="SPIKE", status="OPEN") == len(anomalies)
+    assert h.metric("carpass_receipts_total", status="ACCEPTED_WITH_WARNINGS") == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "key", "error_type"),
+    [
+        (b"not avro at all", VIN.encode(), "wrong-magic"),
+        (b"\xc3\x01" + bytes(8) + b"\x02", VIN.encode(), "unknown-schema"),
+        (b"", VIN.encode(), "truncated"),
+        (None, VIN.encode(), "null-value"),
+    ],
+)
+def test_undecodable_values_become_dead_letters_and_the_batch_goes_on(
+    value: bytes | None, key: bytes, error_type: str
+) -> None:
+    h = Harness()
+    bad = h.message(topic=TOPICS.readings, key=key, value=value)
+    outputs = h.run([registration(), bad, *yearly(2)])
+    (letter,) = of_type(outputs, DeadLetter)
+    assert (letter.original_value, letter.original_key, letter.topic, letter.partition, letter.offset) == (
+        value, key, TOPICS.readings, 0, bad.offset,
+    )  # fmt: skip
+    assert letter.error_type == error_type and letter.reason
+    assert letter.failed_at == bad.timestamp_ms
+    assert len(of_type(outputs, Receipt)) == 2
+    assert h.metric("carpass_dead_letters_total", topic="odometer.readings", reason=error_type) == 1
+
+
+def test_records_that_decode_but_are_invalid_are_dead_letters() -> None:
+    h = Harness()
+    wrong_key = h.message(reading("r1", 15_210, "2019-03-04"), key=OTHER_VIN.encode())
+    no_key = h.message(reading("r2", 30_480, "2020-03-09"), key=None)
+    no_key = replace(no_key, key=None)
+    wrong_type = h.message(registration(), topic=TOPICS.readings)  # a registration on the readings topic
+    stray = h.message(reading("r3", 45_210, "2021-03-08"), topic="t-somewhere.else")
+    outputs = h.run([wrong_key, no_key, wrong_type, stray])
+    letters = of_type(outputs, DeadLetter)
+    assert [d.error_type for d in letters] == ["key-mismatch", "key-mismatch", "unexpected-type",
+                                               "unexpected-topic"]  # fmt: skip
+    assert "is not the record's VIN" in letters[0].reason
+    assert of_type(outputs, Receipt) == [] and h.store.puts == 0
+    # The dead letter itself is a contract record, keyed by its source coordinates.
+    topic, key, value, _ = h.sink.sent[0]
+    assert topic == TOPICS.dead_letters and key == f"{TOPICS.readings}/0/{wrong_key.offset}".encode()
+    assert decode(value, DeadLetter) == letters[0]
+
+
+def test_a_failure_of_the_core_dead_letters_the_event_and_keeps_the_vin_going(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import streams.processor as processor_module
+
+    real = processor_module.decide
+
+    def flaky(state: VehicleState, event: Any, *args: Any) -> Any:
+        if event.event_id == "r2":
+            raise ZeroDivisionError("bug")
+        return real(state, event, *args)
+
+    monkeypatch.setattr(processor_module, "decide", flaky)
+    h = Harness()
+    outputs = h.run([registration(), *yearly(3)])
+    assert [r.event_id for r in of_type(outputs, Receipt)] == ["r1", "r3"]
+    (letter,) = of_type(outputs, DeadLetter)
+    assert letter.error_type == "processing-error" and "ZeroDivisionError" in letter.reason
+
+
+def test_an_unreadable_stored_state_dead_letters_the_vins_events() -> None:
+    store = MemoryStore()
+    store.data[(0, VIN)] = b"\x7fcorrupt"
+    h = Harness(store)
+    outputs = h.run([*yearly(2)])
+    assert [d.error_type for d in of_type(outputs, DeadLetter)] == ["state", "state"]
+    assert store.data[(0, VIN)] == b"\x7fcorrupt"
+
+
+def test_corrections_get_receipts_too() -> None:
+    h = Harness()
+    h.run([registration(), *yearly(3)])
+    fix = CorrectionRequest(
+        event_id="c1", error_number="E000000000000", vin=VIN, channel=CorrectionChannel.ELECTRONIC,
+        requested_by="0412345678", submitted_at=at("2025-01-06"),
+    )  # fmt: skip
+    (receipt,) = of_type(h.run([fix]), Receipt)
+    assert receipt.event_id == "c1" and receipt.status is ReceiptStatus.REJECTED
+
+
+def test_metrics_count_events_latency_and_batches() -> None:
+    h = Harness()
+    h.run([registration(), *yearly(2)])
+    assert h.metric("carpass_events_in_total", topic="odometer.readings", origin="WORKSHOP") == 2
+    assert h.metric("carpass_events_in_total", topic="vehicle.registrations", origin="") == 1
+    assert h.metric("carpass_receipts_total", status="ACCEPTED") == 2
+    assert h.metric("carpass_end_to_end_latency_seconds_count") == 2
+    # submitted_at of r1 is 2019-03-04 09:40; the injected clock says 2025-01-10.
+    expected = (NOW_S * 1000 - at("2019-03-04") - 600_000) / 1000
+    assert h.metric("carpass_end_to_end_latency_seconds_sum") >= expected
+    assert h.metric("carpass_batch_size_events_count") == 1
+    assert h.metric("carpass_vehicle_state_bytes_count") == 1
