@@ -51,6 +51,9 @@ from streams.simulator.plates import resolve_plates
 from streams.simulator.score import QualityReport, score
 
 
+_SUBMISSION_TYPES = ("OdometerReading", "PlateOdometerReading", "CorrectionRequest")
+
+
 class DemoError(RuntimeError):
     """The demo cannot go on; the message says why and what to do."""
 
@@ -122,6 +125,8 @@ class Demo:
         self._broker: Any = None
         self._worker: subprocess.Popen[bytes] | None = None
         self.api_key = secrets.token_urlsafe(24)
+        self._receipt_consumer: Consumer | None = None
+        self._receipts: dict[str, tuple[Receipt, int]] = {}
 
     # --- set-up -------------------------------------------------------------------------------------------
 
@@ -228,10 +233,11 @@ class Demo:
                 counts[type(record).__name__] += 1
             if i == paced_from:
                 producer.flush()
-                self.say(
-                    f"\nbulk load sent; now {o.paced_rate_per_s:,}/s "
-                    f"for the last {len(records) - i:,} records\n"
-                )
+                bulk = sum(counts[k] for k in _SUBMISSION_TYPES)
+                self.say(f"\nbulk load sent; waiting for its {bulk:,} receipts before the paced part …\n")
+                self.wait_receipts(bulk)
+                counts["bulk_done_ms"] = int(time.time() * 1000)
+                self.say(f"now {o.paced_rate_per_s:,}/s for the last {len(records) - i:,} records\n")
                 pace_start = time.perf_counter()
                 counts["paced_from_ms"] = int(time.time() * 1000)
             if i > paced_from:
@@ -249,10 +255,23 @@ class Demo:
 
     def collect(self, expected: int) -> tuple[list[tuple[Receipt, int]], list[AnomalyEvent], list[bytes]]:
         """Consume receipts until ``expected`` event ids have one; then the anomalies and dead letters."""
-        consumer = Consumer(consumer_config(self.settings, f"demo-reader-{self.run_id}"))
-        consumer.subscribe([self.prefix + "odometer.receipts"])
-        receipts: dict[str, tuple[Receipt, int]] = {}
+        self.wait_receipts(expected)
+        if self._receipt_consumer is not None:
+            self._receipt_consumer.close()
+            self._receipt_consumer = None
+        anomalies = [a for a in self._drain("odometer.anomalies") if isinstance(a, AnomalyEvent)]
+        dead = self._drain_raw("dead-letters")
+        return list(self._receipts.values()), anomalies, dead
+
+    def wait_receipts(self, expected: int) -> None:
+        """Consume receipts (one consumer for the run) until ``expected`` distinct event ids have one."""
+        if self._receipt_consumer is None:
+            self._receipt_consumer = Consumer(consumer_config(self.settings, f"demo-reader-{self.run_id}"))
+            self._receipt_consumer.subscribe([self.prefix + "odometer.receipts"])
+        consumer = self._receipt_consumer
+        receipts = self._receipts
         started = time.perf_counter()
+        done_before = len(receipts)
         deadline = time.monotonic() + self.options.timeout_s
         while len(receipts) < expected:
             if time.monotonic() > deadline:
@@ -268,12 +287,8 @@ class Demo:
                 receipt = decode(value)
                 if isinstance(receipt, Receipt):
                     receipts.setdefault(receipt.event_id, (receipt, message.timestamp()[1]))
-            _progress(self.say, "receipts ", len(receipts), expected, started)
+            _progress(self.say, "receipts ", len(receipts) - done_before, expected - done_before, started)
         self.say("\n")
-        consumer.close()
-        anomalies = [a for a in self._drain("odometer.anomalies") if isinstance(a, AnomalyEvent)]
-        dead = self._drain_raw("dead-letters")
-        return list(receipts.values()), anomalies, dead
 
     def _drain_raw(self, topic: str) -> list[bytes]:
         consumer = Consumer(consumer_config(self.settings, f"demo-drain-{self.run_id}-{topic}"))

@@ -85,7 +85,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(str(exc)) from exc
     try:
         engine, naive = score_run(records, simulation, anomalies, [r for r, _ in receipts], dead)
-        paced_ms = counts.get("paced_from_ms")
+        paced_ms = counts.get("bulk_done_ms")
         all_s, paced_s = latencies(receipts, stamps, paced_ms)
         bulk = [(r, ts) for r, ts in receipts if paced_ms is None or stamps.get(r.event_id, 0) < paced_ms]
         first = min(ts for _, ts in receipts)
