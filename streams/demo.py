@@ -50,7 +50,6 @@ from streams.simulator.naive import NaiveDetector
 from streams.simulator.plates import resolve_plates
 from streams.simulator.score import QualityReport, score
 
-
 _SUBMISSION_TYPES = ("OdometerReading", "PlateOdometerReading", "CorrectionRequest")
 
 

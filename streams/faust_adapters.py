@@ -55,12 +55,30 @@ def rewind_partitions_without_commits() -> None:
             if not tp.topic.endswith("-changelog") and "__assignor" not in tp.topic
             and not self._committed_offset.get(tp)
         ]  # fmt: skip
+        import logging
+        logging.getLogger("dbg").warning("SEEK committed=%s uncommitted=%s", {f"{k.topic[-8:]}/{k.partition}": v for k, v in self._committed_offset.items() if "readings" in k.topic}, [(t.topic[-8:], t.partition) for t in uncommitted if "readings" in t.topic])
         if uncommitted:
             earliest = await self.earliest_offsets(*uncommitted)
             await self.seek_wait({tp: offset for tp, offset in earliest.items() if offset is not None})
             for tp in uncommitted:
                 self._read_offset[tp] = None
 
+    real_commit = Consumer._commit_offsets
+
+    async def commit(self: Any, offsets: Any, *a: Any, **k: Any) -> Any:
+        import logging
+        logging.getLogger("dbg").warning("COMMIT %s", {f"{t.topic[-8:]}/{t.partition}": v for t, v in offsets.items() if "readings" in t.topic})
+        return await real_commit(self, offsets, *a, **k)
+
+    Consumer._commit_offsets = commit
+    real_gap = Consumer._add_gap
+
+    async def gap(self: Any, tp: Any, a: int, b: int) -> Any:
+        import logging
+        logging.getLogger("dbg").warning("GAP %s %s %s", tp, a, b)
+        return await real_gap(self, tp, a, b)
+
+    Consumer._add_gap = gap
     perform_seek.carpass_rewinds = True  # type: ignore[attr-defined]
     Consumer.perform_seek = perform_seek  # type: ignore[method-assign]
 

@@ -219,6 +219,12 @@ class VehicleProcessor:
         self._expected: Mapping[str, type] = topics.vehicle_inputs
 
     def process(self, batch: Sequence[RawMessage]) -> BatchResult:
+        import logging
+        r: dict[int, list[int]] = {}
+        for m in batch:
+            if "readings" in m.topic:
+                r.setdefault(m.partition, []).append(m.offset)
+        logging.getLogger("dbg").warning("BATCH %s", {p: (min(o), max(o), len(o)) for p, o in r.items()})
         started = time.perf_counter()
         result = BatchResult()
         out = self.outputs
