@@ -99,7 +99,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     where.add_argument("--out", metavar="FILE", help="write JSON Lines to FILE (- for standard output)")
     where.add_argument("--kafka", action="store_true", help="produce Avro to the contract topics")
     parser.add_argument(
-        "--topic-prefix", default="", metavar="PREFIX", help="with --kafka: prefix of topic names"
+        "--topic-prefix", default="", metavar="PREFIX",
+        help="with --kafka: prefix of topic names (default: CARPASS_TOPIC_PREFIX)"
     )
     parser.add_argument("--truth", type=Path, metavar="FILE", help="write the ground truth (JSON) to FILE")
     parser.add_argument(
@@ -253,7 +254,8 @@ def _open_sink(
         from streams.cli.io import _Producer  # the project's checked producer (topics must exist)
         from streams.kafka_clients import build_codec
 
-        return KafkaSink(_Producer(settings, args.timeout), build_codec(settings), args.topic_prefix)
+        prefix = args.topic_prefix or settings.topic_prefix
+        return KafkaSink(_Producer(settings, args.timeout), build_codec(settings), prefix)
     if args.out is None:
         return None
     if args.out == "-":
