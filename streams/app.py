@@ -44,6 +44,7 @@ from streams.faust_adapters import (
     TableStore,
     raw_message,
     rewind_partitions_without_commits,
+    shorten_fetch_wait,
 )
 from streams.kafka_clients import bootstrap_servers, build_codec
 from streams.metrics import WorkerMetrics
@@ -99,11 +100,13 @@ class CarpassApp(faust.App):
 
 
 def _tune_faust(settings: Settings) -> None:
-    """Faust's producer buffer (table changelog messages) stalls the streams once it holds more than
-    ``max_messages`` (100); one batch writes up to ``batch_max_events`` keys. A class attribute: it is
-    process-wide, like the worker."""
+    """Process-wide adjustments of Faust, like the worker: its producer buffer (changelogs of tables
+    written through Faust, e.g. by projections) stalls the streams once it holds more than
+    ``max_messages`` (100), and one batch writes up to ``batch_max_events`` keys; and the two corrections
+    of its consumer in :mod:`streams.faust_adapters`."""
     ProducerBuffer.max_messages = max(ProducerBuffer.max_messages, 2 * settings.batch_max_events)
     rewind_partitions_without_commits()
+    shorten_fetch_wait()
 
 
 def build_app(

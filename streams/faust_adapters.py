@@ -17,8 +17,8 @@ up from the persisted offset), never ahead of it (a state no other worker could 
 The table is still a Faust table: Faust creates its changelog, assigns its partitions with the inputs,
 recovers it at start-up and keeps standbys; readers (``table[key]``, table routing) see the same data.
 The Faust internals used (``Store._db_for_partition``, ``Store.set_persisted_offset``) are the ones its own
-changelog recovery uses; they are confined to this module, like the one correction of Faust's consumer
-(:func:`rewind_partitions_without_commits`).
+changelog recovery uses; they are confined to this module, like the two corrections of Faust's consumer
+(:func:`rewind_partitions_without_commits`, :func:`shorten_fetch_wait`).
 """
 
 from __future__ import annotations
@@ -55,32 +55,43 @@ def rewind_partitions_without_commits() -> None:
             if not tp.topic.endswith("-changelog") and "__assignor" not in tp.topic
             and not self._committed_offset.get(tp)
         ]  # fmt: skip
-        import logging
-        logging.getLogger("dbg").warning("SEEK committed=%s uncommitted=%s", {f"{k.topic[-8:]}/{k.partition}": v for k, v in self._committed_offset.items() if "readings" in k.topic}, [(t.topic[-8:], t.partition) for t in uncommitted if "readings" in t.topic])
         if uncommitted:
             earliest = await self.earliest_offsets(*uncommitted)
             await self.seek_wait({tp: offset for tp, offset in earliest.items() if offset is not None})
             for tp in uncommitted:
                 self._read_offset[tp] = None
 
-    real_commit = Consumer._commit_offsets
-
-    async def commit(self: Any, offsets: Any, *a: Any, **k: Any) -> Any:
-        import logging
-        logging.getLogger("dbg").warning("COMMIT %s", {f"{t.topic[-8:]}/{t.partition}": v for t, v in offsets.items() if "readings" in t.topic})
-        return await real_commit(self, offsets, *a, **k)
-
-    Consumer._commit_offsets = commit
-    real_gap = Consumer._add_gap
-
-    async def gap(self: Any, tp: Any, a: int, b: int) -> Any:
-        import logging
-        logging.getLogger("dbg").warning("GAP %s %s %s", tp, a, b)
-        return await real_gap(self, tp, a, b)
-
-    Consumer._add_gap = gap
     perform_seek.carpass_rewinds = True  # type: ignore[attr-defined]
     Consumer.perform_seek = perform_seek  # type: ignore[method-assign]
+
+
+FETCH_MAX_WAIT_MS = 20
+"""How long the broker may hold a fetch of the worker's consumer waiting for data (Faust hard-codes 1,500)."""
+
+
+def shorten_fetch_wait(wait_ms: int = FETCH_MAX_WAIT_MS) -> None:
+    """Give the worker's aiokafka consumer a short fetch wait.
+
+    faust-streaming 0.15 creates it with ``fetch_max_wait_ms=1500``. Measured here under a steady 1,500
+    readings/s, the worker then sees each reading 1 to 2.5 s after it was sent, while busy only a third of
+    the time; with 20 ms the receipt is out 80 ms (p50) after the reading was sent. The cost is an empty
+    fetch every 20 ms on an idle partition. Process-wide and idempotent.
+    """
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    create = AIOKafkaConsumerThread._create_worker_consumer
+    if getattr(create, "carpass_wait_ms", None) == wait_ms:
+        return
+    original = getattr(create, "carpass_original", create)
+
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        consumer._fetch_max_wait_ms = wait_ms  # read by aiokafka when the consumer starts its fetcher
+        return consumer
+
+    create_worker_consumer.carpass_wait_ms = wait_ms  # type: ignore[attr-defined]
+    create_worker_consumer.carpass_original = original  # type: ignore[attr-defined]
+    AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
 
 
 class SinkError(RuntimeError):

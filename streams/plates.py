@@ -220,7 +220,7 @@ class PlateProcessor:
             problem = f"key {message.key!r} is not the record's plate {reading.plate!r}"
             self.outputs.dead(result, dead_letter(message, problem, "key-mismatch"))
             return
-        self.metrics.events_in.labels(self.topics.base(message.topic), reading.origin.value).inc()
+        self.outputs.event_in(message.topic, reading.origin.value)
         book = self._book(reading.plate, message, books)
         eid = reading.event_id
         if eid in book["expired"] or any(item["event_id"] == eid for item in book["pending"]):

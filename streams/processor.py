@@ -156,21 +156,33 @@ class Outputs:
     ) -> None:  # fmt: skip
         self.codec, self.topics, self.sink, self.metrics, self.clock = codec, topics, sink, metrics, clock
         self._submitted: list[int] = []
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def count(self, metric: Any, *labels: str) -> None:
+        """``metric.labels(*labels).inc()`` with the labelled child cached (this runs per event)."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        child.inc()
+
+    def event_in(self, topic: str, origin: str) -> None:
+        self.count(self.metrics.events_in, self.topics.base(topic), origin)
 
     def receipt(
         self, result: BatchResult, receipt: Receipt, submitted_at: int, key: str | None = None
     ) -> None:
         self._send(result, self.topics.receipts, receipt, key)
-        self.metrics.receipts.labels(receipt.status.value).inc()
+        self.count(self.metrics.receipts, receipt.status.value)
         self._submitted.append(submitted_at)
 
     def anomaly(self, result: BatchResult, event: AnomalyEvent) -> None:
         self._send(result, self.topics.anomalies, event)
-        self.metrics.anomalies.labels(event.kind.value, event.status.value).inc()
+        self.count(self.metrics.anomalies, event.kind.value, event.status.value)
 
     def dead(self, result: BatchResult, letter: DeadLetter) -> None:
         self._send(result, self.topics.dead_letters, letter)
-        self.metrics.dead_letters.labels(self.topics.base(letter.topic), letter.error_type).inc()
+        self.count(self.metrics.dead_letters, self.topics.base(letter.topic), letter.error_type)
         result.dead_letters += 1
 
     def record(self, result: BatchResult, topic: str, record: AnyRecord, key: str) -> None:
@@ -219,12 +231,6 @@ class VehicleProcessor:
         self._expected: Mapping[str, type] = topics.vehicle_inputs
 
     def process(self, batch: Sequence[RawMessage]) -> BatchResult:
-        import logging
-        r: dict[int, list[int]] = {}
-        for m in batch:
-            if "readings" in m.topic:
-                r.setdefault(m.partition, []).append(m.offset)
-        logging.getLogger("dbg").warning("BATCH %s", {p: (min(o), max(o), len(o)) for p, o in r.items()})
         started = time.perf_counter()
         result = BatchResult()
         out = self.outputs
@@ -268,7 +274,7 @@ class VehicleProcessor:
                 problem = _key_problem(message.key, record.vin)
                 if problem is None:
                     origin = record.origin.value if isinstance(record, OdometerReading) else ""
-                    self.metrics.events_in.labels(self.topics.base(message.topic), origin).inc()
+                    self.outputs.event_in(message.topic, origin)
                     return record
                 reason, kind = problem, "key-mismatch"
         self.outputs.dead(result, dead_letter(message, reason, kind))

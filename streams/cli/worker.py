@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import sys
 
 from streams.cli import CliError
@@ -54,6 +55,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         f"{settings.topic_prefix!r}, metrics on http://{settings.web_bind}:{settings.web_port}/metrics",
         file=sys.stderr, flush=True,
     )  # fmt: skip
+    # The hot loop allocates many short-lived objects (records, states, events): collect cycles every
+    # 100,000 allocations rather than 700, and leave the start-up heap out of every collection. Measured on
+    # the batch step: about 10 % fewer µs per event.
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 50)
     worker = faust.Worker(app, loglevel=args.log_level, redirect_stdouts=False, quiet=True)
     # Faust's terminal spinner turns on DEBUG on the root logger (it spins on every record): without it,
     # the debug records aiokafka emits for every produced message are never built.

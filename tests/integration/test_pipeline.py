@@ -35,7 +35,7 @@ from streams.domain.calendar import MS_PER_DAY
 from streams.domain.ids import error_number
 from streams.domain.state import VehicleState
 from streams.domain.vehicle import decide
-from tests.integration.worker_harness import Feeder, Pipeline, pipeline, read_topic, records_of
+from tests.integration.worker_harness import Feeder, Pipeline, pipeline, read_all, read_topic, records_of
 from tests.unit.streams.domain.builders import GARAGE, VIN, at, reading, registration, yearly
 
 pytestmark = pytest.mark.integration
@@ -161,6 +161,20 @@ def expected_outputs(bootstrap: str, p: Pipeline, count: int) -> tuple[set[bytes
     return receipts, anomalies
 
 
+def _missing(bootstrap: str, p: Pipeline, readings: list[OdometerReading]) -> str:
+    """Which readings got no receipt, where they sit, and what the workers say (for a failure message)."""
+    inputs = read_all(bootstrap, p.topics.readings)
+    seen = {r.event_id for r in records_of(read_all(bootstrap, p.topics.receipts), Receipt)}
+    where = sorted(
+        (m.partition(), m.offset())
+        for m, r in zip(inputs, records_of(inputs, OdometerReading), strict=True)
+        if r.event_id not in seen
+    )
+    metrics = [{k: v for k, v in p.metrics(i).items() if k.startswith("carpass_events_in")}
+               for i in range(len(p.workers))]  # fmt: skip
+    return f"missing (partition, offset): {where[:20]} ({len(where)}); workers: {metrics}"
+
+
 def test_a_killed_worker_is_replaced_by_two_and_nothing_is_lost_or_changed(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -185,9 +199,12 @@ def test_a_killed_worker_is_replaced_by_two_and_nothing_is_lost_or_changed(
         second, third = p.start("after"), p.start("after")
         producer.join()
         expected_receipts, expected_anomalies = expected_outputs(kafka_bootstrap, p, len(readings))
-        got = read_topic(kafka_bootstrap, p.topics.receipts,
-                         lambda m: len({r.event_id for r in records_of(m, Receipt)}) >= len(readings),
-                         timeout_s=120, check=p.assert_alive)  # fmt: skip
+        try:
+            got = read_topic(kafka_bootstrap, p.topics.receipts,
+                             lambda m: len({r.event_id for r in records_of(m, Receipt)}) >= len(readings),
+                             timeout_s=120, check=p.assert_alive)  # fmt: skip
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; {_missing(kafka_bootstrap, p, readings)}") from exc
         values: dict[str, set[bytes]] = defaultdict(set)
         for message, receipt in zip(got, records_of(got, Receipt), strict=True):
             values[receipt.event_id].add(message.value())

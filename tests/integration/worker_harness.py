@@ -210,5 +210,17 @@ def read_topic(
     return messages
 
 
+def read_all(bootstrap: str, topic: str, idle_s: float = 2.0) -> list[Any]:
+    """Every message of ``topic`` until none arrived for ``idle_s``."""
+    last = [time.monotonic(), 0]
+
+    def idle(messages: list[Any]) -> bool:
+        if len(messages) != last[1]:
+            last[:] = [time.monotonic(), len(messages)]
+        return time.monotonic() - last[0] >= idle_s
+
+    return read_topic(bootstrap, topic, idle, timeout_s=60.0)
+
+
 def records_of(messages: Iterable[Any], kind: type) -> list[Any]:
     return [decode(m.value(), kind) for m in messages]
