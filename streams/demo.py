@@ -50,8 +50,6 @@ from streams.simulator.naive import NaiveDetector
 from streams.simulator.plates import resolve_plates
 from streams.simulator.score import QualityReport, score
 
-_SUBMISSION_TYPES = ("OdometerReading", "PlateOdometerReading", "CorrectionRequest")
-
 
 class DemoError(RuntimeError):
     """The demo cannot go on; the message says why and what to do."""
@@ -223,6 +221,7 @@ class Demo:
         started = time.perf_counter()
         counts: Counter[str] = Counter()
         pace_start = 0.0
+        bulk_ids: set[str] = set()
         for i, record in enumerate(records):
             if isinstance(record, MalformedRecord):
                 producer.produce(self.prefix + record.topic, key=record.key.encode(), value=record.value)
@@ -230,11 +229,13 @@ class Demo:
             else:
                 producer.produce(topic_of[type(record)], key=key_of(record).encode(), value=encode(record))
                 counts[type(record).__name__] += 1
+                if i < paced_from and isinstance(record, (OdometerReading, CorrectionRequest)):
+                    bulk_ids.add(record.event_id)
             if i == paced_from:
                 producer.flush()
-                bulk = sum(counts[k] for k in _SUBMISSION_TYPES)
-                self.say(f"\nbulk load sent; waiting for its {bulk:,} receipts before the paced part …\n")
-                self.wait_receipts(bulk)
+                # Plate readings may wait for a registration still to come: wait for the VIN-keyed ones.
+                self.say(f"\nbulk load sent; waiting for its {len(bulk_ids):,} VIN-keyed receipts …\n")
+                self.wait_receipts(bulk_ids)
                 counts["bulk_done_ms"] = int(time.time() * 1000)
                 self.say(f"now {o.paced_rate_per_s:,}/s for the last {len(records) - i:,} records\n")
                 pace_start = time.perf_counter()
@@ -254,7 +255,7 @@ class Demo:
 
     def collect(self, expected: int) -> tuple[list[tuple[Receipt, int]], list[AnomalyEvent], list[bytes]]:
         """Consume receipts until ``expected`` event ids have one; then the anomalies and dead letters."""
-        self.wait_receipts(expected)
+        self.wait_receipts(expected=expected)
         if self._receipt_consumer is not None:
             self._receipt_consumer.close()
             self._receipt_consumer = None
@@ -262,8 +263,9 @@ class Demo:
         dead = self._drain_raw("dead-letters")
         return list(self._receipts.values()), anomalies, dead
 
-    def wait_receipts(self, expected: int) -> None:
-        """Consume receipts (one consumer for the run) until ``expected`` distinct event ids have one."""
+    def wait_receipts(self, ids: set[str] | None = None, expected: int = 0) -> None:
+        """Consume receipts (one consumer for the run) until every id in ``ids`` has one, or until
+        ``expected`` distinct event ids have one."""
         if self._receipt_consumer is None:
             self._receipt_consumer = Consumer(consumer_config(self.settings, f"demo-reader-{self.run_id}"))
             self._receipt_consumer.subscribe([self.prefix + "odometer.receipts"])
@@ -271,8 +273,11 @@ class Demo:
         receipts = self._receipts
         started = time.perf_counter()
         done_before = len(receipts)
+        if ids is not None:
+            missing = ids - receipts.keys()
+            expected = done_before + len(missing)
         deadline = time.monotonic() + self.options.timeout_s
-        while len(receipts) < expected:
+        while (missing if ids is not None else len(receipts) < expected):
             if time.monotonic() > deadline:
                 raise DemoError(
                     f"only {len(receipts):,} of {expected:,} receipts after {self.options.timeout_s:.0f} s"
@@ -286,6 +291,8 @@ class Demo:
                 receipt = decode(value)
                 if isinstance(receipt, Receipt):
                     receipts.setdefault(receipt.event_id, (receipt, message.timestamp()[1]))
+                    if ids is not None:
+                        missing.discard(receipt.event_id)
             _progress(self.say, "receipts ", len(receipts) - done_before, expected - done_before, started)
         self.say("\n")
 
