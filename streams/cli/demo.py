@@ -78,7 +78,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         _say(f"topics ready under prefix {demo.prefix!r} ({partitions} partitions); starting the worker …\n")
         demo.start_worker(partitions)
         records, counts, simulation = demo.produce()
-        receipts, anomalies, dead = demo.collect(counts["submissions"])
+        receipts, anomalies, dead = demo.collect(counts["submissions"], counts.get("PlateOdometerReading", 0))
         stamps = demo.input_timestamps()
     except DemoError as exc:
         demo.close()
