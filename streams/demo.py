@@ -287,7 +287,7 @@ class Demo:
                 and (time.monotonic() - last_progress > 20.0)
             ):
                 self.say(
-                    f"\n{expected - len(receipts):,} plate readings still wait for their plate's registration "
+                    f"\n{expected - len(receipts):,} plate readings still wait for a registration "
                     "(bounded by CARPASS_PLATE_WAIT_S in event time); going on without them\n"
                 )
                 break
