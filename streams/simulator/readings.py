@@ -304,25 +304,15 @@ def _record(
         if vehicle.five and (provider.kind is ProviderKind.INSPECTION_BODY or provider.ticks_five_digits)
         else None
     )
+    key = vehicle.vin
     if by_plate:
         assert vehicle.plate is not None
-        return PlateOdometerReading(
-            event_id,
-            vehicle.plate,
-            value,
-            observed_at,
-            submitted_at,
-            provider.provider_id,
-            provider.kind,
-            origin,
-            unit,
-            replaced,
-            digits,
-            description,
-        )
-    return OdometerReading(
+        key = vehicle.plate
+    record_type: type[OdometerReading] | type[PlateOdometerReading]
+    record_type = PlateOdometerReading if by_plate else OdometerReading
+    return record_type(
         event_id,
-        vehicle.vin,
+        key,
         value,
         observed_at,
         submitted_at,
