@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-full lint typecheck install broker-down bench clean
+.PHONY: demo test test-full lint typecheck install system-deps broker-down bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,18 +16,33 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## Debian packages the tests use: Chromium (the certificate page is rendered headless) and promtool (the
+## Prometheus configuration and alert rules are validated). Installed with apt-get when missing and root.
+SYSTEM_TOOLS := chromium promtool
+system-deps:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages for:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      chromium prometheus >/dev/null; \
+	  else \
+	    echo "missing:$$missing -- run as root: apt-get install chromium prometheus" >&2; exit 1; \
+	  fi; \
+	fi
+
 ## The main job: the demo on the local embedded broker.
 demo: $(STAMP)
 	$(BIN)/carpass demo
 
 ## Lint, type-check and the whole test suite (slow scale tests in quick mode), against a real broker.
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	CARPASS_QUICK=$${CARPASS_QUICK:-1} $(BIN)/python -m pytest
 
 ## The same with the slow scale tests at full size.
-test-full: $(STAMP)
+test-full: $(STAMP) system-deps
 	CARPASS_QUICK=0 $(BIN)/python -m pytest
 
 lint: $(STAMP)
