@@ -50,7 +50,7 @@ from streams.kafka_clients import bootstrap_servers, build_codec
 from streams.metrics import WorkerMetrics
 from streams.pipeline_topics import PipelineTopics
 from streams.plates import TICK, PlateProcessor, PlateTimelineProcessor
-from streams.processor import RawMessage, VehicleHook, VehicleProcessor
+from streams.processor import RawMessage, StateCache, VehicleHook, VehicleProcessor
 from streams.settings import Settings
 
 PROJECTIONS_MODULE = "projections.wiring"
@@ -181,6 +181,7 @@ def _vehicle_agent(context: AppContext, policy: Policy) -> None:
     processor = VehicleProcessor(
         codec=context.codec, topics=topics, store=TableStore(table, context.sink), sink=context.sink,
         metrics=context.metrics, policy=policy, hooks=context.vehicle_hooks,
+        cache=StateCache(settings.state_cache_vehicles),
     )  # fmt: skip
 
     @context.app.agent(_raw_topic(context.app, *topics.vehicle_inputs), name="vehicles", concurrency=1)

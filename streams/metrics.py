@@ -32,6 +32,7 @@ class WorkerMetrics:
     state_bytes: Histogram
     rebalances: Counter
     plates_pending: Gauge
+    state_cache_lookups: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> WorkerMetrics:
@@ -83,5 +84,10 @@ class WorkerMetrics:
             plates_pending=Gauge(
                 "carpass_plate_readings_pending", "Plate readings waiting for their plate to be known.",
                 registry=reg,
+            ),
+            state_cache_lookups=Counter(
+                "carpass_state_cache_lookups_total",
+                "Stored vehicle states looked up in the decoded-state cache: hit (no decoding) or miss.",
+                ["result"], registry=reg,
             ),
         )

@@ -7,7 +7,7 @@
                               └──────────────► DeadLetter ◄────────┘   (original bytes, topic, partition,
                                                                         offset, reason)
     group by VIN, arrival order kept
-    per VIN: store.get once ─► decode_state ─► vehicle.decide per event ─► Receipt, AnomalyEvent
+    per VIN: store.get once ─► decode_state (or the StateCache) ─► vehicle.decide per event ─► Receipt, …
     outputs ──► sink.send … sink.flush()       every output is on Kafka before any state is written
     states  ──► store.put once per VIN … store.flush() ──► hooks: on_vehicle_changed(vin, state, as_of_ms)
 
@@ -24,6 +24,7 @@ sink or the store fails (then the batch must not be acknowledged).
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -205,6 +206,51 @@ class Outputs:
             self._submitted.clear()
 
 
+class StateCache:
+    """The decoded states a worker wrote last, so that the next event of a VIN skips ``decode_state``.
+
+    Keyed by ``(partition, VIN)``, each entry holds the state *and the bytes it was stored as*; a lookup
+    must bring the bytes the store holds now, and an entry whose bytes differ (another worker wrote the
+    VIN since, a restore from the changelog) is dropped and the stored bytes are decoded. So the cache can
+    never make the worker judge with a state other than the stored one: encoding is deterministic and
+    ``decode_state(encode_state(s)) == s`` (tested), and a hit is exactly what decoding would give.
+
+    It pays where a VIN's events follow each other while the entry is still held: history imports (RDW,
+    manufacturers), connected vehicles, a garage's repeat submissions, replays of a small fleet. In a
+    national live stream a VIN's readings are months apart and most lookups of a small cache miss;
+    ``carpass_state_cache_lookups_total{result}`` tells which case a worker is in. Least recently used
+    entries go first once ``capacity`` is reached (0 disables the cache).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(0, capacity)
+        self._entries: OrderedDict[tuple[int, str], tuple[bytes, VehicleState]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, partition: int, vin: str, stored: bytes) -> VehicleState | None:
+        key = (partition, vin)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] != stored:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, partition: int, vin: str, stored: bytes, state: VehicleState) -> None:
+        if not self.capacity:
+            return
+        key = (partition, vin)
+        entries = self._entries
+        entries[key] = (stored, state)
+        entries.move_to_end(key)
+        while len(entries) > self.capacity:
+            entries.popitem(last=False)
+
+
 class VehicleProcessor:
     """Folds batches of VIN-keyed input messages into per-VIN state through the judgment core."""
 
@@ -219,8 +265,10 @@ class VehicleProcessor:
         policy: Policy = DEFAULT_POLICY,
         hooks: Sequence[VehicleHook] = (),
         clock: Callable[[], float] = time.time,
+        cache: StateCache | None = None,
     ) -> None:
         self.codec = codec
+        self.cache = cache if cache is not None else StateCache(0)
         self.topics = topics
         self.store = store
         self.metrics = metrics
@@ -250,6 +298,9 @@ class VehicleProcessor:
             self.store.put(vin, stored, last)
             state_bytes(len(stored))
         self.store.flush()
+        remember = self.cache.put
+        for vin, state, stored, last in writes:
+            remember(last.partition, vin, stored, state)
         result.states_written = len(writes)
         for vin, state, _, last in writes:
             for hook in self.hooks:
@@ -288,7 +339,7 @@ class VehicleProcessor:
         first = events[0][1]
         stored = self.store.get(vin, first)
         try:
-            state = VehicleState(vin) if stored is None else decode_state(vin, stored)
+            state = self._load(vin, stored, first.partition)
         except StateCodecError as exc:
             for _, message in events:
                 self.outputs.dead(result, dead_letter(message, f"stored state unreadable: {exc}", "state"))
@@ -314,6 +365,16 @@ class VehicleProcessor:
         if state is before:
             return None
         return vin, state, encode_state(state), last
+
+    def _load(self, vin: str, stored: bytes | None, partition: int) -> VehicleState:
+        if stored is None:
+            return VehicleState(vin)
+        if self.cache.capacity:
+            state = self.cache.get(partition, vin, stored)
+            self.outputs.count(self.metrics.state_cache_lookups, "miss" if state is None else "hit")
+            if state is not None:
+                return state
+        return decode_state(vin, stored)
 
 
 def _key_problem(key: bytes | None, vin: str) -> str | None:

@@ -66,6 +66,10 @@ class Settings:
     """The worker reads events in batches of at most this many ..."""
     batch_within_s: float = 0.05
     """... or what arrived within this many seconds; each VIN's state is written once per batch."""
+    state_cache_vehicles: int = 20_000
+    """Decoded vehicle states kept in memory per worker (least recently used go first; 0: none). A hit
+    skips decoding the stored state; the stored bytes are always read and compared, so the cache never
+    changes a judgment. About 6 KB each (a 15-reading history)."""
     plate_wait_s: float = 3600.0
     """How long a plate reading waits for a registration of its plate before its PLATE_NOT_RESOLVED
     receipt."""
