@@ -11,6 +11,7 @@ from projections.quality import tally_from_json
 from projections.views import certificate_view, ok_label_view
 from projections.wiring import (
     IssuanceRecorder,
+    ProviderRekey,
     QualityFolder,
     ViewPublisher,
     decode_provider_event,
@@ -18,7 +19,7 @@ from projections.wiring import (
     owner_of,
 )
 from schemas.codec import Codec
-from schemas.records import Receipt, ReceiptStatus
+from schemas.records import AnomalyEvent, AnomalyKind, AnomalyStatus, Judgment, Receipt, ReceiptStatus
 from schemas.views import CertificateView, OkLabelView, ProviderQuality
 from streams.processor import MemorySink, MemoryStore, RawMessage
 from tests.unit.projections.builders import PROVIDER, VIN, clean_old_vehicle, ms
@@ -81,20 +82,60 @@ def message(key: bytes, value: bytes, offset: int = 0) -> RawMessage:
     return RawMessage("p.carpass.provider-events", 1, offset, key, value, ms(2024, 1, 2))
 
 
-def test_the_quality_fold_stores_tallies_and_publishes_each_changed_view() -> None:
+OTHER = "0999999999"
+
+
+def test_the_quality_fold_stores_each_providers_tally_and_view_once_per_batch() -> None:
     codec, store, sink = Codec(), MemoryStore(), MemorySink()
     folder = QualityFolder(codec, store, sink, "p.providers.quality")
-    receipt = Receipt("r-1", VIN, PROVIDER, ReceiptStatus.ACCEPTED, (), ms(2024, 1, 1))
-    second = Receipt("r-2", VIN, PROVIDER, ReceiptStatus.ACCEPTED, (), ms(2024, 2, 1))
-    key = PROVIDER.encode()
-    folder.process(
-        [message(key, codec.encode(receipt)), message(key, b"junk", 1), message(key, codec.encode(second), 2)]
-    )
-    tally = tally_from_json(store.data[(1, PROVIDER)])
-    assert tally.year(2024).readings == 2 and store.flushes == 1
-    assert [(t, k) for t, k, _, _ in sink.sent] == [("p.providers.quality", key)] * 2
-    assert codec.decode(sink.sent[-1][2], ProviderQuality).years[0].readings == 2
+    receipts = [
+        Receipt(f"r-{n}", VIN, provider, ReceiptStatus.ACCEPTED, (), ms(2024, 1 + n, 1))
+        for n, provider in enumerate((PROVIDER, OTHER, PROVIDER))
+    ]
+    batch = [message(r.provider_id.encode(), codec.encode(r), n) for n, r in enumerate(receipts)]
+    folder.process([*batch[:2], message(PROVIDER.encode(), b"junk", 5), batch[2]])
+    assert tally_from_json(store.data[(1, PROVIDER)]).year(2024).readings == 2
+    assert tally_from_json(store.data[(1, OTHER)]).year(2024).readings == 1
+    assert store.puts == 2 and store.flushes == 1
+    assert [(t, k) for t, k, _, _ in sink.sent] == [
+        ("p.providers.quality", PROVIDER.encode()), ("p.providers.quality", OTHER.encode()),
+    ]  # fmt: skip
+    assert codec.decode(sink.sent[0][2], ProviderQuality).years[0].readings == 2
     assert sink.flushed == 2  # both views on Kafka once the batch is done
+
+
+def test_a_batch_folds_like_its_events_one_by_one() -> None:
+    codec = Codec()
+    receipts = [
+        Receipt(f"r-{n}", VIN, PROVIDER, ReceiptStatus.ACCEPTED, (), ms(2023 + n % 2, 1 + n, 1))
+        for n in range(6)
+    ]
+    batch = [message(PROVIDER.encode(), codec.encode(r), n) for n, r in enumerate(receipts)]
+    whole, single = MemoryStore(), MemoryStore()
+    QualityFolder(codec, whole, MemorySink(), "q").process(batch)
+    for each in batch:
+        QualityFolder(codec, single, MemorySink(), "q").process([each])
+    assert whole.data == single.data
+
+
+def test_the_rekey_step_keys_provider_events_by_provider_and_keeps_their_bytes() -> None:
+    codec, sink = Codec(), MemorySink()
+    receipt = Receipt("r-1", VIN, PROVIDER, ReceiptStatus.ACCEPTED, (), ms(2024, 1, 1))
+    blamed = AnomalyEvent(
+        "a-1", VIN, AnomalyKind.SPIKE, AnomalyStatus.OPEN, ("r-1",), Judgment.ILLOGICAL, ms(2024, 1, 2),
+        blamed_event_id="r-1", blamed_provider_id=OTHER,
+    )  # fmt: skip
+    unblamed = AnomalyEvent(
+        "a-2", VIN, AnomalyKind.ODOMETER_REPLACED, AnomalyStatus.OPEN, (), Judgment.LOGICAL, ms(2024, 1, 2)
+    )
+    values = [codec.encode(receipt), codec.encode(blamed), codec.encode(unblamed), b"junk"]
+    batch = [RawMessage("p.odometer.receipts", 0, n, VIN.encode(), v, 0) for n, v in enumerate(values)]
+    assert ProviderRekey(codec, sink, "p.carpass.provider-events").process(batch) == 2
+    assert sink.sent == [
+        ("p.carpass.provider-events", PROVIDER.encode(), values[0], None),
+        ("p.carpass.provider-events", OTHER.encode(), values[1], None),
+    ]
+    assert sink.flushed == 2
 
 
 def test_issuances_are_stored_by_number() -> None:
