@@ -207,3 +207,16 @@ def test_key_of_every_record_type() -> None:
     }
     for name, record in GOLDEN.items():
         assert key_of(record) == expected.get(name, VIN), name
+
+
+def test_every_contract_enum_is_a_str_enum_so_that_str_gives_its_symbol() -> None:
+    # schemas.catalog hands fastavro ``str(member)``: right only for StrEnum (a plain Enum gives "Cls.NAME")
+    import enum
+
+    import schemas.records as records
+    import schemas.views as views
+
+    found = [*vars(records).values(), *vars(views).values()]
+    enums = [v for v in found if isinstance(v, type) and issubclass(v, enum.Enum)]
+    assert enums and all(issubclass(e, enum.StrEnum) for e in enums)
+    assert all(str(member) == member.value for e in enums for member in e)
