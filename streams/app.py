@@ -46,7 +46,7 @@ from streams.faust_adapters import (
     rewind_partitions_without_commits,
     shorten_fetch_wait,
 )
-from streams.kafka_clients import bootstrap_servers, build_codec
+from streams.kafka_clients import bootstrap_servers, build_codec, faust_credentials
 from streams.metrics import WorkerMetrics
 from streams.pipeline_topics import PipelineTopics
 from streams.plates import TICK, PlateProcessor, PlateTimelineProcessor
@@ -130,6 +130,8 @@ def build_app(
     app = CarpassApp(
         settings.app_id,
         broker="kafka://" + bootstrap_servers(settings).replace(",", ";"),
+        broker_credentials=faust_credentials(settings),
+        table_standby_replicas=settings.standby_replicas,
         store="rocksdb://",
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
@@ -257,8 +259,10 @@ def _rebalance_metrics(context: AppContext) -> None:
 
 
 def _observe_lag(context: AppContext) -> None:
-    """High watermark minus the next offset to process, for each assigned input partition."""
+    """High watermark minus the next offset to process, for each assigned input partition. Partitions
+    handed to another worker leave the gauge (else both workers would report them)."""
     gauge = context.metrics.consumer_lag
+    gauge.clear()
     for tp in context.app.consumer.assignment():
         if "-changelog" in tp.topic or "__assignor" in tp.topic:
             continue
@@ -273,9 +277,12 @@ def _observe_lag(context: AppContext) -> None:
 
 
 def _estimated_keys(table: Any) -> int:
-    """RocksDB's estimate of the keys held, summed over the table's open partition databases."""
+    """RocksDB's estimate of the keys held, summed over the table's active partitions on this worker
+    (standby copies left out, so the sum over workers is the table's size)."""
+    store = table.data
+    actives = getattr(store, "_dbs_for_actives", None)
     total = 0
-    for db in getattr(table.data, "_dbs", {}).values():
+    for db in actives() if actives is not None else getattr(store, "_dbs", {}).values():
         try:
             total += int(db.property_int_value("rocksdb.estimate-num-keys") or 0)
         except Exception:  # a store without RocksDB properties

@@ -43,7 +43,7 @@ from schemas.records import (
     PlateOdometerReading,
     Receipt,
 )
-from streams.kafka_clients import consumer_config, producer_config
+from streams.kafka_clients import admin_config, consumer_config, producer_config
 from streams.settings import Settings
 from streams.simulator import MalformedRecord, SimRecord, simulate
 from streams.simulator.naive import NaiveDetector
@@ -145,7 +145,7 @@ class Demo:
     def create_topics(self, bootstrap: str) -> int:
         from streams.pipeline_topics import ensure_topics
 
-        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin = AdminClient(admin_config(replace(self.settings, kafka_bootstrap_servers=bootstrap)))
         old = [
             t
             for t in admin.list_topics(timeout=10).topics

@@ -7,6 +7,9 @@
              ──consumer_config()────► confluent-kafka Consumer
              ──admin_config()───────► confluent-kafka AdminClient
              ──build_codec()────────► schemas.codec.Codec         Confluent framing iff a registry URL is set
+             ──security_config()───► librdkafka TLS/SASL keys     (merged into the three configs above)
+             ──aiokafka_security()──► aiokafka client keywords     ┐ from one validated KafkaSecurity
+             ──faust_credentials()──► faust.App(broker_credentials)┘ (the worker's consumer and producer)
 
 Every confluent-kafka producer of the project must come from :func:`producer_config`: librdkafka's default
 partitioner is CRC32, but aiokafka, Faust and Java use murmur2, and all VIN-keyed topics must be
@@ -17,10 +20,12 @@ only for null keys), the same partition as aiokafka's ``DefaultPartitioner`` (te
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from schemas.codec import Codec, ConfluentRegistry
-from streams.settings import Settings
+from streams.settings import Settings, SettingsError
 
 PARTITIONER = "murmur2_random"
 LOCAL_HOST = "127.0.0.1"
@@ -43,6 +48,7 @@ def producer_config(settings: Settings, extra: Mapping[str, Any] | None = None) 
         "acks": "all",
         "linger.ms": 5,
         "client.id": "carpass",
+        **security_config(settings),
     }
     config.update(extra or {})
     config["partitioner"] = PARTITIONER
@@ -60,6 +66,7 @@ def consumer_config(
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "client.id": "carpass",
+        **security_config(settings),
     }
     config.update(extra or {})
     return config
@@ -67,7 +74,11 @@ def consumer_config(
 
 def admin_config(settings: Settings, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A confluent-kafka ``AdminClient`` config."""
-    config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers(settings), "client.id": "carpass-admin"}
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap_servers(settings),
+        "client.id": "carpass-admin",
+        **security_config(settings),
+    }
     config.update(extra or {})
     return config
 
@@ -77,3 +88,105 @@ def build_codec(settings: Settings) -> Codec:
     single-object encoding otherwise (both framings are always read)."""
     url = settings.schema_registry_url.strip()
     return Codec(ConfluentRegistry.from_url(url) if url else None)
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSecurity:
+    """How the clients authenticate and encrypt, from the ``kafka_security_*`` / ``kafka_sasl_*`` /
+    ``kafka_ssl_*`` settings (validated by :class:`~streams.settings.Settings`). The secrets are left out
+    of ``repr``."""
+
+    protocol: str
+    mechanism: str = "PLAIN"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    key_password: str = field(default="", repr=False)
+
+    @property
+    def sasl(self) -> bool:
+        return self.protocol.startswith("SASL_")
+
+    @property
+    def tls(self) -> bool:
+        return self.protocol in ("SSL", "SASL_SSL")
+
+
+def kafka_security(settings: Settings) -> KafkaSecurity:
+    """The settings' :class:`KafkaSecurity`; with TLS, the certificate files must exist (a
+    :class:`~streams.settings.SettingsError` names the missing one)."""
+    security = KafkaSecurity(
+        protocol=settings.kafka_security_protocol.upper(),
+        mechanism=settings.kafka_sasl_mechanism.upper(),
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password,
+        ca_file=settings.kafka_ssl_ca_file,
+        cert_file=settings.kafka_ssl_cert_file,
+        key_file=settings.kafka_ssl_key_file,
+        key_password=settings.kafka_ssl_key_password,
+    )
+    if security.tls:
+        files = {"CA": security.ca_file, "CERT": security.cert_file, "KEY": security.key_file}
+        for name, path in files.items():
+            if path and not Path(path).is_file():
+                raise SettingsError(f"CARPASS_KAFKA_SSL_{name}_FILE={path!r}: no such file")
+    return security
+
+
+def security_config(settings: Settings) -> dict[str, Any]:
+    """The librdkafka (confluent-kafka) keys of the settings' TLS and SASL; only ``security.protocol``
+    for PLAINTEXT. Contains the password: never log or print it."""
+    security = kafka_security(settings)
+    config: dict[str, Any] = {"security.protocol": security.protocol}
+    if security.sasl:
+        config.update({"sasl.mechanism": security.mechanism, "sasl.username": security.username,
+                       "sasl.password": security.password})  # fmt: skip
+    if security.tls:
+        optional = {
+            "ssl.ca.location": security.ca_file,
+            "ssl.certificate.location": security.cert_file,
+            "ssl.key.location": security.key_file,
+            "ssl.key.password": security.key_password,
+        }
+        config.update({key: value for key, value in optional.items() if value})
+    return config
+
+
+def aiokafka_security(settings: Settings) -> dict[str, Any]:
+    """The same as keyword arguments of aiokafka's clients (``AIOKafkaConsumer(**...)``): protocol, SASL
+    mechanism and credentials, and an ``ssl_context`` with TLS."""
+    security = kafka_security(settings)
+    kwargs: dict[str, Any] = {"security_protocol": security.protocol}
+    if security.sasl:
+        kwargs.update({"sasl_mechanism": security.mechanism, "sasl_plain_username": security.username,
+                       "sasl_plain_password": security.password})  # fmt: skip
+    if security.tls:
+        kwargs["ssl_context"] = _ssl_context(security)
+    return kwargs
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """``faust.App(broker_credentials=...)``: None for PLAINTEXT, else Faust's SSL or SASL credentials,
+    which its aiokafka transport turns into the keywords of :func:`aiokafka_security`."""
+    import faust
+
+    security = kafka_security(settings)
+    if security.sasl:
+        return faust.SASLCredentials(
+            username=security.username, password=security.password, mechanism=security.mechanism,
+            ssl_context=_ssl_context(security) if security.tls else None,
+        )  # fmt: skip
+    if security.tls:
+        return faust.SSLCredentials(_ssl_context(security))
+    return None
+
+
+def _ssl_context(security: KafkaSecurity) -> Any:
+    from aiokafka.helpers import create_ssl_context
+
+    return create_ssl_context(
+        cafile=security.ca_file or None, certfile=security.cert_file or None,
+        keyfile=security.key_file or None, password=security.key_password or None,
+    )  # fmt: skip

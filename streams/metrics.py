@@ -75,7 +75,9 @@ class WorkerMetrics:
                 ["topic", "partition"], registry=reg,
             ),
             table_keys=Gauge(
-                "carpass_table_keys", "Keys held in a state table on this worker.", ["table"], registry=reg,
+                "carpass_table_keys",
+                "Keys in the active partitions of a state table on this worker (RocksDB's estimate).",
+                ["table"], registry=reg,
             ),
             state_bytes=Histogram(
                 "carpass_vehicle_state_bytes", "Encoded size of a vehicle's state when written.",

@@ -80,6 +80,31 @@ class Settings:
     key generated once into ``cache_dir``, with a warning."""
     api_keys_file: str = ""
     """JSON file of the API keys and their roles (R15, ``projections.auth``); empty: no key is accepted."""
+    # --- operations (issue 7): standby replicas; TLS and SASL of every Kafka client (kafka_clients.py) ---
+    standby_replicas: int = 1
+    """Standby copies of each state-table partition kept up to date on other workers, so that a failover
+    does not rebuild the state from the changelog; 0: none."""
+    kafka_security_protocol: str = "PLAINTEXT"
+    """How every Kafka client (workers, CLI, simulator, demo) connects: PLAINTEXT, SSL, SASL_PLAINTEXT or
+    SASL_SSL."""
+    kafka_sasl_mechanism: str = "PLAIN"
+    """SASL mechanism with SASL_PLAINTEXT / SASL_SSL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."""
+    kafka_sasl_username: str = ""
+    """SASL user name (required with SASL_PLAINTEXT / SASL_SSL)."""
+    kafka_sasl_password: str = dataclasses.field(default="", repr=False)
+    """SASL password (required with SASL_*): a secret, never printed, logged or put in an error message."""
+    kafka_ssl_ca_file: str = ""
+    """PEM file of the CA certificates that signed the brokers' certificates (SSL / SASL_SSL); empty: the
+    system's CAs."""
+    kafka_ssl_cert_file: str = ""
+    """PEM client certificate for mutual TLS (with ``kafka_ssl_key_file``); empty: none."""
+    kafka_ssl_key_file: str = ""
+    """PEM private key of the client certificate."""
+    kafka_ssl_key_password: str = dataclasses.field(default="", repr=False)
+    """Password of an encrypted client key: a secret, like the SASL password."""
+
+    def __post_init__(self) -> None:
+        _check_kafka_security(self)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +124,35 @@ class Settings:
         if "kafka_bootstrap_servers" not in values and source.get("KAFKA_BOOTSTRAP_SERVERS"):
             values["kafka_bootstrap_servers"] = source["KAFKA_BOOTSTRAP_SERVERS"]
         return cls(**values)
+
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def _check_kafka_security(s: Settings) -> None:
+    """The Kafka security settings are consistent (values named, never the secrets)."""
+    protocol = s.kafka_security_protocol.upper()
+    if protocol not in SECURITY_PROTOCOLS:
+        raise SettingsError(
+            f"CARPASS_KAFKA_SECURITY_PROTOCOL={s.kafka_security_protocol!r} is not one of "
+            + ", ".join(SECURITY_PROTOCOLS)
+        )
+    if protocol.startswith("SASL_"):
+        if s.kafka_sasl_mechanism.upper() not in SASL_MECHANISMS:
+            raise SettingsError(
+                f"CARPASS_KAFKA_SASL_MECHANISM={s.kafka_sasl_mechanism!r} is not one of "
+                + ", ".join(SASL_MECHANISMS)
+            )
+        required = {"CARPASS_KAFKA_SASL_USERNAME": s.kafka_sasl_username,
+                    "CARPASS_KAFKA_SASL_PASSWORD": s.kafka_sasl_password}  # fmt: skip
+        missing = [name for name, value in required.items() if not value]
+        if missing:
+            raise SettingsError(f"CARPASS_KAFKA_SECURITY_PROTOCOL={protocol} needs {' and '.join(missing)}")
+    if bool(s.kafka_ssl_cert_file) != bool(s.kafka_ssl_key_file):
+        raise SettingsError("CARPASS_KAFKA_SSL_CERT_FILE and CARPASS_KAFKA_SSL_KEY_FILE go together")
+    if s.standby_replicas < 0:
+        raise SettingsError(f"CARPASS_STANDBY_REPLICAS={s.standby_replicas} must be 0 or more")
 
 
 # Variables with the prefix that are not settings (read by the test harness, not by the product).
