@@ -110,10 +110,12 @@ def render_pom(version: str) -> str:
 
 
 def render_server_properties(
-    *, port: int, controller_port: int, log_dir: Path, partitions: int = 1, node_id: int = 1
-) -> str:
-    """``server.properties`` of a single-node KRaft broker+controller listening on loopback only."""
-    props: Mapping[str, object] = {
+    *, port: int, controller_port: int, log_dir: Path, partitions: int = 1, node_id: int = 1,
+    extra: Mapping[str, object] | None = None,
+) -> str:  # fmt: skip
+    """``server.properties`` of a single-node KRaft broker+controller listening on loopback only;
+    ``extra`` properties are set over the defaults (for example a SASL listener, in tests)."""
+    props: dict[str, object] = {
         "process.roles": "broker,controller",
         "node.id": node_id,
         "controller.quorum.voters": f"{node_id}@{HOST}:{controller_port}",
@@ -136,6 +138,7 @@ def render_server_properties(
         # Tests and the demo join groups all the time; the 3 s default delay is pure waiting.
         "group.initial.rebalance.delay.ms": 0,
     }
+    props.update(extra or {})
     lines = ["# Written by carpass (streams/kafka_local.py); regenerated at every start."]
     lines += [f"{key}={value}" for key, value in props.items()]
     return "\n".join(lines) + "\n"
@@ -240,10 +243,15 @@ class LocalKafka:
     """The local broker of one ``Settings`` (one port = one data dir = one broker).
 
     ``path`` overrides ``$PATH`` when looking for java and mvn (tests use it to simulate a missing tool).
+    ``extra_properties`` go into its ``server.properties`` (a test adds a SASL listener this way).
     """
 
-    def __init__(self, settings: Settings, *, progress: Progress | None = None, path: str | None = None):
+    def __init__(
+        self, settings: Settings, *, progress: Progress | None = None, path: str | None = None,
+        extra_properties: Mapping[str, object] | None = None,
+    ) -> None:  # fmt: skip
         self.settings = settings
+        self.extra_properties = dict(extra_properties or {})
         self.version = settings.kafka_version
         self.port = settings.local_kafka_port
         self.controller_port = settings.local_kafka_controller_port
@@ -319,6 +327,7 @@ class LocalKafka:
                 controller_port=self.controller_port,
                 log_dir=self.log_dir,
                 partitions=self.settings.partitions,
+                extra=self.extra_properties,
             )
         )
         self.log4j_file.write_text(render_log4j2())
