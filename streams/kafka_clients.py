@@ -135,14 +135,24 @@ def kafka_security(settings: Settings) -> KafkaSecurity:
     return security
 
 
+# (protocol, SASL mechanism, user name, password) in each client library's vocabulary.
+_LIBRDKAFKA_NAMES = ("security.protocol", "sasl.mechanism", "sasl.username", "sasl.password")
+_AIOKAFKA_NAMES = ("security_protocol", "sasl_mechanism", "sasl_plain_username", "sasl_plain_password")
+
+
+def _protocol_and_sasl(security: KafkaSecurity, names: tuple[str, str, str, str]) -> dict[str, Any]:
+    protocol, mechanism, username, password = names
+    config: dict[str, Any] = {protocol: security.protocol}
+    if security.sasl:
+        config |= {mechanism: security.mechanism, username: security.username, password: security.password}
+    return config
+
+
 def security_config(settings: Settings) -> dict[str, Any]:
     """The librdkafka (confluent-kafka) keys of the settings' TLS and SASL; only ``security.protocol``
     for PLAINTEXT. Contains the password: never log or print it."""
     security = kafka_security(settings)
-    config: dict[str, Any] = {"security.protocol": security.protocol}
-    if security.sasl:
-        config.update({"sasl.mechanism": security.mechanism, "sasl.username": security.username,
-                       "sasl.password": security.password})  # fmt: skip
+    config = _protocol_and_sasl(security, _LIBRDKAFKA_NAMES)
     if security.tls:
         optional = {
             "ssl.ca.location": security.ca_file,
@@ -158,10 +168,7 @@ def aiokafka_security(settings: Settings) -> dict[str, Any]:
     """The same as keyword arguments of aiokafka's clients (``AIOKafkaConsumer(**...)``): protocol, SASL
     mechanism and credentials, and an ``ssl_context`` with TLS."""
     security = kafka_security(settings)
-    kwargs: dict[str, Any] = {"security_protocol": security.protocol}
-    if security.sasl:
-        kwargs.update({"sasl_mechanism": security.mechanism, "sasl_plain_username": security.username,
-                       "sasl_plain_password": security.password})  # fmt: skip
+    kwargs = _protocol_and_sasl(security, _AIOKAFKA_NAMES)
     if security.tls:
         kwargs["ssl_context"] = _ssl_context(security)
     return kwargs
