@@ -52,6 +52,8 @@ def test_every_queried_metric_and_label_is_in_a_workers_metrics(kafka_bootstrap:
             assert time.monotonic() < deadline, f"never exposed: {sorted(wanted - set(samples))}"
             p.assert_alive()
             time.sleep(0.5)
+        # Two VINs judged on this worker's active partitions (the only worker: it holds them all).
+        p.wait_metric(worker, 'carpass_table_keys{table="vehicles"}', 2, timeout_s=30)
 
     problems = []
     for query in queries():
