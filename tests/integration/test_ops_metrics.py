@@ -40,14 +40,18 @@ def test_every_queried_metric_and_label_is_in_a_workers_metrics(kafka_bootstrap:
         steps = [(20_000, "2018-03-05"), (40_000, "2019-03-04"), (60_000, "2020-03-02"),
                  (21_000, "2021-03-01"), (36_000, "2022-03-07"), (51_000, "2023-03-06")]  # fmt: skip
         rolled = [reading(f"o{i}", km, day, vin=ROLLED) for i, (km, day) in enumerate(steps)]
-        feed.records([registration(), registration(vin=ROLLED, event_id="reg-r"), *yearly(), *rolled])
+        # Registrations first: the readings then find a stored state (the state cache's lookups).
+        feed.records([registration(), registration(vin=ROLLED, event_id="reg-r")])
+        p.wait_metric(worker, 'carpass_events_in_total{origin="",topic="vehicle.registrations"}', 2)
+        feed.records([*yearly(), *rolled])
         feed.raw("odometer.readings", b"WVWZZZ1KZAW000001", b"\x00\x00\x00\x00\x07garbage")
-        submissions = 5 + len(rolled)
+        submissions = len(yearly()) + len(rolled)
         read_topic(kafka_bootstrap, p.topics.receipts, lambda m: len(m) >= submissions, check=p.assert_alive)
         read_topic(kafka_bootstrap, p.topics.anomalies, lambda m: len(m) >= 1, check=p.assert_alive)
         # Lag and table sizes are observed by a 5 s timer.
         deadline = time.monotonic() + 30
-        wanted = {"carpass_consumer_lag_messages", "carpass_table_keys", "carpass_dead_letters_total"}
+        wanted = {"carpass_consumer_lag_messages", "carpass_table_keys", "carpass_dead_letters_total",
+                  "carpass_state_cache_lookups_total"}
         while not wanted <= set(samples := _scrape(p.ports[worker])):
             assert time.monotonic() < deadline, f"never exposed: {sorted(wanted - set(samples))}"
             p.assert_alive()
