@@ -24,7 +24,7 @@ DASHBOARDS = DOCKER / "grafana" / "dashboards"
 
 # Labels Prometheus adds when scraping (job, instance) or that a histogram's buckets carry (le).
 _SCRAPE_LABELS = frozenset({"job", "instance", "le", "__name__"})
-_METRIC = re.compile(r"\b(carpass_[a-z0-9_]+)\b")
+_METRIC = re.compile(r"\b((?:carpass|process)_[a-z0-9_]+)\b")
 _GROUPING = re.compile(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)")
 _MATCHERS = re.compile(r"\{([^}]*)\}")
 _MATCHER_LABEL = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)")
@@ -39,7 +39,7 @@ class Query:
 
     @property
     def metrics(self) -> frozenset[str]:
-        """The carpass_* sample names it reads (``_bucket``, ``_total``... as exposed)."""
+        """The carpass_* and process_* sample names it reads (``_bucket``, ``_total``... as exposed)."""
         return frozenset(_METRIC.findall(self.expr))
 
     @property
