@@ -80,6 +80,8 @@ def sasl_broker() -> Iterator[SaslBroker]:
     finally:
         broker.stop()
         shutil.rmtree(broker.data_dir, ignore_errors=True)
+        (broker.data_dir.parent / f"{port}.lock").unlink(missing_ok=True)
+        shutil.rmtree(broker.data_dir.parent / f"{port}.leases", ignore_errors=True)
 
 
 async def _consume(settings: Settings, topic: str, count: int) -> list[bytes]:
