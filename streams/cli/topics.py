@@ -9,6 +9,7 @@ which would silently drop events from the event store). It never alters an exist
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from streams.cli import CliError
@@ -144,21 +145,46 @@ def _config_problems(
     admin: Any, names: dict[str, TopicSpec], status: dict[str, str], timeout_s: float
 ) -> list[str]:
     """Differences between the catalogue's configs and those of the topics that already existed."""
-    from confluent_kafka.admin import ConfigResource  # type: ignore[attr-defined]  # not in __all__
-
     existing = [name for name, state in status.items() if state == "exists"]
     if not existing:
         return []
-    resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in existing]
     problems: list[str] = []
-    for resource, future in admin.describe_configs(resources, request_timeout=timeout_s).items():
-        try:
-            entries = future.result(timeout=timeout_s + 5)
-        except Exception as exc:
-            problems.append(f"could not read the configuration of {resource.name}: {exc}")
+    for name, entries in _describe_configs(admin, existing, timeout_s).items():
+        if isinstance(entries, Exception):
+            problems.append(f"could not read the configuration of {name}: {entries}")
             continue
-        for key, want in names[resource.name].config.items():
+        for key, want in names[name].config.items():
             have = entries[key].value if key in entries else None
             if have != want:
-                problems.append(f"{resource.name} has {key}={have}, the catalogue says {want}")
+                problems.append(f"{name} has {key}={have}, the catalogue says {want}")
     return problems
+
+
+def _describe_configs(admin: Any, topics: list[str], timeout_s: float) -> dict[str, Any]:
+    """Topic -> its config entries, or the exception that reading them raised. A topic just created can be
+    in the metadata yet unknown to the broker answering (its metadata cache lags the controller, seconds
+    on a busy machine): those are asked again for up to ``timeout_s``."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import ConfigResource  # type: ignore[attr-defined]  # not in __all__
+
+    found: dict[str, Any] = {}
+    pending = list(topics)
+    deadline = time.monotonic() + timeout_s
+    while pending:
+        resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in pending]
+        retry: list[str] = []
+        for resource, future in admin.describe_configs(resources, request_timeout=timeout_s).items():
+            try:
+                found[resource.name] = future.result(timeout=timeout_s + 5)
+            except KafkaException as exc:
+                unknown = exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+                if unknown and time.monotonic() < deadline:
+                    retry.append(resource.name)
+                else:
+                    found[resource.name] = exc
+            except Exception as exc:
+                found[resource.name] = exc
+        pending = retry
+        if pending:
+            time.sleep(0.5)
+    return found
