@@ -54,7 +54,8 @@ def test_a_vin_observation_becomes_the_contract_reading() -> None:
     assert record == OdometerReading(
         event_id=event_id_for(GARAGE, "observation", "dms-4711"), vin=VIN, odometer_value=95_000,
         observed_at=1_763_886_600_000, submitted_at=NOW, provider_id=GARAGE,
-        provider_kind=ProviderKind.GARAGE, origin=Origin.WORKSHOP, unit=Unit.KM, work_description="oil change",
+        provider_kind=ProviderKind.GARAGE, origin=Origin.WORKSHOP, unit=Unit.KM,
+        work_description="oil change",
     )  # fmt: skip
     assert decode(encode(record), OdometerReading) == record
     assert parsed.request_id == "dms-4711"
