@@ -42,7 +42,7 @@ from streams.kafka_local import LocalKafka
 from streams.settings import Settings
 from tests.conftest import local_kafka_settings
 from tests.integration.gateway_harness import start_gateway, write_keys
-from tests.integration.worker_harness import Feeder, pipeline
+from tests.integration.worker_harness import Feeder, Pipeline, pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "gateway.json"
@@ -119,7 +119,7 @@ async def load(
                 await asyncio.sleep(delay)
             garage = GARAGES[i % len(GARAGES)]
             body = {
-                "request_id": f"bench-{i}", "vin": vins[i], "odometer_value": 40_000 + i % 1000,
+                "request_id": f"bench-{rate:g}-{i}", "vin": vins[i], "odometer_value": 40_000 + i % 1000,
                 "observed_at": observed, "provider_kind": "GARAGE", "origin": "WORKSHOP",
                 "work_description": "service",
             }  # fmt: skip
@@ -158,6 +158,20 @@ async def warm_up(url: str, key: str, vin: str) -> None:
         raise RuntimeError("the worker gave no receipt in 90 s")
 
 
+def wait_for_registrations(p: Pipeline, count: int, timeout_s: float = 300.0) -> None:
+    """Until the worker has folded every registration (the load must not queue behind them)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        samples = p.metrics(0)
+        done = sum(v for k, v in samples.items()
+                   if k.startswith("carpass_events_in_total") and "vehicle.registrations" in k)  # fmt: skip
+        if done >= count:
+            return
+        p.assert_alive()
+        time.sleep(0.5)
+    raise RuntimeError(f"the worker did not fold {count} registrations in {timeout_s} s")
+
+
 def run(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
     total = sum(int(rate * args.seconds_for(rate)) for rate in args.rates)
     vins = [vin_of(n) for n in range(total + 1)]
@@ -171,6 +185,7 @@ def run(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
     with pipeline(bootstrap, scratch) as p:
         Feeder(p).records(registrations(vins))
         p.start()
+        wait_for_registrations(p, len(vins))
         gateway = start_gateway(p, keys_file, gateway_rate_per_s="0")
         asyncio.run(warm_up(gateway.url, keys[GARAGES[0]], vins[-1]))
         offset = 0

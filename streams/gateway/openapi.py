@@ -60,7 +60,10 @@ _ACCEPTED = {
     "properties": {
         "request_id": {"type": "string", "format": "uuid"},
         "client_request_id": {"type": "string"},
-        "status": {"type": "string", "enum": ["PENDING"]},
+        "status": {
+            "type": "string", "enum": ["PENDING", "ACCEPTED", "ACCEPTED_WITH_WARNINGS", "REJECTED"],
+            "description": "PENDING, or the receipt's status when the request is a repeat",
+        },
         "receipt_url": {"type": "string"},
     },
 }

@@ -275,7 +275,7 @@ class Gateway:
         refused = await self._produce(parsed, topic)
         if refused is not None:
             return refused
-        return _accepted(record.event_id, parsed.request_id, f"/observations/{record.event_id}")
+        return self._accepted(record.event_id, parsed.request_id, f"/observations/{record.event_id}")
 
     async def observation(self, request: web.Request, principal: Principal) -> web.StreamResponse:
         event_id = self._path_id(request)
@@ -327,7 +327,14 @@ class Gateway:
         if refused is not None:
             return refused
         event_id = parsed.record.event_id
-        return _accepted(event_id, parsed.request_id, f"/corrections/{event_id}")
+        return self._accepted(event_id, parsed.request_id, f"/corrections/{event_id}")
+
+    def _accepted(self, event_id: str, request_id: str, url: str) -> web.Response:
+        """202: recorded. ``status`` is the receipt's when this instance already has it (a repeat)."""
+        known = self.index.get(event_id)
+        status = "PENDING" if known is None else known.status.value
+        body = {"request_id": event_id, "client_request_id": request_id, "status": status, "receipt_url": url}
+        return web.json_response(body, status=202, headers={"Location": url})
 
     async def health_check(self, request: web.Request) -> web.StreamResponse:
         state = {**self.health(), "receipts_indexed": len(self.index), "waiting": len(self._waiters)}
@@ -336,6 +343,3 @@ class Gateway:
         return web.json_response(body, status=200 if ready else 503)
 
 
-def _accepted(event_id: str, request_id: str, url: str) -> web.Response:
-    body = {"request_id": event_id, "client_request_id": request_id, "status": "PENDING", "receipt_url": url}
-    return web.json_response(body, status=202, headers={"Location": url})

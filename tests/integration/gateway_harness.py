@@ -55,7 +55,7 @@ def write_keys(path: Path, keys: dict[str, dict[str, str]]) -> str:
 
 def start_gateway(p: Pipeline, keys_file: str, timeout_s: float = 60.0, **settings: str) -> GatewayProcess:
     """Start a gateway for ``p`` and wait until ``/health`` answers 200 (receipts read)."""
-    port = free_port()
+    port = int(settings.pop("gateway_port", 0)) or free_port()
     env = p.env(p.data_dir / "gateway", 0)
     env.update({"CARPASS_API_KEYS_FILE": keys_file, "CARPASS_GATEWAY_PORT": str(port)})
     env.update({f"CARPASS_{k.upper()}": v for k, v in settings.items()})
