@@ -10,8 +10,9 @@ of a known vehicle: the judgment's fast path), from one of 50 garages (rate limi
 
 The client is one Python process on the same machine: past its capacity it cannot keep the schedule
 (``offered_rate_per_s`` says what it managed) and its own lag counts in the latency, as a DMS would see it.
-One gateway process serves about 1,000-1,500 requests/s on a free core (aiohttp; the request logic itself
-is ~50 µs), so rates beyond that need more instances behind a balancer (the gateway is stateless).
+The gateway's own request logic costs ~50 µs (parse, encode, receipt JSON); aiohttp's per-request work
+dominates, so one process saturates well below 2,000 POST+GET pairs a second on a shared core: beyond,
+add instances behind a balancer (the gateway is stateless).
 
     .venv/bin/python benchmarks/bench_gateway.py            # 200/s and 500/s for 20 s, 2,000/s for 10 s
     .venv/bin/python benchmarks/bench_gateway.py --quick    # 50/s for 2 s: checks that it still runs
