@@ -2,7 +2,7 @@
 
 ::
 
-    DMS ──HTTPS (API key = enterprise number)──► carpass gateway ──Avro──► odometer.readings,
+    DMS ──HTTP (API key = enterprise number)──► carpass gateway ──Avro──► odometer.readings,
         odometer.plate-readings, odometer.corrections, odometer.confirmations
     DMS ◄──receipt (status, error numbers, suggested values)── gateway ◄── odometer.receipts
 
@@ -12,7 +12,8 @@
   POST /observations/ID/confirm      state that a flagged reading is right
   GET  /health                       200 once the recent receipts are read
 
-Stateless: start as many as you like behind a load balancer (each follows the whole receipts topic).
+Stateless: start as many as you like behind a load balancer (each follows the whole receipts topic);
+terminate TLS at the balancer.
 Keys: CARPASS_API_KEYS_FILE (provider keys carry their provider_id). Example:
 
   CARPASS_API_KEYS_FILE=keys.json carpass gateway
@@ -43,13 +44,14 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
     from confluent_kafka import KafkaException
 
-    from projections.auth import ApiKeysError
+    from projections.auth import ApiKeys, ApiKeysError
     from streams.gateway.server import run
     from streams.pipeline_topics import TopicSetupError, ensure_topics
 
     if args.port is not None:
         settings = dataclasses.replace(settings, gateway_port=args.port)
     try:
+        ApiKeys.from_file(settings.api_keys_file)  # a bad keys file is refused before touching Kafka
         ensure_topics(settings)
         asyncio.run(run(settings))
     except (TopicSetupError, ApiKeysError, KafkaException, OSError) as exc:
