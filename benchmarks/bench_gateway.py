@@ -164,6 +164,12 @@ async def warm_up(url: str, key: str, vin: str) -> None:
         raise RuntimeError("the worker gave no receipt in 90 s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_for_registrations(p: Pipeline, count: int, timeout_s: float = 300.0) -> None:
     """Until the worker has folded every registration (the load must not queue behind them)."""
     deadline = time.monotonic() + timeout_s
@@ -198,7 +204,14 @@ def run(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
         for rate in args.rates:
             seconds = args.seconds_for(rate)
             count = int(rate * seconds)
+            pid = p.workers[gateway.index].pid
+            gateway_cpu, client_cpu = cpu_seconds(pid), time.process_time()
             result = asyncio.run(load(gateway.url, keys, vins[offset : offset + count], rate, seconds))
+            # CPU per observation (POST + GET), whatever else the machine does: the load-independent cost
+            gateway_ms = (cpu_seconds(pid) - gateway_cpu) / count * 1e3
+            client_ms = (time.process_time() - client_cpu) / count * 1e3
+            result["gateway_cpu_ms_per_observation"] = round(gateway_ms, 3)
+            result["client_cpu_ms_per_observation"] = round(client_ms, 3)
             result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
             offset += count
             runs.append(result)

@@ -121,6 +121,11 @@ PrincipalHandler = Callable[[web.Request, Principal], Awaitable[web.StreamRespon
 _NOT_YOURS = "this request belongs to another provider"
 
 
+def _expire(waiter: asyncio.Future[Receipt | None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class Gateway:
     """The handlers over a receipt index and a ``publish`` function (a Kafka producer in production)."""
 
@@ -144,7 +149,7 @@ class Gateway:
         self.index = ReceiptIndex(settings.gateway_receipts_max)
         self.limiter = RateLimiter(settings.gateway_rate_per_s, settings.gateway_burst)
         self.health: Callable[[], dict[str, Any]] = lambda: {"caught_up": True}
-        self._waiters: dict[str, list[asyncio.Future[Receipt]]] = {}
+        self._waiters: dict[str, list[asyncio.Future[Receipt | None]]] = {}
         self._seen: OrderedDict[str, str] = OrderedDict()
 
     # --- receipts ---------------------------------------------------------------------------------------
@@ -162,13 +167,14 @@ class Gateway:
         found = self.index.get(event_id)
         if found is not None or wait_s <= 0:
             return found
-        waiter: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Receipt | None] = loop.create_future()
         self._waiters.setdefault(event_id, []).append(waiter)
+        timer = loop.call_later(wait_s, _expire, waiter)  # lighter than asyncio.wait_for, per long-poll
         try:
-            return await asyncio.wait_for(waiter, wait_s)
-        except TimeoutError:
-            return self.index.get(event_id)
+            return await waiter
         finally:
+            timer.cancel()
             waiting = self._waiters.get(event_id)
             if waiting is not None and waiter in waiting:
                 waiting.remove(waiter)
