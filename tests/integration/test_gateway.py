@@ -123,7 +123,7 @@ def setup(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         Feeder(p).records(readings)
         judged = lambda m: len(m) >= len(readings)  # noqa: E731
         read_topic(kafka_bootstrap, p.topics.receipts, judged, 90.0, p.assert_alive)
-        settings = {"gateway_rate_per_s": "5", "gateway_burst": "30"}
+        settings = {"gateway_rate_per_s": "5", "gateway_burst": "100"}
         gateway = start_gateway(p, keys_file, **settings)
         second = start_gateway(p, keys_file, **settings)
         yield Setup(p, gateway, second)
@@ -236,7 +236,7 @@ def test_bad_input_is_400_naming_every_field(setup: Setup) -> None:
 
 
 def test_a_provider_over_its_rate_gets_429_with_retry_after(setup: Setup) -> None:
-    statuses = [setup.gateway.call("GET", f"/observations/{uuid.uuid4()}", BUSY) for _ in range(60)]
+    statuses = [setup.gateway.call("GET", f"/observations/{uuid.uuid4()}", BUSY) for _ in range(160)]
     limited = [a for a in statuses if a.status == 429]
     assert limited and statuses[0].status == 200
     assert int(limited[0].headers["Retry-After"]) >= 1
