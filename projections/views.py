@@ -146,11 +146,13 @@ def has_five_digit_counter(state: VehicleState) -> bool:
 def certificate_view(state: VehicleState, as_of: int) -> CertificateView:
     """Everything R11 lists for ``state``'s vehicle, as of event time ``as_of`` (epoch ms).
 
-    Readings oldest first with their counter segment (+1 per replacement, R6) and whether an open trend
-    break blames them; ``open_anomalies`` lists every open anomaly, the R6/R7 markers included;
-    ``open_recalls`` the campaigns whose latest status is OPEN.
+    Readings oldest first with their counter segment (+1 per replacement, R6), whether an open trend
+    break blames them and when their provider confirmed them (``odometer.confirmations``);
+    ``open_anomalies`` lists every open anomaly, the R6/R7 markers included; ``open_recalls`` the
+    campaigns whose latest status is OPEN.
     """
     blamed = {a.blamed_event_id for a in state.anomalies if not a.is_marker and a.blamed_event_id}
+    confirmed = {c.event_id: c.confirmed_at for c in state.confirmations}
     observed = {r.event_id: r.observed_at for r in state.readings}
     readings: list[CertificateReading] = []
     segment = 0
@@ -168,6 +170,7 @@ def certificate_view(state: VehicleState, as_of: int) -> CertificateView:
                 odometer_replaced=r.odometer_replaced,
                 counter_segment=segment,
                 in_open_anomaly=r.event_id in blamed,
+                confirmed_by_provider_at=confirmed.get(r.event_id),
             )
         )
     anomalies = tuple(

@@ -48,6 +48,7 @@ from schemas.records import (
     PlateOdometerReading,
     ProviderKind,
     ProviderRegistration,
+    ReadingConfirmation,
     RecallState,
     RecallStatus,
     Receipt,
@@ -77,15 +78,15 @@ SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 
 AnyRecord: TypeAlias = (
     OdometerReading | PlateOdometerReading | CorrectionRequest | VehicleRegistration | RecallStatus
-    | AccidentInspectionStatus | ProviderRegistration | Receipt | AnomalyEvent | DeadLetter
-    | CertificateView | OkLabelView | ProviderQuality
+    | AccidentInspectionStatus | ProviderRegistration | ReadingConfirmation | Receipt | AnomalyEvent
+    | DeadLetter | CertificateView | OkLabelView | ProviderQuality
 )
 """Any top-level contract record (one ``.avsc`` each)."""
 
 RECORD_TYPES: tuple[type[AnyRecord], ...] = (
     OdometerReading, PlateOdometerReading, CorrectionRequest, VehicleRegistration, RecallStatus,
-    AccidentInspectionStatus, ProviderRegistration, Receipt, AnomalyEvent, DeadLetter,
-    CertificateView, OkLabelView, ProviderQuality,
+    AccidentInspectionStatus, ProviderRegistration, ReadingConfirmation, Receipt, AnomalyEvent,
+    DeadLetter, CertificateView, OkLabelView, ProviderQuality,
 )  # fmt: skip
 
 NESTED_TYPES: dict[str, type] = {

@@ -31,7 +31,9 @@ from typing import Any
 from schemas.catalog import BY_NAME, ENUM_TYPES, NESTED_TYPES, SCHEMAS, TOPICS, AnyRecord, key_of
 from schemas.errors import JsonLineError
 
-__all__ = ["dumps", "from_json_obj", "key_of", "parse_line", "read_lines", "to_json_obj", "topic_of"]
+__all__ = [
+    "dumps", "from_json_obj", "key_of", "parse_line", "parse_value", "read_lines", "to_json_obj", "topic_of",
+]  # fmt: skip
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DATE = date(1970, 1, 1)
@@ -96,6 +98,16 @@ def from_json_obj(obj: Any, *, line: int | None = None) -> AnyRecord:
     except _FieldError as exc:
         raise JsonLineError(exc.message, line=line, field=exc.path) from None
     return record
+
+
+def parse_value(node: Any, value: Any, field: str) -> Any:
+    """One JSON value as a record field holds it, against its Avro type ``node`` (from a schema's
+    ``expanded`` form; unions, enums, logical types as documented above). Raises :class:`JsonLineError`
+    naming ``field``: the per-field check of tools that collect every error of a document (the gateway)."""
+    try:
+        return _parse(node, value, field)
+    except _FieldError as exc:
+        raise JsonLineError(exc.message, field=exc.path) from None
 
 
 def _parse_record(

@@ -170,6 +170,21 @@ class CorrectionRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadingConfirmation:
+    """Topic ``odometer.confirmations``, key VIN: the provider of a flagged reading states it is right.
+
+    Shown in the history (the reading is marked confirmed by its provider); it does not change the
+    judgment: Car-Pass staff decide."""
+
+    event_id: str
+    vin: str
+    confirmed_event_id: str
+    provider_id: str
+    submitted_at: int
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VehicleRegistration:
     """Topic ``vehicle.registrations``, key VIN (DIV / Crossroads Bank for Vehicles)."""
 
@@ -298,6 +313,7 @@ INPUT_TOPICS: dict[type, str] = {
     RecallStatus: "vehicle.recalls",
     AccidentInspectionStatus: "vehicle.accident-inspections",
     ProviderRegistration: "providers.registry",
+    ReadingConfirmation: "odometer.confirmations",
 }
 
 OUTPUT_TOPICS: dict[type, str] = {

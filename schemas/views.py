@@ -54,6 +54,8 @@ class CertificateReading:
     odometer_replaced: bool = False
     counter_segment: int = 0
     in_open_anomaly: bool = False
+    confirmed_by_provider_at: int | None = None
+    """When the reading's own provider confirmed it as right (``ReadingConfirmation``), or ``None``."""
 
 
 @dataclass(frozen=True, slots=True)

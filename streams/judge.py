@@ -22,6 +22,7 @@ from schemas.records import (
     CorrectionRequest,
     Judgment,
     OdometerReading,
+    ReadingConfirmation,
     Receipt,
     VehicleRegistration,
 )
@@ -57,7 +58,7 @@ class VehicleSummary:
 
 def event_time(event: VehicleEvent) -> int:
     """The event's own time (epoch ms), used as ``processed_at``."""
-    if isinstance(event, OdometerReading | CorrectionRequest):
+    if isinstance(event, OdometerReading | CorrectionRequest | ReadingConfirmation):
         return event.submitted_at
     if isinstance(event, VehicleRegistration):
         return event.effective_at

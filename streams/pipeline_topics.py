@@ -3,7 +3,8 @@
 ::
 
     contract inputs (VIN key)   odometer.readings, odometer.corrections, vehicle.registrations,
-                                vehicle.recalls, vehicle.accident-inspections ──► vehicle agent
+                                vehicle.recalls, vehicle.accident-inspections,
+                                odometer.confirmations ──► vehicle agent
     contract input (plate key)  odometer.plate-readings ──► plate agent
     internal (this module)      carpass.plate-intervals (plate key): registrations re-keyed by plate,
                                                                     and the plate agent's clock ticks
@@ -27,6 +28,7 @@ from schemas.records import (
     AccidentInspectionStatus,
     CorrectionRequest,
     OdometerReading,
+    ReadingConfirmation,
     RecallStatus,
     VehicleRegistration,
 )
@@ -99,6 +101,7 @@ class PipelineTopics:
             self.name("vehicle.recalls"): RecallStatus,
             self.name("vehicle.accident-inspections"): AccidentInspectionStatus,
             self.resolved_readings: OdometerReading,
+            self.name("odometer.confirmations"): ReadingConfirmation,
         }
 
     def base(self, topic: str) -> str:

@@ -102,6 +102,21 @@ class Settings:
     """PEM private key of the client certificate."""
     kafka_ssl_key_password: str = dataclasses.field(default="", repr=False)
     """Password of an encrypted client key: a secret, like the SASL password."""
+    # --- the inflow gateway (``carpass gateway``, streams/gateway) ---
+    gateway_bind: str = "127.0.0.1"
+    """Address the HTTP gateway listens on; 0.0.0.0 to serve other hosts."""
+    gateway_port: int = 8088
+    """Port of the HTTP gateway."""
+    gateway_rate_per_s: float = 20.0
+    """Requests a second each provider may make to one gateway instance (token bucket); 0: no limit."""
+    gateway_burst: int = 40
+    """Requests a provider may make at once before the rate applies (the bucket's size)."""
+    gateway_receipts_window_s: float = 86400.0
+    """How far back (seconds) a gateway instance reads odometer.receipts when it starts."""
+    gateway_receipts_max: int = 500000
+    """Receipts one gateway instance keeps in memory (the oldest are forgotten first)."""
+    gateway_max_wait_s: float = 30.0
+    """The longest ``wait_s`` a client may ask for on ``GET /observations/{id}``."""
 
     def __post_init__(self) -> None:
         _check_kafka_security(self)

@@ -20,7 +20,13 @@ Layout of version 1 (``n`` = varint, ``t`` = time, ``s`` = text; a section is pr
     [recalls:n {campaign:s manufacturer:s description:s status:1 changed_at:t}*]  [accident: status:1 t]
     [anomalies:n {kind:1 blamed:ref related:n {ref}* cause:1 suggested:n}*]
 
-Encoding is deterministic (a replay stores the same bytes). A change of layout gets a new version byte;
+Encoding is deterministic (a replay stores the same bytes). Version 2 is version 1 followed by one more
+section, written only when the state has confirmations (so every state without them keeps its version-1
+bytes, and states stored before confirmations existed read unchanged)::
+
+    version:2  <version 1 sections>  confirmations:n {reading:ref confirmed_at:t}*
+
+A change of layout gets a new version byte;
 :func:`decode_state` refuses versions it does not know with a :class:`StateCodecError`, as it refuses
 truncated or trailing bytes: the worker dead-letters the VIN's events rather than judge a misread history.
 """
@@ -61,6 +67,7 @@ from streams.binary import (
 from streams.domain.fastbuild import builder
 from streams.domain.state import (
     AccidentFact,
+    ConfirmedReading,
     OpenAnomaly,
     RecallFact,
     RegistrationFacts,
@@ -70,7 +77,9 @@ from streams.domain.state import (
 from streams.state_readings import ColumnError, Source, put_readings, read_readings
 
 VERSION = 1
-"""The layout written by :func:`encode_state`."""
+"""The layout written by :func:`encode_state` for a state without confirmations."""
+VERSION_CONFIRMED = 2
+"""Version 1 plus a trailing confirmations section (a state with ``confirmations``)."""
 
 
 class StateCodecError(ValueError):
@@ -208,7 +217,7 @@ def _encode(state: VehicleState) -> bytes:
         | (_S_ACCIDENT if state.accident is not None else 0)
         | (_S_ANOMALIES if state.anomalies else 0)
     )
-    out = bytearray((VERSION, present))
+    out = bytearray((VERSION_CONFIRMED if state.confirmations else VERSION, present))
     if present & (_S_READINGS | _S_REJECTED):
         sources: dict[Source, int] = {}
         for reading in (*state.readings, *state.rejected):
@@ -243,6 +252,12 @@ def _encode(state: VehicleState) -> bytes:
         put_time(out, state.accident.changed_at)
     if state.anomalies:
         _put_anomalies(out, state)
+    if state.confirmations:
+        positions = {reading.event_id: index for index, reading in enumerate(state.readings)}
+        varint(out, len(state.confirmations))
+        for confirmation in state.confirmations:
+            _put_ref(out, confirmation.event_id, positions)
+            put_time(out, confirmation.confirmed_at)
     return bytes(out)
 
 
@@ -250,8 +265,11 @@ def decode_state(vin: str, data: bytes) -> VehicleState:
     """The state stored as ``data`` under key ``vin``. Raises :class:`StateCodecError` only."""
     if not data:
         raise StateCodecError(f"empty stored state for {vin!r}")
-    if data[0] != VERSION:
-        raise StateCodecError(f"stored state for {vin!r} has version {data[0]}; this worker reads {VERSION}")
+    if data[0] not in (VERSION, VERSION_CONFIRMED):
+        raise StateCodecError(
+            f"stored state for {vin!r} has version {data[0]}; this worker reads {VERSION} and "
+            f"{VERSION_CONFIRMED}"
+        )
     r = Reader(data)
     r.pos = 1
     try:
@@ -281,12 +299,17 @@ def decode_state(vin: str, data: bytes) -> VehicleState:
         )
         accident = AccidentFact(_ACCIDENTS[r.byte()], r.time()) if present & _S_ACCIDENT else None
         anomalies = _read_anomalies(r, readings) if present & _S_ANOMALIES else ()
+        confirmations = (
+            tuple(ConfirmedReading(_read_ref(r, readings) or "", r.time()) for _ in range(r.varint()))
+            if data[0] == VERSION_CONFIRMED
+            else ()
+        )
     except (IndexError, UnicodeDecodeError, struct.error, BinaryError) as exc:
         raise StateCodecError(f"corrupt stored state for {vin!r}: {exc!r}") from exc
     if r.pos != len(data):
         raise StateCodecError(f"stored state for {vin!r} has {len(data) - r.pos} trailing bytes")
     state: VehicleState = _new_state(
-        vin, readings, rejected, done_ids, closed, registration, recalls, accident, anomalies
+        vin, readings, rejected, done_ids, closed, registration, recalls, accident, anomalies, confirmations
     )
     return state
 
@@ -294,7 +317,7 @@ def decode_state(vin: str, data: bytes) -> VehicleState:
 ENCODED_FIELDS: dict[type, tuple[str, ...]] = {
     VehicleState: (
         "vin", "readings", "rejected", "done_ids", "electronic_closed", "registration", "recalls",
-        "accident", "anomalies",
+        "accident", "anomalies", "confirmations",
     ),
     StoredReading: (
         "event_id", "observed_at", "value", "unit", "provider_id", "provider_kind", "origin",
@@ -309,6 +332,7 @@ ENCODED_FIELDS: dict[type, tuple[str, ...]] = {
     RecallFact: ("campaign_id", "manufacturer", "description", "status", "changed_at"),
     AccidentFact: ("status", "changed_at"),
     OpenAnomaly: ("kind", "blamed_event_id", "related_event_ids", "cause", "suggested_value"),
+    ConfirmedReading: ("event_id", "confirmed_at"),
 }  # fmt: skip
 """The fields this version stores, per state class: a test compares them with the dataclasses, so a field
 added to the state cannot be silently dropped from the stored form."""

@@ -4,7 +4,7 @@
 
     input  (event store)  odometer.readings, odometer.plate-readings, odometer.corrections,
                           vehicle.registrations, vehicle.recalls, vehicle.accident-inspections,
-                          providers.registry                         retention infinite (time and size)
+                          providers.registry, odometer.confirmations  retention infinite (time and size)
     output                odometer.receipts, odometer.anomalies, dead-letters     retention 2 years
     view                  carpass.certificates, carpass.ok-labels, providers.quality   compacted
     internal              (none yet: Faust creates its own changelog and repartition topics)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from streams.settings import Settings, SettingsError
 
 # Modules under streams.cli that contribute sub-commands, in --help order.
-_COMMAND_MODULES = ("demo", "config", "kafka", "topics", "io", "judge", "simulate", "worker")
+_COMMAND_MODULES = ("demo", "config", "kafka", "topics", "io", "judge", "simulate", "worker", "gateway")
 
 
 class CliError(Exception):

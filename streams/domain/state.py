@@ -22,6 +22,10 @@ bytes for a realistic 10-reading history, 580 for 20; ``tests/unit/streams/domai
 ``registration`` / ``recalls`` / ``accident``
     The latest registration facts (DIV), recall campaigns and post-accident status, without the VIN
     (the key) - what R8, R7, R11 need.
+``confirmations``
+    Readings their own provider has confirmed as right (``ReadingConfirmation``), sorted by reading id,
+    with the earliest confirmation time: shown in the history, never part of the judgment. Empty for
+    nearly every vehicle (the stored form then has no trace of it).
 ``anomalies``
     The anomalies currently OPEN (including the ODOMETER_REPLACED / COUNTER_WRAPPED markers), as last
     emitted: the next decision diffs against them. Blamed/related readings are referred to by event id.
@@ -136,6 +140,15 @@ class OpenAnomaly:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfirmedReading:
+    """A reading (``event_id``) confirmed by its own provider at ``confirmed_at`` (epoch ms, the earliest
+    confirmation's ``submitted_at``)."""
+
+    event_id: str
+    confirmed_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class VehicleState:
     """Everything the core remembers about one VIN. Replace, never mutate."""
 
@@ -148,6 +161,7 @@ class VehicleState:
     recalls: tuple[RecallFact, ...] = ()
     accident: AccidentFact | None = None
     anomalies: tuple[OpenAnomaly, ...] = ()
+    confirmations: tuple[ConfirmedReading, ...] = ()
 
     @property
     def five_digit_registered(self) -> bool:

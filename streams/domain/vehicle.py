@@ -10,6 +10,7 @@
                           ▼
                       reevaluate touched segment ──► settle: AnomalyEvents, trend warnings on the receipt
     CorrectionRequest ──► corrections.decide_correction (R5)
+    ReadingConfirmation ► confirmations.decide_confirmation: the reading marked confirmed (no output)
     VehicleRegistration ─► latest facts; a changed counter kind (R7) re-judges every segment
     RecallStatus / AccidentInspectionStatus ──► latest status per campaign / of the vehicle
 
@@ -38,6 +39,7 @@ from schemas.records import (
     AnomalyStatus,
     CorrectionRequest,
     OdometerReading,
+    ReadingConfirmation,
     RecallState,
     RecallStatus,
     Receipt,
@@ -48,6 +50,7 @@ from schemas.records import (
 )
 from streams.domain.calendar import MS_PER_DAY, brussels_day
 from streams.domain.catalogue import IssueCode, make_issue
+from streams.domain.confirmations import decide_confirmation
 from streams.domain.corrections import decide_correction
 from streams.domain.errors import WrongVehicleError
 from streams.domain.evaluation import (
@@ -75,6 +78,7 @@ from streams.domain.trend import _append_is_consistent
 
 VehicleEvent = (
     OdometerReading | CorrectionRequest | VehicleRegistration | RecallStatus | AccidentInspectionStatus
+    | ReadingConfirmation
 )
 
 __all__ = ["Decision", "VehicleEvent", "decide", "evolve", "fold"]
@@ -105,6 +109,8 @@ def decide(
         return _decide_registration(state, event, policy, processed_at)
     if isinstance(event, RecallStatus):
         return Decision(_apply_recall(state, event))
+    if isinstance(event, ReadingConfirmation):
+        return decide_confirmation(state, event)
     return Decision(_apply_accident(state, event))
 
 
@@ -203,6 +209,7 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
                     state.recalls,
                     state.accident,
                     state.anomalies,
+                    state.confirmations,
                 ),
                 (
                     receipt(eid, vin, provider_id, issues, processed_at)

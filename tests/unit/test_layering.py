@@ -10,6 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PURE_PACKAGES = [ROOT / "streams" / "domain"]
 PURE_MODULES = [ROOT / "projections" / "views.py"]
+PURE_MODULES += [ROOT / "streams" / "gateway" / f"{name}.py" for name in ("requests", "limits", "receipts")]
 
 FORBIDDEN_MODULES = {
     "aiohttp", "aiokafka", "asyncio", "confluent_kafka", "faust", "httpx", "mode", "os", "prometheus_client",

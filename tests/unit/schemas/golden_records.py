@@ -30,6 +30,7 @@ from schemas.records import (
     PlateOdometerReading,
     ProviderKind,
     ProviderRegistration,
+    ReadingConfirmation,
     RecallState,
     RecallStatus,
     Receipt,
@@ -93,6 +94,11 @@ GOLDEN: dict[str, AnyRecord] = {
         event_id="3f1c2b9e-8a4d-4c1e-9b7a-000000000007", provider_id="0123456789", name="Garage Janssens",
         kind=ProviderKind.GARAGE, nace_codes=("45201", "45320"), active=True, changed_at=T0,
     ),
+    "ReadingConfirmation": ReadingConfirmation(
+        event_id="3f1c2b9e-8a4d-4c1e-9b7a-000000000008", vin=VIN,
+        confirmed_event_id="3f1c2b9e-8a4d-4c1e-9b7a-000000000001", provider_id="0123456789",
+        submitted_at=T0 + DAY, note="the customer's invoice shows 123,456 km",
+    ),
     "Receipt": Receipt(
         event_id="3f1c2b9e-8a4d-4c1e-9b7a-000000000001", vin=VIN, provider_id="0123456789",
         status=ReceiptStatus.ACCEPTED_WITH_WARNINGS,
@@ -120,7 +126,10 @@ GOLDEN: dict[str, AnyRecord] = {
             CertificateReading(
                 "r1", T0 - 365 * DAY, 100_000, Origin.INSPECTION, ProviderKind.INSPECTION_BODY
             ),
-            CertificateReading("r2", T0, 123_456, Origin.WORKSHOP, ProviderKind.GARAGE, in_open_anomaly=True),
+            CertificateReading(
+                "r2", T0, 123_456, Origin.WORKSHOP, ProviderKind.GARAGE, in_open_anomaly=True,
+                confirmed_by_provider_at=T0 + DAY,
+            ),
         ),
         judgment_reasons=("RISING",),
         open_anomalies=(CertificateAnomaly("9d5c-anomaly-1", AnomalyKind.SPIKE, "r2", T0),),

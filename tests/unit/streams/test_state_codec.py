@@ -22,13 +22,21 @@ from schemas.records import (
 )
 from streams.domain.state import (
     AccidentFact,
+    ConfirmedReading,
     OpenAnomaly,
     RecallFact,
     RegistrationFacts,
     StoredReading,
     VehicleState,
 )
-from streams.state_codec import ENCODED_FIELDS, VERSION, StateCodecError, decode_state, encode_state
+from streams.state_codec import (
+    ENCODED_FIELDS,
+    VERSION,
+    VERSION_CONFIRMED,
+    StateCodecError,
+    decode_state,
+    encode_state,
+)
 from tests.unit.streams.domain.test_state import BUDGET_BYTES, realistic
 
 VIN = "WVWZZZ1KZAW123456"
@@ -114,6 +122,9 @@ def states(draw: st.DrawFn) -> VehicleState:
         recalls=tuple(draw(st.lists(recalls, max_size=2))),
         accident=draw(st.none() | accidents),
         anomalies=tuple(anomalies),
+        confirmations=tuple(
+            draw(st.lists(st.builds(ConfirmedReading, event_id=reference, confirmed_at=TIME), max_size=2))
+        ),
     )
 
 
@@ -127,6 +138,21 @@ def test_any_state_round_trips(state: VehicleState) -> None:
 def test_encoding_is_deterministic(state: VehicleState) -> None:
     # Replays must store the same bytes (the changelog of a replay equals the live one).
     assert encode_state(state) == encode_state(decode_state(state.vin, encode_state(state)))
+
+
+def test_confirmations_are_a_version_2_tail_and_version_1_bytes_still_read() -> None:
+    plain = realistic(5)
+    stored_before = encode_state(plain)
+    assert stored_before[0] == VERSION  # no confirmation: the bytes stored before confirmations existed
+    mark = ConfirmedReading(plain.readings[2].event_id, 1_700_000_000_000)
+    confirmed = replace(plain, confirmations=(mark,))
+    stored = encode_state(confirmed)
+    assert stored[0] == VERSION_CONFIRMED and stored[1:].startswith(stored_before[1:])
+    assert len(stored) - len(stored_before) <= 1 + 1 + 6  # count, reading index, time in seconds
+    assert decode_state(VIN, stored) == confirmed
+    assert decode_state(VIN, stored_before) == plain
+    with pytest.raises(StateCodecError, match="version 3"):
+        decode_state(VIN, bytes((3,)) + stored[1:])
 
 
 def test_an_empty_state_is_two_bytes() -> None:
@@ -160,7 +186,7 @@ def test_non_uuid_event_ids_and_millisecond_times_round_trip() -> None:
 
 def test_an_unknown_version_is_refused() -> None:
     stored = bytearray(encode_state(realistic(3)))
-    stored[0] = VERSION + 1
+    stored[0] = VERSION_CONFIRMED + 1
     with pytest.raises(StateCodecError, match="version"):
         decode_state(VIN, bytes(stored))
 

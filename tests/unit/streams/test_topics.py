@@ -51,7 +51,7 @@ def test_keys() -> None:
     assert vin_keyed == {
         "odometer.readings", "odometer.corrections", "vehicle.registrations", "vehicle.recalls",
         "vehicle.accident-inspections", "odometer.receipts", "odometer.anomalies", "carpass.certificates",
-        "carpass.ok-labels",
+        "carpass.ok-labels", "odometer.confirmations",
     }  # fmt: skip
     assert all(spec.co_partitioned == (spec.key is KeyKind.VIN) for spec in CATALOGUE)
 

@@ -72,5 +72,6 @@ def test_the_state_holds_no_derived_copies() -> None:
         "recalls",
         "accident",
         "anomalies",
+        "confirmations",
     ]
     assert "km" not in {f.name for f in fields(StoredReading)}

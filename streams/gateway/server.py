@@ -1,0 +1,60 @@
+"""``run(settings)``: one gateway process: producer, receipt follower, HTTP server, until a signal.
+
+::
+
+    settings ──ApiKeys.from_file──► keys      ──EventProducer──► publish (awaits acks)
+             ──ReceiptFollower(odometer.receipts, window)──► Gateway.add_receipts
+             ──aiohttp TCPSite(gateway_bind, gateway_port)──► Gateway routes; SIGTERM/SIGINT stop
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+
+from aiohttp import web
+
+from projections.auth import ApiKeys
+from streams.gateway.kafka import EventProducer, ReceiptFollower
+from streams.gateway.service import Gateway
+from streams.kafka_clients import build_codec
+from streams.pipeline_topics import PipelineTopics
+from streams.settings import Settings
+
+
+async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    """Serve until SIGTERM/SIGINT (or until cancelled); ``ready`` is set once the port is open."""
+    keys = ApiKeys.from_file(settings.api_keys_file)
+    codec = build_codec(settings)
+    loop = asyncio.get_running_loop()
+    producer = EventProducer(settings)
+    gateway = Gateway(settings, keys, producer.send, codec)
+    follower = ReceiptFollower(
+        settings, PipelineTopics(settings.topic_prefix).receipts, codec, gateway.add_receipts, loop,
+        window_s=settings.gateway_receipts_window_s,
+    )  # fmt: skip
+    gateway.health = lambda: {"caught_up": follower.caught_up, "receipts_read": follower.received}
+    runner = web.AppRunner(gateway.application(), access_log=None)
+    try:
+        await loop.run_in_executor(None, follower.start)
+        await runner.setup()
+        await web.TCPSite(runner, settings.gateway_bind, settings.gateway_port).start()
+        print(
+            f"carpass gateway: http://{settings.gateway_bind}:{settings.gateway_port} "
+            f"(topic prefix {settings.topic_prefix!r}, receipts of the last "
+            f"{settings.gateway_receipts_window_s:g} s)",
+            file=sys.stderr, flush=True,
+        )  # fmt: skip
+        if ready is not None:
+            ready.set()
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        follower.close()
+        producer.close()

@@ -1,0 +1,48 @@
+"""Token buckets per provider, and the bounded receipt index."""
+
+from __future__ import annotations
+
+from schemas.records import Issue, Receipt, ReceiptStatus, Severity
+from streams.gateway.limits import RateLimiter
+from streams.gateway.receipts import ReceiptIndex, receipt_json
+
+
+def test_a_bucket_allows_its_burst_then_the_rate() -> None:
+    limiter = RateLimiter(rate_per_s=2.0, burst=3)
+    assert [limiter.take("a", 0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.take("a", 0.0) == 0.5  # the next token in half a second; nothing taken
+    assert limiter.take("b", 0.0) == 0.0  # per provider
+    assert limiter.take("a", 0.25) == 0.25
+    assert limiter.take("a", 0.5) == 0.0
+    assert limiter.take("a", 100.0) == 0.0 and limiter.take("a", 100.0) == 0.0
+    assert limiter.take("a", 100.0) == 0.0 and limiter.take("a", 100.0) == 0.5  # refilled to the burst only
+    assert RateLimiter(0, 1).take("a", 0.0) == 0.0
+
+
+def receipt(event_id: str, *numbers: str) -> Receipt:
+    issues = tuple(Issue(n, "TREND_BREAK", Severity.WARNING, "m", 96_000) for n in numbers)
+    status = ReceiptStatus.ACCEPTED_WITH_WARNINGS if issues else ReceiptStatus.ACCEPTED
+    return Receipt(event_id, "WVWZZZ1KZAW200001", "0412345678", status, issues, 1_763_890_000_000)
+
+
+def test_the_index_finds_receipts_by_id_and_error_number_and_forgets_the_oldest() -> None:
+    index = ReceiptIndex(max_entries=2)
+    index.add(receipt("a", "E00000000000A"))
+    index.add(receipt("b"))
+    assert index.by_error_number("E00000000000A") == index.get("a")
+    index.add(receipt("a", "E00000000000A"))  # a replayed output replaces, and becomes the newest
+    index.add(receipt("c", "E00000000000C"))
+    assert index.get("b") is None and len(index) == 2
+    index.add(receipt("d"))
+    assert index.get("a") is None and index.by_error_number("E00000000000A") is None
+    assert index.by_error_number("E00000000000C") == index.get("c")
+
+
+def test_the_receipt_as_answered() -> None:
+    body = receipt_json(receipt("a", "E00000000000A"))
+    assert body["request_id"] == "a" and "event_id" not in body and "type" not in body
+    assert body["issues"][0] == {
+        "error_number": "E00000000000A", "code": "TREND_BREAK", "severity": "WARNING", "message": "m",
+        "suggested_value": 96_000,
+    }  # fmt: skip
+    assert body["processed_at"].endswith("Z")

@@ -1,0 +1,172 @@
+"""The gateway's pure request logic: bodies -> events with every field error named; stable ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from schemas.codec import decode, encode
+from schemas.records import (
+    CorrectionChannel,
+    OdometerReading,
+    Origin,
+    PlateOdometerReading,
+    ProviderKind,
+    ReadingConfirmation,
+    Unit,
+)
+from streams.gateway.requests import (
+    InvalidRequestError,
+    claimed_provider,
+    event_id_for,
+    parse_confirmation,
+    parse_correction,
+    parse_observation,
+    parse_wait,
+)
+
+GARAGE = "0412345678"
+NOW = 1_763_890_000_000
+VIN = "WVWZZZ1KZAW200001"
+
+
+def body(**changes: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "request_id": "dms-4711", "vin": VIN, "odometer_value": 95_000,
+        "observed_at": "2025-11-23T09:30:00+01:00", "provider_kind": "GARAGE", "origin": "WORKSHOP",
+        "work_description": "oil change",
+    }  # fmt: skip
+    out.update(changes)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def errors_of(call: Any) -> dict[str, str]:
+    with pytest.raises(InvalidRequestError) as refused:
+        call()
+    return {e.field: e.rule for e in refused.value.errors}
+
+
+def test_a_vin_observation_becomes_the_contract_reading() -> None:
+    parsed = parse_observation(body(), GARAGE, NOW)
+    record = parsed.record
+    assert isinstance(record, OdometerReading)
+    assert record == OdometerReading(
+        event_id=event_id_for(GARAGE, "observation", "dms-4711"), vin=VIN, odometer_value=95_000,
+        observed_at=1_763_886_600_000, submitted_at=NOW, provider_id=GARAGE,
+        provider_kind=ProviderKind.GARAGE, origin=Origin.WORKSHOP, unit=Unit.KM,
+        work_description="oil change",
+    )  # fmt: skip
+    assert decode(encode(record), OdometerReading) == record
+    assert parsed.request_id == "dms-4711"
+
+
+def test_a_plate_observation_becomes_a_plate_reading() -> None:
+    parsed = parse_observation(body(vin=None, plate="1-ABC-123", unit="MILES", counter_digits=5), GARAGE, NOW)
+    assert isinstance(parsed.record, PlateOdometerReading)
+    assert parsed.record.plate == "1-ABC-123" and parsed.record.unit is Unit.MILES
+    assert parsed.record.counter_digits == 5
+
+
+def test_ids_are_stable_per_provider_kind_and_request() -> None:
+    first = parse_observation(body(), GARAGE, NOW)
+    later = parse_observation(body(), GARAGE, NOW + 60_000)
+    assert first.record.event_id == later.record.event_id  # a repeat is the same event
+    assert first.digest == later.digest  # the arrival time is not content
+    assert parse_observation(body(odometer_value=95_001), GARAGE, NOW).digest != first.digest
+    assert parse_observation(body(), "0498765432", NOW).record.event_id != first.record.event_id
+    assert event_id_for(GARAGE, "correction", "dms-4711") != first.record.event_id
+
+
+def test_every_bad_field_is_named_with_its_rule() -> None:
+    bad = body(
+        request_id="with space", odometer_value="12a", observed_at="2025-11-23T09:30:00", origin="GARAGE",
+        provider_kind=None, colour="red", counter_digits=12, odometer_replaced="yes",
+    )  # fmt: skip
+    errors = errors_of(lambda: parse_observation(bad, GARAGE, NOW))
+    assert set(errors) == {
+        "request_id", "odometer_value", "observed_at", "origin", "provider_kind", "colour", "counter_digits",
+        "odometer_replaced",
+    }  # fmt: skip
+    assert errors["provider_kind"] == "required"
+    assert "time zone" in errors["observed_at"] and "expected integer" in errors["odometer_value"]
+    assert "WORKSHOP" in errors["origin"] and errors["colour"].startswith("unknown field")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"vin": None}, "vin"),
+        ({"plate": "1-ABC-123"}, "plate"),
+        ({"plate": "1 abc 123", "vin": None}, "plate"),
+        ({"vin": "WVW ZZZ"}, "vin"),
+        ({"odometer_value": True}, "odometer_value"),
+        ({"odometer_value": 2**63}, "odometer_value"),
+        ({"odometer_value": 1.5}, "odometer_value"),
+        ({"observed_at": 1_763_886_600_000}, "observed_at"),
+        ({"unit": "km"}, "unit"),
+        ({"work_description": "x" * 2001}, "work_description"),
+        ({"request_id": None}, "request_id"),
+    ],
+)
+def test_shape_rules(changes: dict[str, Any], field: str) -> None:
+    assert field in errors_of(lambda: parse_observation(body(**changes), GARAGE, NOW))
+
+
+def test_registry_rules_are_left_to_the_receipt() -> None:
+    # R1 (17 ISO 3779 characters) and R17 (not in the future) come back with error numbers on the receipt.
+    parsed = parse_observation(body(vin="WVWZZZ1KZAW2000O1X", odometer_value=-5,
+                                    observed_at="2099-01-01T00:00:00Z"), GARAGE, NOW)  # fmt: skip
+    assert isinstance(parsed.record, OdometerReading) and parsed.record.odometer_value == -5
+
+
+def test_a_body_that_is_not_an_object() -> None:
+    assert "body" in errors_of(lambda: parse_observation([1, 2], GARAGE, NOW))
+    assert claimed_provider({"provider_id": "0498765432"}) == "0498765432"
+    assert claimed_provider([]) is None
+
+
+def test_corrections() -> None:
+    content = {"request_id": "fix-1", "error_number": "E0123456789AB", "corrected_value": 96_000}
+    draft = parse_correction(content)
+    parsed = draft.record(VIN, GARAGE, NOW)
+    record = parsed.record
+    assert record.channel is CorrectionChannel.ELECTRONIC and record.requested_by == GARAGE  # type: ignore[union-attr]
+    assert record.event_id == event_id_for(GARAGE, "correction", "fix-1")
+    withdraw = parse_correction({"request_id": "w", "error_number": "E0123456789AB", "withdraw": True})
+    assert withdraw.withdraw and withdraw.corrected_value is None
+    dated = parse_correction({"request_id": "d", "error_number": "E0123456789AB",
+                              "corrected_observed_at": "2025-11-22T10:00:00Z"})  # fmt: skip
+    assert dated.corrected_observed_at == 1_763_805_600_000
+    assert draft.digest != dated.digest
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        ({"error_number": "E0123456789AB"}, "corrected_value"),
+        ({"error_number": "E0123456789AB", "withdraw": True, "corrected_value": 1}, "withdraw"),
+        ({"error_number": "E-2024-1", "corrected_value": 1}, "error_number"),
+        ({"corrected_value": 1}, "error_number"),
+        ({"error_number": "E0123456789AB", "corrected_value": "1"}, "corrected_value"),
+        ({"error_number": "E0123456789AB", "channel": "FORM", "corrected_value": 1}, "channel"),
+    ],
+)
+def test_correction_rules(content: dict[str, Any], field: str) -> None:
+    assert field in errors_of(lambda: parse_correction({"request_id": "r", **content}))
+
+
+def test_confirmations() -> None:
+    parsed = parse_confirmation({"note": "new cluster"}, "obs-1", VIN, GARAGE, NOW)
+    assert parsed.record == ReadingConfirmation(
+        event_id=event_id_for(GARAGE, "confirmation", "obs-1"), vin=VIN, confirmed_event_id="obs-1",
+        provider_id=GARAGE, submitted_at=NOW, note="new cluster",
+    )  # fmt: skip
+    assert parse_confirmation(None, "obs-1", VIN, GARAGE, NOW).record.event_id == parsed.record.event_id
+    assert "reason" in errors_of(lambda: parse_confirmation({"reason": "x"}, "obs-1", VIN, GARAGE, NOW))
+
+
+def test_wait() -> None:
+    assert parse_wait(None, 30) == 0.0 and parse_wait("2.5", 30) == 2.5
+    for bad in ("-1", "31", "nan", "soon", "inf"):
+        assert "wait_s" in errors_of(lambda bad=bad: parse_wait(bad, 30))
