@@ -13,28 +13,52 @@ Dates are Brussels calendar dates; values are shown as on the dashboard, with th
 from __future__ import annotations
 
 from html import escape
-from itertools import pairwise
+from itertools import cycle, pairwise
 
 from projections.certificates import IssuedCertificate
-from schemas.records import AnomalyKind, Unit
-from schemas.views import CertificateReading, CertificateView
+from schemas.records import AnomalyKind, SuspectedCause, Unit
+from schemas.views import CertificateAnomaly, CertificateReading, CertificateView
 from streams.domain.calendar import brussels_day, date_of
 from streams.domain.history import to_km
 from streams.domain.state import MARKER_KINDS
 
-_W, _H = 760, 320
-_LEFT, _RIGHT, _TOP, _BOTTOM = 78, 20, 20, 46
+_W, _H = 820, 340
+_LEFT, _RIGHT, _TOP, _BOTTOM = 84, 22, 22, 56
+_TYPO_KINDS = frozenset({AnomalyKind.SPIKE, AnomalyKind.DIP})
 
 _CSS = """
-body{font-family:system-ui,Arial,sans-serif;margin:24px auto;max-width:820px;color:#111}
+body{font-family:system-ui,Arial,sans-serif;margin:24px auto;max-width:820px;color:#111;padding:0 12px}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:16px;margin:22px 0 6px;border-bottom:1px solid #999}
 table{border-collapse:collapse;width:100%;font-size:13px}
-td,th{border:1px solid #bbb;padding:3px 6px;text-align:left}
-th{background:#eee} .mention{border:2px solid #b00;padding:6px 10px;margin:8px 0;font-weight:bold}
+td,th{border:1px solid #bbb;padding:3px 6px;text-align:left} th{background:#eee}
+table.facts th{width:36%;font-weight:600} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.mention{border:2px solid #b00;padding:6px 10px;margin:8px 0;font-weight:bold}
+.summary{display:flex;gap:10px;margin:14px 0 4px} .summary div{flex:1;border:1px solid #bbb;padding:8px 10px}
+.summary b{display:block;font-size:20px;margin-top:2px} .summary .box-bad{border:2px solid #b00}
+.summary .box-ok{border:2px solid #060}
 .ok{color:#060} .bad{color:#b00} .muted{color:#555;font-size:12px} tr.anomaly td{background:#fde8e8}
-svg{border:1px solid #ccc;background:#fff}
-@media print{body{margin:0} .noprint{display:none}}
+#mileage-chart{display:block;width:100%;height:auto;border:1px solid #ccc;background:#fff}
+@page{size:A4;margin:14mm}
+@media print{body{margin:0;max-width:none;padding:0} .noprint{display:none}
+ *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+ h2{break-after:avoid} tr,.summary,#mileage-chart,.mention{break-inside:avoid}}
 """
+
+_KIND_TEXT = {
+    AnomalyKind.ROLLBACK: "Rollback: the mileage went down and stayed down",
+    AnomalyKind.SPIKE: "A reading far above the readings around it",
+    AnomalyKind.DIP: "A reading far below the readings around it",
+    AnomalyKind.IMPLAUSIBLE_RATE: "An implausible jump in mileage",
+    AnomalyKind.CONFLICTING_DUPLICATE: "Two different values on the same day",
+    AnomalyKind.STALE_HISTORY: "No recent reading",
+}
+_CAUSE_TEXT = {
+    SuspectedCause.EXTRA_DIGIT: "a digit too many",
+    SuspectedCause.MISSING_DIGIT: "a missing digit",
+    SuspectedCause.SWAPPED_DIGITS: "two digits swapped",
+    SuspectedCause.MISTYPED_DIGIT: "a mistyped digit",
+    SuspectedCause.MILES_AS_KM: "miles entered as km",
+}
 
 
 def _day(ms: int) -> str:
@@ -53,21 +77,43 @@ def _text(value: object) -> str:
     return escape(str(value))
 
 
+def _words(code: str) -> str:
+    """An enum value as words: ``CONNECTED_VEHICLE`` -> ``connected vehicle``."""
+    return code.replace("_", " ").lower()
+
+
 def _km(reading: CertificateReading) -> int:
     return to_km(reading.odometer_value, reading.unit)
 
 
+def _shown(reading: CertificateReading) -> str:
+    """The value as displayed on the dashboard, with its unit."""
+    return f"{reading.odometer_value:,} {'km' if reading.unit is Unit.KM else 'miles'}"
+
+
+def _axis_step(top_km: int) -> int:
+    """A round tick step (1, 2 or 5 times a power of ten km) giving at most eight steps up to ``top_km``."""
+    step, factors = 1000, cycle((2, 2.5, 2))
+    while top_km / step > 8:
+        step = round(step * next(factors))
+    return step
+
+
 def mileage_chart_svg(view: CertificateView) -> str:
     """The mileage chart: one line per stretch of one counter (a replacement or a wrap starts a new one),
-    x = date, y = displayed value in km. Red points are readings blamed by an open trend break."""
+    x = date, y = displayed value in km, round ticks. Red points are readings blamed by an open trend
+    break; a single wrong reading (a spike or a dip: a typo) is left off the line, labelled with its
+    value, so that the line shows the history the other readings agree on."""
     readings = view.readings
     if not readings:
         return '<p class="muted" id="mileage-chart">No readings: no chart.</p>'
     wrapped = {a.blamed_event_id for a in view.open_anomalies if a.kind is AnomalyKind.COUNTER_WRAPPED}
+    typos = {a.blamed_event_id for a in view.open_anomalies if a.kind in _TYPO_KINDS}
     t0, t1 = readings[0].observed_at, readings[-1].observed_at
     span_t = max(t1 - t0, 86_400_000)
-    top_km = max(max(_km(r) for r in readings), 1000)
-    top_km = ((top_km * 11 // 10) // 10_000 + 1) * 10_000
+    highest = max(max(_km(r) for r in readings), 1000)
+    step = _axis_step(highest)
+    top_km = (highest * 21 // 20 // step + 1) * step
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
 
     def x(ms: int) -> float:
@@ -82,17 +128,16 @@ def mileage_chart_svg(view: CertificateView) -> str:
         f'<line x1="{_LEFT}" y1="{_TOP + plot_h}" x2="{_W - _RIGHT}" y2="{_TOP + plot_h}" stroke="#333"/>',
         f'<line x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{_TOP + plot_h}" stroke="#333"/>',
     ]
-    for i in range(5):
-        km = top_km * i // 4
+    for km in range(0, top_km + 1, step):
         out.append(f'<line x1="{_LEFT - 4}" y1="{y(km)}" x2="{_W - _RIGHT}" y2="{y(km)}" stroke="#e4e4e4"/>')
-        out.append(f'<text x="{_LEFT - 8}" y="{y(km) + 4}" font-size="11" text-anchor="end">{km:,} km</text>')
+        out.append(f'<text x="{_LEFT - 8}" y="{y(km) + 4}" font-size="12" text-anchor="end">{km:,} km</text>')
     first_year, last_year = date_of(brussels_day(t0)).year, date_of(brussels_day(t1)).year
-    step = max(1, (last_year - first_year) // 8 + 1)
-    for year in range(first_year + 1, last_year + 1, step):
+    year_step = max(1, (last_year - first_year) // 8 + 1)
+    for year in range(first_year + 1, last_year + 1, year_step):
         ms = (date_of(0).replace(year=year) - date_of(0)).days * 86_400_000
         base = _TOP + plot_h
         out.append(f'<line x1="{x(ms)}" y1="{base}" x2="{x(ms)}" y2="{base + 5}" stroke="#333"/>')
-        out.append(f'<text x="{x(ms)}" y="{base + 18}" font-size="11" text-anchor="middle">{year}</text>')
+        out.append(f'<text x="{x(ms)}" y="{base + 19}" font-size="12" text-anchor="middle">{year}</text>')
     stretches: list[list[CertificateReading]] = [[readings[0]]]
     for before, after in pairwise(readings):
         restart = after.odometer_replaced or after.event_id in wrapped
@@ -108,26 +153,42 @@ def mileage_chart_svg(view: CertificateView) -> str:
             out.append(
                 f'<g class="{css}"><line x1="{xm}" y1="{_TOP}" x2="{xm}" y2="{_TOP + plot_h}" '
                 f'stroke="#1f5fbf" stroke-dasharray="5,4"/>'
-                f'<text x="{xm + 3}" y="{_TOP + 12}" font-size="11" fill="#1f5fbf">'
+                f'<text x="{xm + 3}" y="{_TOP + 12}" font-size="12" fill="#1f5fbf">'
                 f"{label}</text></g>"
             )
             stretches.append([after])
         else:
             stretches[-1].append(after)
     for stretch in stretches:
-        points = " ".join(f"{x(r.observed_at)},{y(_km(r))}" for r in stretch)
+        kept = [r for r in stretch if r.event_id not in typos] or stretch
+        points = " ".join(f"{x(r.observed_at)},{y(_km(r))}" for r in kept)
         out.append(f'<polyline fill="none" stroke="#333" stroke-width="1.5" points="{points}"/>')
     for r in readings:
         colour = "#c00" if r.in_open_anomaly else "#1a7f37"
-        radius = 5 if r.in_open_anomaly else 3.5
+        radius = 5.5 if r.in_open_anomaly else 3.5
         css = "reading anomaly" if r.in_open_anomaly else "reading"
         out.append(
             f'<circle class="{css}" cx="{x(r.observed_at)}" cy="{y(_km(r))}" r="{radius}" fill="{colour}">'
-            f"<title>{_day(r.observed_at)}: {r.odometer_value:,} {r.unit.value.lower()}</title></circle>"
+            f"<title>{_day(r.observed_at)}: {_shown(r)}</title></circle>"
         )
+        if r.in_open_anomaly:
+            above = y(_km(r)) > _TOP + plot_h - 24
+            ly = y(_km(r)) + (-10 if above else 18)
+            anchor = "end" if x(r.observed_at) > _LEFT + plot_w * 0.8 else "middle"
+            out.append(
+                f'<text class="anomaly-label" x="{x(r.observed_at)}" y="{ly}" font-size="12" fill="#c00" '
+                f'font-weight="bold" text-anchor="{anchor}">{_shown(r)} ({_day(r.observed_at)})</text>'
+            )
+    legend_y = _H - 12
     out.append(
-        f'<text x="{_LEFT + 6}" y="{_H - 8}" font-size="11" fill="#555">green: reading · red: reading in an '
-        "open trend break · blue dashed: odometer replaced / counter wrapped</text></svg>"
+        f'<g class="legend" font-size="12" fill="#333">'
+        f'<circle cx="{_LEFT + 6}" cy="{legend_y - 4}" r="3.5" fill="#1a7f37"/>'
+        f'<text x="{_LEFT + 14}" y="{legend_y}">reading</text>'
+        f'<circle cx="{_LEFT + 86}" cy="{legend_y - 4}" r="5" fill="#c00"/>'
+        f'<text x="{_LEFT + 95}" y="{legend_y}">reading in an open anomaly</text>'
+        f'<line x1="{_LEFT + 290}" y1="{legend_y - 9}" x2="{_LEFT + 290}" y2="{legend_y + 2}" '
+        f'stroke="#1f5fbf" stroke-dasharray="3,2"/>'
+        f'<text x="{_LEFT + 297}" y="{legend_y}">odometer replaced / counter wrapped</text></g></svg>'
     )
     return "\n".join(out)
 
@@ -175,16 +236,57 @@ def _facts(view: CertificateView) -> list[tuple[str, str]]:
     return rows
 
 
+def _summary(view: CertificateView) -> str:
+    """The buyer's first look: the last recorded mileage, the judgment, what is open."""
+    last = view.readings[-1] if view.readings else None
+    breaks = [a for a in view.open_anomalies if a.kind not in MARKER_KINDS]
+    good = view.judgment.value == "LOGICAL"
+    boxes = [
+        ("", "Last recorded", f"{_shown(last)}" if last else "none",
+         f"on {_day(last.observed_at)}" if last else "no reading yet"),
+        ("ok" if good else "bad", "Judgment of the history", escape(view.judgment.value),
+         f"{len(view.readings)} readings"),
+        ("bad" if breaks else "ok", "Open anomalies", str(len(breaks)),
+         "see below" if breaks else "none"),
+        ("bad" if view.open_recalls else "ok", "Recalls not carried out", str(len(view.open_recalls)), ""),
+    ]  # fmt: skip
+    cells = "".join(
+        f'<div class="box-{css or "plain"}">{title}<b class="{css}">{value}</b>'
+        f'<span class="muted">{note}</span></div>'
+        for css, title, value, note in boxes
+    )
+    return f'<div class="summary" id="summary">{cells}</div>'
+
+
+def _anomaly_item(anomaly: CertificateAnomaly, readings: dict[str, CertificateReading]) -> str:
+    """One open anomaly in words: what, when, the value, the likely cause and value of a typo."""
+    what = _KIND_TEXT.get(anomaly.kind, _words(anomaly.kind.value).capitalize())
+    when = _day(anomaly.observed_at) if anomaly.observed_at is not None else "unknown date"
+    blamed = readings.get(anomaly.blamed_event_id or "")
+    text = f"{what} ({anomaly.kind.value}), reading of {when}"
+    if blamed is not None:
+        text += f": {_shown(blamed)}"
+    if anomaly.suspected_cause is not None:
+        cause = _CAUSE_TEXT.get(anomaly.suspected_cause)
+        text += f"; likely {cause}" if cause else ""
+        text += f" (suspected cause {anomaly.suspected_cause.value})"
+    if anomaly.suggested_value is not None:
+        text += f"; the value was probably {anomaly.suggested_value:,}"
+    return f"<li>{text}.</li>"
+
+
 def render_certificate(view: CertificateView, issued: IssuedCertificate | None, drawn_up_day: int) -> str:
     """The full page. ``issued`` adds the number, fee and validity; ``drawn_up_day`` is the date shown
     as "drawn up" (the issue date when issued)."""
     judgment_css = {"LOGICAL": "ok"}.get(view.judgment.value, "bad")
     reasons = ", ".join(escape(r) for r in view.judgment_reasons) or "none"
+    drawn_up = _date(issued.issue_date if issued else drawn_up_day)
     parts = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Car-Pass certificate {escape(view.vin)}</title><style>{_CSS}</style></head><body>",
-        "<h1>Car-Pass certificate</h1>",
-        f'<p class="muted">Drawn up on {_date(issued.issue_date if issued else drawn_up_day)}',
+        f"<h1>Car-Pass certificate · {_text(view.make)} {_text(view.model)}</h1>",
+        f'<p class="muted">Drawn up on {drawn_up} · VIN {escape(view.vin)}',
     ]
     if issued is not None:
         parts.append(
@@ -195,8 +297,9 @@ def render_certificate(view: CertificateView, issued: IssuedCertificate | None, 
         )
     else:
         parts.append(" · preview, not an issued certificate (no number).</p>")
+    parts.append(_summary(view))
     parts += [f'<p class="mention">{m}</p>' for m in _mentions(view)]
-    parts.append("<h2>Vehicle</h2><table>")
+    parts.append("<h2>Vehicle</h2><table class=\"facts\">")
     parts += [f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in _facts(view)]
     parts.append("</table><h2>Recalls not carried out</h2>")
     if view.open_recalls:
@@ -215,11 +318,9 @@ def render_certificate(view: CertificateView, issued: IssuedCertificate | None, 
     parts.append(mileage_chart_svg(view))
     breaks = [a for a in view.open_anomalies if a.kind not in MARKER_KINDS]
     if breaks:
-        parts.append("<h2>Open anomalies</h2><ul>")
-        for a in breaks:
-            when = _day(a.observed_at) if a.observed_at is not None else "unknown date"
-            cause = f", suspected cause {a.suspected_cause.value}" if a.suspected_cause else ""
-            parts.append(f"<li>{a.kind.value} on the reading of {when}{cause}</li>")
+        by_id = {r.event_id: r for r in view.readings}
+        parts.append('<h2>Open anomalies</h2><ul id="anomalies">')
+        parts += [_anomaly_item(a, by_id) for a in breaks]
         parts.append("</ul>")
     parts.append(
         '<h2>Recorded readings</h2><table id="readings"><tr><th>Date</th><th>Odometer</th><th>Source</th>'
@@ -228,12 +329,15 @@ def render_certificate(view: CertificateView, issued: IssuedCertificate | None, 
     for r in view.readings:
         note = "odometer replaced" if r.odometer_replaced else ""
         note = "in an open anomaly" if r.in_open_anomaly else note
-        unit = "km" if r.unit is Unit.KM else "miles"
+        source = f"{_words(r.origin.value).capitalize()} ({_words(r.provider_kind.value)})"
         parts.append(
             f'<tr class="{"row anomaly" if r.in_open_anomaly else "row"}"><td>{_day(r.observed_at)}</td>'
-            f"<td>{r.odometer_value:,} {unit}</td>"
-            f"<td>{r.origin.value.lower()} ({r.provider_kind.value.lower()})</td>"
+            f'<td class="num">{_shown(r)}</td><td>{source}</td>'
             f"<td>{r.counter_segment + 1}</td><td>{note}</td></tr>"
         )
-    parts.append("</table></body></html>")
+    parts.append(
+        '</table><p class="muted">Dates are Brussels dates; values as shown on the dashboard. Source: '
+        "who sent the reading (an inspection, a workshop visit, the car's own connected feed...).</p>"
+        "</body></html>"
+    )
     return "\n".join(parts)

@@ -171,7 +171,7 @@ def _check_kafka_security(s: Settings) -> None:
 
 
 # Variables with the prefix that are not settings (read by the test harness, not by the product).
-_IGNORED = frozenset({"quick"})
+_IGNORED = frozenset({"quick", "artifacts_dir"})
 
 
 def _convert(key: str, raw: str, annotation: object) -> Any:

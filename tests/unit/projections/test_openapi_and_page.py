@@ -105,3 +105,23 @@ def test_data_is_escaped() -> None:
     view = certificate_view(VehicleState(VIN, registration=reg), 0)
     page = render_certificate(view, None, 0)
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_chart_ticks_are_round_numbers_of_km() -> None:
+    svg = mileage_chart_svg(certificate_view(spike(clean_old_vehicle()), 0))
+    ticks = [int(t.replace(",", "")) for t in re.findall(r'text-anchor="end">([0-9,]+) km</text>', svg)]
+    step = ticks[1] - ticks[0]
+    assert ticks == list(range(0, ticks[-1] + 1, step)) and 4 <= len(ticks) <= 9
+    assert str(step).rstrip("0") in ("1", "2", "5") and step >= 1000
+
+
+def test_a_typo_is_left_off_the_line_and_labelled_with_its_value() -> None:
+    view = certificate_view(spike(clean_old_vehicle()), 0)
+    svg = mileage_chart_svg(view)
+    red = re.findall(r'<circle class="reading anomaly" cx="([0-9.]+)" cy="([0-9.]+)"', svg)
+    line = re.search(r'<polyline[^>]*points="([^"]*)"', svg)
+    assert len(red) == 1 and line is not None
+    assert ",".join(red[0]) not in line.group(1).split()  # the line follows the agreeing readings
+    assert len(line.group(1).split()) == len(view.readings) - 1
+    typo = next(r for r in view.readings if r.in_open_anomaly)
+    assert 'class="anomaly-label"' in svg and f"{typo.odometer_value:,} km" in svg
