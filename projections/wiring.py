@@ -29,6 +29,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+import aiohttp
 from aiohttp import web
 from aiokafka.partitioner import murmur2
 from yarl import URL
@@ -64,6 +65,7 @@ ISSUANCES = "carpass.certificate-issuances"
 QUALITY_TABLE = "provider-quality"
 ISSUED_TABLE = "issued-certificates"
 FORWARDED_HEADER = "X-Carpass-Forwarded"
+FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
 class Sink(Protocol):
@@ -226,10 +228,15 @@ def make_forward(app: Any, tables: dict[str, str], partitions: int) -> Callable[
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         headers[FORWARDED_HEADER] = "1"
         body_in = await request.read()
-        async with app.http_client.request(request.method, url, headers=headers, data=body_in) as r:
-            body = await r.read()
-            extra = {"Location": r.headers["Location"]} if "Location" in r.headers else None
-            return web.Response(body=body, status=r.status, content_type=r.content_type, headers=extra)
+        try:
+            async with app.http_client.request(request.method, url, headers=headers, data=body_in,
+                                               timeout=FORWARD_TIMEOUT) as r:  # fmt: skip
+                body = await r.read()
+                extra = {"Location": r.headers["Location"]} if "Location" in r.headers else None
+                return web.Response(body=body, status=r.status, content_type=r.content_type, headers=extra)
+        except (aiohttp.ClientError, TimeoutError):
+            # The owner died and the group has not noticed yet (up to the session timeout): retryable.
+            return error(503, "the partition's owner does not answer (failover under way); retry")
 
     return forward
 

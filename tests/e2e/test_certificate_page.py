@@ -124,6 +124,8 @@ class Rendered:
     page: RenderedPage
     png: Path
     pdf: Path
+    raw_table_status: int
+    """What the worker answers to Faust's own ``/table/vehicles/{vin}/`` (no key needed there)."""
 
 
 async def _render(url: str, key: str | None) -> RenderedPage:
@@ -172,12 +174,14 @@ def rendered(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
         page = asyncio.run(_render(url, DEALER_KEY))
         refused = asyncio.run(_render(url, None))
         assert refused.status == 401 and VIN not in refused.dom  # the browser without a key gets nothing
+        raw_table = asyncio.run(_render(url.replace(f"/vehicles/{VIN}/certificate.html",
+                                                    f"/table/vehicles/{VIN}/"), None))  # fmt: skip
     out = artifacts_dir()
     png, pdf = out / "certificate-page.png", out / "certificate-page.pdf"
     png.write_bytes(page.png)
     pdf.write_bytes(page.pdf)
     print(f"\ncertificate page screenshot: {png}\nprinted (A4 PDF): {pdf}")
-    yield Rendered(page, png, pdf)
+    yield Rendered(page, png, pdf, raw_table.status)
 
 
 def test_the_page_loads_with_the_key_and_needs_nothing_else(rendered: Rendered) -> None:
@@ -226,3 +230,7 @@ def test_the_screenshot_and_the_print_are_kept(rendered: Rendered) -> None:
     assert len(png) > 30_000  # a rendered page, not a blank one
     pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
     assert 1 <= pages <= 3, pages  # prints on a few A4 pages
+
+
+def test_the_worker_serves_no_raw_table_to_a_browser_without_a_key(rendered: Rendered) -> None:
+    assert rendered.raw_table_status == 404  # Faust's table browser is off: it bypassed the API keys

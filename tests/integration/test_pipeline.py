@@ -3,11 +3,8 @@ killed mid-stream and replaced (by two, with empty disks) loses nothing and repe
 
 from __future__ import annotations
 
-import random
 import threading
 import time
-import uuid
-from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,29 +21,20 @@ from schemas.records import (
     CorrectionRequest,
     DeadLetter,
     OdometerReading,
-    Origin,
-    ProviderKind,
     RecallState,
     RecallStatus,
     Receipt,
     ReceiptStatus,
 )
-from streams.domain.calendar import MS_PER_DAY
 from streams.domain.ids import error_number
-from streams.domain.state import VehicleState
-from streams.domain.vehicle import decide
-from tests.integration.worker_harness import Feeder, Pipeline, pipeline, read_all, read_topic, records_of
+from tests.integration.expected import assert_same_outputs, expected_outputs, histories
+from tests.integration.worker_harness import Feeder, pipeline, read_topic, records_of
 from tests.unit.streams.domain.builders import GARAGE, VIN, at, reading, registration, yearly
 
 pytestmark = pytest.mark.integration
 
 SPIKY = "WF0AXXGAJA1234567"
 ROLLED = "ZFA31200000123456"
-NS = uuid.UUID("0b7f6d1e-3c0f-4f7a-8a41-6d2c1f3b9a10")
-
-
-def uid(name: str) -> str:
-    return str(uuid.uuid5(NS, name))
 
 
 def test_histories_get_receipts_anomalies_and_dead_letters(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -125,56 +113,6 @@ def replace_vin(r: OdometerReading, vin: str, tag: str) -> OdometerReading:
 # --- crash and restart --------------------------------------------------------------------------------
 
 
-def histories(vehicles: int, seed: int = 7) -> list[OdometerReading]:
-    """Readings of ``vehicles`` cars in time order; a few typos so that anomalies come and go."""
-    rng = random.Random(seed)
-    readings = []
-    for car in range(vehicles):
-        vin = f"WVWZZZ1KZAW{car:06d}"
-        day, km = 16_000 + rng.randrange(300), rng.randrange(10, 900)
-        for index in range(rng.randint(8, 14)):
-            day += rng.randint(60, 200)
-            km += rng.randint(3_000, 9_000)
-            value = km * 10 if rng.random() < 0.03 else km
-            observed = day * MS_PER_DAY + rng.randrange(8 * 3_600_000, 17 * 3_600_000)
-            readings.append(OdometerReading(
-                event_id=uid(f"{car}-{index}"), vin=vin, odometer_value=value, observed_at=observed,
-                submitted_at=observed + 900_000, provider_id=f"04{car % 7:08d}",
-                provider_kind=ProviderKind.GARAGE, origin=Origin.WORKSHOP, work_description="service",
-            ))  # fmt: skip
-    return sorted(readings, key=lambda r: r.observed_at)
-
-
-def expected_outputs(bootstrap: str, p: Pipeline, count: int) -> tuple[set[bytes], set[bytes]]:
-    """The receipts and anomaly events of a run without a crash: the core folded over the input topic as
-    the broker holds it (partition order, Kafka timestamps as processed_at), encoded as the worker does."""
-    messages = read_topic(bootstrap, p.topics.readings, lambda m: len(m) >= count)
-    states: dict[str, VehicleState] = {}
-    receipts, anomalies = set(), set()
-    for message in messages:
-        record = records_of([message], OdometerReading)[0]
-        state = states.get(record.vin) or VehicleState(record.vin)
-        decision = decide(state, record, processed_at=message.timestamp()[1])
-        states[record.vin] = decision.state
-        receipts.update(encode(r) for r in decision.receipts)
-        anomalies.update(encode(a) for a in decision.anomalies)
-    return receipts, anomalies
-
-
-def _missing(bootstrap: str, p: Pipeline, readings: list[OdometerReading]) -> str:
-    """Which readings got no receipt, where they sit, and what the workers say (for a failure message)."""
-    inputs = read_all(bootstrap, p.topics.readings)
-    seen = {r.event_id for r in records_of(read_all(bootstrap, p.topics.receipts), Receipt)}
-    where = sorted(
-        (m.partition(), m.offset())
-        for m, r in zip(inputs, records_of(inputs, OdometerReading), strict=True)
-        if r.event_id not in seen
-    )
-    metrics = [{k: v for k, v in p.metrics(i).items() if k.startswith("carpass_events_in")}
-               for i in range(len(p.workers))]  # fmt: skip
-    return f"missing (partition, offset): {where[:20]} ({len(where)}); workers: {metrics}"
-
-
 def test_a_killed_worker_is_replaced_by_two_and_nothing_is_lost_or_changed(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -198,22 +136,7 @@ def test_a_killed_worker_is_replaced_by_two_and_nothing_is_lost_or_changed(
         # Two new workers with empty disks: their state can only come from the changelog.
         second, third = p.start("after"), p.start("after")
         producer.join()
-        expected_receipts, expected_anomalies = expected_outputs(kafka_bootstrap, p, len(readings))
-        try:
-            got = read_topic(kafka_bootstrap, p.topics.receipts,
-                             lambda m: len({r.event_id for r in records_of(m, Receipt)}) >= len(readings),
-                             timeout_s=120, check=p.assert_alive)  # fmt: skip
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}; {_missing(kafka_bootstrap, p, readings)}") from exc
-        values: dict[str, set[bytes]] = defaultdict(set)
-        for message, receipt in zip(got, records_of(got, Receipt), strict=True):
-            values[receipt.event_id].add(message.value())
-        assert {eid: len(v) for eid, v in values.items() if len(v) > 1} == {}  # no differing duplicate
-        assert {v for vs in values.values() for v in vs} == expected_receipts
-        anomalies = read_topic(
-            kafka_bootstrap, p.topics.anomalies, lambda m: {x.value() for x in m} >= expected_anomalies, 30
-        )
-        assert {m.value() for m in anomalies} == expected_anomalies
-        assert len(got) >= len(readings)  # duplicates of uncommitted work are allowed (and identical)
+        expected = expected_outputs(kafka_bootstrap, p, len(readings))
+        assert_same_outputs(kafka_bootstrap, p, readings, expected, check=p.assert_alive)
         for index in (second, third):  # both replacements took partitions and worked
             assert sum(v for k, v in p.metrics(index).items() if k.startswith("carpass_events_in_total")) > 0

@@ -160,8 +160,11 @@ class Pipeline:
 
 
 @contextlib.contextmanager
-def pipeline(bootstrap: str, data_dir: Path, **extra: str) -> Iterator[Pipeline]:
-    p = Pipeline(bootstrap, data_dir, extra={f"CARPASS_{k.upper()}": v for k, v in extra.items()})
+def pipeline(bootstrap: str, data_dir: Path, partitions: int = 4, **extra: str) -> Iterator[Pipeline]:
+    """A test's topics (``partitions`` each) and workers; ``extra``: settings of every worker
+    (``api_keys_file="..."`` sets ``CARPASS_API_KEYS_FILE``)."""
+    p = Pipeline(bootstrap, data_dir, partitions=partitions,
+                 extra={f"CARPASS_{k.upper()}": v for k, v in extra.items()})  # fmt: skip
     try:
         p.create_topics()
         yield p
