@@ -131,11 +131,16 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def worker(env: dict[str, str], log: Path, profile: Path | None) -> Iterator[subprocess.Popen[bytes]]:
+def worker(
+    env: dict[str, str], log: Path, profile: Path | None, projections: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``carpass worker`` (without projections unless ``projections``), stopped at the end."""
     command = [sys.executable]
     if profile is not None:
         command += ["-m", "cProfile", "-o", str(profile)]
-    command += ["-m", "streams.cli", "worker", "--log-level", "warning", "--without-projections"]
+    command += ["-m", "streams.cli", "worker", "--log-level", "warning"]
+    if not projections:
+        command.append("--without-projections")
     with open(log, "wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
         try:
