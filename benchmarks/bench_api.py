@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import platform
+import pstats
 import random
 import sys
 import tempfile
@@ -175,7 +176,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     consumer.subscribe([topics.receipts])
     phases: list[dict[str, Any]] = []
     try:
-        with worker(env, scratch / "worker.log", None, projections=True) as process, \
+        profile = scratch / "worker.prof" if args.profile else None
+        with worker(env, scratch / "worker.log", profile, projections=True) as process, \
                 ProcessPoolExecutor(args.clients, mp_context=get_context("spawn")) as pool:  # fmt: skip
             produce_all(producer, topics.registrations, registrations)
             produce_all(producer, topics.readings, readings)
@@ -207,6 +209,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                  if t.startswith(f"bench-api-{run_id}")]  # fmt: skip
         if names:
             AdminClient({"bootstrap.servers": bootstrap}).delete_topics(names, operation_timeout=10)
+    if args.profile:
+        pstats.Stats(str(scratch / "worker.prof")).sort_stats("cumtime").print_stats(40)
     return {
         "benchmark": "api",
         "command": _command(args),
@@ -243,6 +247,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=None, help="duration of each phase (default 20)")
     parser.add_argument("--clients", type=int, default=2, help="client processes sharing the load")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="run the worker under cProfile")
     parser.add_argument("--no-write", action="store_true", help="do not write the results file")
     args = parser.parse_args()
     args.vehicles = args.vehicles or (300 if args.quick else 3_000)
