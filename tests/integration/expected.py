@@ -19,7 +19,9 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from schemas.codec import encode
+from confluent_kafka import Consumer, TopicPartition
+
+from schemas.codec import decode, encode
 from schemas.records import OdometerReading, Origin, ProviderKind, Receipt, VehicleRegistration
 from streams.domain.calendar import MS_PER_DAY
 from streams.domain.state import VehicleState
@@ -97,9 +99,19 @@ def missing_report(bootstrap: str, p: Pipeline, readings: Sequence[OdometerReadi
         for m, r in zip(inputs, records_of(inputs, OdometerReading), strict=True)
         if r.event_id not in seen
     )
-    metrics = [{k: v for k, v in p.metrics(i).items() if k.startswith("carpass_events_in")}
+    metrics = [{k: v for k, v in p.metrics(i).items() if k.startswith("carpass_events_in_total")}
                for i in range(len(p.workers)) if i not in p.killed]  # fmt: skip
-    return f"missing (partition, offset): {where[:20]} ({len(where)}); workers: {metrics}"
+    ends: dict[int, int] = {}
+    for m in inputs:
+        ends[m.partition()] = max(ends.get(m.partition(), -1), m.offset())
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": p.app_id})
+    try:
+        parts = [TopicPartition(p.topics.readings, i) for i in sorted({part for part, _ in where})]
+        committed = {tp.partition: tp.offset for tp in consumer.committed(parts, timeout=10)}
+    finally:
+        consumer.close()
+    return (f"missing (partition, offset): {where[:20]} ({len(where)}); last offsets {ends}; the group's "
+            f"committed offsets there: {committed}; workers: {metrics}")
 
 
 def assert_same_outputs(
@@ -120,10 +132,21 @@ def assert_same_outputs(
     for message, receipt in zip(got, records_of(got, Receipt), strict=True):
         values[receipt.event_id].add(message.value())
     assert {eid: len(v) for eid, v in values.items() if len(v) > 1} == {}  # no differing duplicate
-    assert {v for vs in values.values() for v in vs} == expected_receipts
+    got_receipts = {v for vs in values.values() for v in vs}
+    assert got_receipts == expected_receipts, _receipts_diff(got_receipts, expected_receipts)
     anomalies = read_topic(
         bootstrap, p.topics.anomalies, lambda m: {x.value() for x in m} >= expected_anomalies, 30
     )
     assert {m.value() for m in anomalies} == expected_anomalies
     assert len(got) >= len(readings)
     return got
+
+
+def _receipts_diff(got: set[bytes], expected: set[bytes], shown: int = 3) -> str:
+    """The receipts that differ from a run without failure, side by side (for a failure message)."""
+    theirs = {r.event_id: r for r in (decode(v, Receipt) for v in expected - got)}
+    ours = {r.event_id: r for r in (decode(v, Receipt) for v in got - expected)}
+    lines = [f"{len(ours)} receipts differ from a run without the failure, {len(theirs)} expected not seen"]
+    for event_id in sorted(set(ours) & set(theirs))[:shown]:
+        lines += [f"  {event_id}", f"    got      {ours[event_id]}", f"    expected {theirs[event_id]}"]
+    return "\n".join(lines)

@@ -229,6 +229,7 @@ def run_failover(p: Pipeline, vehicles: int, readings_per_s: float) -> FailoverR
         survivors = [w for w in workers if w != victim]
         probes = [next(v for v in vins if key_partition(v.encode(), PARTITIONS) == part) for part in lost]
         before = {vin: _history_count(p.ports[victim], vin) for vin in probes}
+        print(f"killing worker {victim} (partitions {sorted(lost)}) after {sent[0]} readings", flush=True)
         killed_ms = time.time_ns() // 1_000_000
         killed = time.monotonic()
         p.kill(victim)
