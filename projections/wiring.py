@@ -216,6 +216,10 @@ def make_forward(app: Any, tables: dict[str, str], partitions: int) -> Callable[
     ``partitions``: the partition count of the tables (``settings.partitions``)."""
 
     async def forward(request: web.Request, table: str, key: str) -> web.StreamResponse | None:
+        if getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False):
+            # Until the tables of newly assigned partitions are restored, "not found" could be a lie
+            # (seen in the failover test: a 404 for a registered vehicle).
+            return error(503, "this worker is taking over partitions (rebalance under way); retry")
         if request.headers.get(FORWARDED_HEADER):
             return None
         dest = owner_of(app, tables[table], key.encode("utf-8"), partitions)
