@@ -51,6 +51,11 @@ IDEMPOTENCY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 MAX_ADVERTISED_KM = 10_000_000
 
 
+class NotReadyError(Exception):
+    """Raised by a :class:`ViewSource` that cannot tell yet whether a key exists (its worker is restoring
+    its tables): the API answers 503 "retry", never a wrong "not found"."""
+
+
 @dataclass(frozen=True, slots=True)
 class VehicleSnapshot:
     """A vehicle's state and the event time (epoch ms) of the newest event folded into it."""
@@ -187,7 +192,10 @@ class CarPassApi:
             forwarded = await self.forward(request, route.table, key)
             if forwarded is not None:
                 return forwarded
-            return await handler(request, principal)
+            try:
+                return await handler(request, principal)
+            except NotReadyError:
+                return error(503, "this worker is restoring its tables (rebalance under way); retry")
 
         guarded.__name__ = route.name
         return guarded

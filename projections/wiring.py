@@ -34,7 +34,7 @@ from aiohttp import web
 from aiokafka.partitioner import murmur2
 from yarl import URL
 
-from projections.api import CarPassApi, VehicleSnapshot, error
+from projections.api import CarPassApi, NotReadyError, VehicleSnapshot, error
 from projections.auth import ApiKeys
 from projections.certificates import IssuedCertificate, load_signer
 from projections.quality import (
@@ -165,26 +165,45 @@ class IssuanceRecorder:
 
 
 class TableViewSource:
-    """:class:`projections.api.ViewSource` over the worker's tables (on the worker owning the key)."""
+    """:class:`projections.api.ViewSource` over the worker's tables (on the worker owning the key).
 
-    def __init__(self, vehicles: Any, quality: Any, issued: Any, issuances: Any) -> None:
+    ``settled()`` says whether the worker's tables are complete (no rebalance or restore under way); while
+    they are not, a key not found is :class:`NotReadyError` (a 503), not "not found": during a failover
+    the new owner of a partition answered 404 for a registered vehicle before its state was restored."""
+
+    def __init__(
+        self, vehicles: Any, quality: Any, issued: Any, issuances: Any,
+        settled: Callable[[], bool] = lambda: True,
+    ) -> None:  # fmt: skip
         self.vehicles, self.quality_table, self.issued_table = vehicles, quality, issued
         self.issuances = issuances
+        self.settled = settled
+
+    def _missing(self) -> None:
+        if not self.settled():
+            raise NotReadyError("the worker is restoring its tables")
 
     async def vehicle(self, vin: str) -> VehicleSnapshot | None:
         raw = self.vehicles.get(vin.encode("utf-8"))
         if raw is None:
+            self._missing()
             return None
         state = decode_state(vin, raw)
         return VehicleSnapshot(state, state_as_of(state))
 
     async def quality(self, provider_id: str) -> ProviderTally | None:
         raw = self.quality_table.get(provider_id.encode("utf-8"))
-        return tally_from_json(raw) if raw is not None else None
+        if raw is None:
+            self._missing()
+            return None
+        return tally_from_json(raw)
 
     async def certificate(self, number: str) -> IssuedCertificate | None:
         raw = self.issued_table.get(number.encode("utf-8"))
-        return IssuedCertificate.from_json_obj(json.loads(raw)) if raw is not None else None
+        if raw is None:
+            self._missing()
+            return None
+        return IssuedCertificate.from_json_obj(json.loads(raw))
 
     async def record_issuance(self, certificate: IssuedCertificate) -> None:
         body = json.dumps(certificate.to_json_obj(), sort_keys=True).encode("utf-8")
@@ -216,10 +235,6 @@ def make_forward(app: Any, tables: dict[str, str], partitions: int) -> Callable[
     ``partitions``: the partition count of the tables (``settings.partitions``)."""
 
     async def forward(request: web.Request, table: str, key: str) -> web.StreamResponse | None:
-        if getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False):
-            # Until the tables of newly assigned partitions are restored, "not found" could be a lie
-            # (seen in the failover test: a 404 for a registered vehicle).
-            return error(503, "this worker is taking over partitions (rebalance under way); retry")
         if request.headers.get(FORWARDED_HEADER):
             return None
         dest = owner_of(app, tables[table], key.encode("utf-8"), partitions)
@@ -293,7 +308,10 @@ def install(ctx: AppContext) -> None:
     app.agent(provider_events, name="provider-quality", concurrency=1)(fold_quality)
     app.agent(issuances, name="certificate-issuances", concurrency=1)(store_issuance)
 
-    source = TableViewSource(ctx.tables["vehicles"], quality_table, issued_table, issuances)
+    def settled() -> bool:
+        return not (getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False))
+
+    source = TableViewSource(ctx.tables["vehicles"], quality_table, issued_table, issuances, settled)
     tables = {"vehicle": "vehicles", "provider": QUALITY_TABLE, "certificate": ISSUED_TABLE}
     api = CarPassApi(
         source,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from projections.api import ROUTES, CarPassApi, InMemoryViewSource
+from projections.api import ROUTES, CarPassApi, InMemoryViewSource, NotReadyError
 from projections.auth import ApiKeys, Role
 from projections.certificates import CertificateSigner, issue
 from projections.quality import ProviderTally, YearTally
@@ -211,3 +211,25 @@ def test_certificate_page_has_the_chart_and_the_readings() -> None:
         assert "105,000 km" in page and "Airbag inflator" in page
 
     with_client(check)
+
+
+class _Restoring(InMemoryViewSource):
+    """A source whose worker is restoring its tables: nothing it lacks can be said not to exist."""
+
+    async def vehicle(self, vin: str) -> Any:
+        raise NotReadyError("restoring")
+
+
+def test_a_source_not_ready_is_a_503_retry_never_a_not_found() -> None:
+    async def main() -> None:
+        api, _, _ = make_api()
+        api.source = _Restoring()
+        dealer = {"Authorization": f"Bearer {KEYS['dealer']['key']}"}
+        async with TestClient(TestServer(api.application())) as client:
+            for path in (f"/vehicles/{VIN}/history", f"/vehicles/{VIN}/ok-label?advertised_km=1",
+                         f"/vehicles/{VIN}/certificate.html"):  # fmt: skip
+                async with client.get(path, headers=dealer) as r:
+                    body = await r.text()
+                assert r.status == 503 and "retry" in body and VIN not in body, (path, r.status)
+
+    asyncio.run(main())

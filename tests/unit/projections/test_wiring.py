@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from yarl import URL
 
+from projections.api import NotReadyError
 from projections.quality import tally_from_json
 from projections.views import certificate_view, ok_label_view
 from projections.wiring import (
     IssuanceRecorder,
     ProviderRekey,
     QualityFolder,
+    TableViewSource,
     ViewPublisher,
     decode_provider_event,
     key_partition,
@@ -142,3 +146,25 @@ def test_issuances_are_stored_by_number() -> None:
     store = MemoryStore()
     IssuanceRecorder(store).process([message(b"number-1", b'{"number": "number-1"}'), message(b"", b"x", 1)])
     assert store.data == {(1, "number-1"): b'{"number": "number-1"}'}
+
+
+def test_a_key_missing_while_the_worker_restores_its_tables_is_not_ready_rather_than_not_found() -> None:
+    from streams.state_codec import encode_state
+
+    state = clean_old_vehicle()
+    vehicles = {VIN.encode(): encode_state(state)}
+    settled = [False]
+    source = TableViewSource(vehicles, {}, {}, None, settled=lambda: settled[0])
+
+    async def ask() -> None:
+        snapshot = await source.vehicle(VIN)  # present: answered whatever the worker does
+        assert snapshot is not None and snapshot.state == state
+        for missing in (source.vehicle("WVWZZZ1KZAW999999"), source.quality(PROVIDER),
+                        source.certificate("00000000-0000-5000-8000-000000000000")):  # fmt: skip
+            with pytest.raises(NotReadyError):
+                await missing
+        settled[0] = True
+        assert await source.vehicle("WVWZZZ1KZAW999999") is None
+        assert await source.quality(PROVIDER) is None
+
+    asyncio.run(ask())
