@@ -65,7 +65,7 @@ ISSUANCES = "carpass.certificate-issuances"
 QUALITY_TABLE = "provider-quality"
 ISSUED_TABLE = "issued-certificates"
 FORWARDED_HEADER = "X-Carpass-Forwarded"
-FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
+FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=5)
 
 
 class Sink(Protocol):

@@ -58,8 +58,9 @@ QUERY_RETRY_S = 30.0  # beyond the session timeout, a query may fail during the 
 # --- HTTP ------------------------------------------------------------------------------------------------
 
 
-def get(port: int, path: str, timeout_s: float = 5.0) -> tuple[int, Any]:
-    """(status, JSON body) of ``GET path`` with the operator key; status 0 when the worker is down."""
+def get(port: int, path: str, timeout_s: float = 10.0) -> tuple[int, Any]:
+    """(status, JSON body) of ``GET path`` with the operator key; status 0 when the worker is down or
+    slower than ``timeout_s`` (a worker's forward to a dead owner gives up after 5 s: a 503)."""
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
                                      headers={"Authorization": f"Bearer {OPERATOR_KEY}"})  # fmt: skip
     try:
