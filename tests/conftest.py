@@ -46,6 +46,14 @@ def local_kafka_settings(**overrides: Any) -> Settings:
     return dataclasses.replace(base, **values)
 
 
+def artifacts_dir() -> Path:
+    """Where tests keep what a person should look at (screenshots, logs of a failed scale test):
+    ``$CARPASS_ARTIFACTS_DIR``, else ``tests/artifacts/`` (ignored by git). Created if missing."""
+    path = Path(os.environ.get("CARPASS_ARTIFACTS_DIR") or Path(__file__).resolve().parent / "artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _docker_answers() -> str | None:
     """None when a Docker engine answers a ping (within ~2 s), else why not."""
     host = os.environ.get("DOCKER_HOST", "")

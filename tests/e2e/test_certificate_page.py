@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import time
 import urllib.error
@@ -36,12 +35,12 @@ from schemas.records import (
     VehicleRegistration,
 )
 from streams.domain.calendar import day_of
+from tests.conftest import artifacts_dir
 from tests.e2e.chromium import Chromium, ChromiumError, RenderedPage, find_chromium
 from tests.integration.worker_harness import Feeder, pipeline
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 VIN = "VF3LBHNZ6JS123456"
 DEALER_KEY = "e2e-dealer-key"
 TODAY = datetime.now(UTC).date()
@@ -49,13 +48,6 @@ FIRST_REGISTRATION = TODAY - timedelta(days=round(7.4 * 365))
 GARAGES = {"0412345678": "GARAGE", "0455500012": "FAST_FIT"}
 INSPECTION = "0200000001"
 MAKER = "0300000007"
-
-
-def artifacts_dir() -> Path:
-    """Where the screenshots are kept: ``$CARPASS_ARTIFACTS_DIR``, else ``tests/artifacts/``."""
-    path = Path(os.environ.get("CARPASS_ARTIFACTS_DIR") or ROOT / "tests" / "artifacts")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @dataclass(frozen=True)

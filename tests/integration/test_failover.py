@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 import urllib.error
@@ -40,6 +41,7 @@ from confluent_kafka import Consumer
 
 from projections.wiring import key_partition
 from schemas.records import OdometerReading
+from tests.conftest import artifacts_dir
 from tests.integration.expected import assert_same_outputs, expected_outputs, histories, registrations_for
 from tests.integration.worker_harness import Feeder, Pipeline, pipeline
 
@@ -299,7 +301,15 @@ def failover(
     with pipeline(bootstrap, directory, partitions=PARTITIONS, api_keys_file=str(keys),
                   standby_replicas="1", batch_max_events="200",
                   session_timeout_s=f"{session_timeout_s:g}") as p:  # fmt: skip
-        return run_failover(p, vehicles, readings_per_s)
+        try:
+            return run_failover(p, vehicles, readings_per_s)
+        except AssertionError:
+            kept = artifacts_dir() / f"failover-{p.run_id}"
+            kept.mkdir()
+            for log in directory.glob("*.log"):
+                shutil.copy(log, kept)
+            print(f"\nthe workers' logs of the failed failover run: {kept}", flush=True)
+            raise
 
 
 def test_a_worker_killed_mid_stream_is_taken_over_by_the_others(kafka_bootstrap: str, tmp_path: Path) -> None:
