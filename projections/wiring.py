@@ -285,8 +285,8 @@ def install(ctx: AppContext) -> None:
     rekeyer = ProviderRekey(codec, sink, name(PROVIDER_EVENTS))
 
     async def rekey(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
-            rekeyer.process(ctx.batch(events))
+        async for batch in ctx.batches(stream):
+            rekeyer.process(batch)
 
     # Both tables are written like the vehicle table (``streams.faust_adapters.TableStore``: changelog
     # through the confluent sink, then RocksDB), not with ``table[key] = value``: Faust's path checks the
@@ -297,12 +297,12 @@ def install(ctx: AppContext) -> None:
     recorder = IssuanceRecorder(TableStore(issued_table, sink))
 
     async def fold_quality(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
-            folder.process(ctx.batch(events))
+        async for batch in ctx.batches(stream):
+            folder.process(batch)
 
     async def store_issuance(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
-            recorder.process(ctx.batch(events))
+        async for batch in ctx.batches(stream):
+            recorder.process(batch)
 
     app.agent(sources, name="provider-rekey", concurrency=1)(rekey)
     app.agent(provider_events, name="provider-quality", concurrency=1)(fold_quality)

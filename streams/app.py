@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 from faust.transport.producer import ProducerBuffer
+from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from schemas.codec import Codec
@@ -42,16 +44,20 @@ from streams.domain.policy import DEFAULT_POLICY, Policy
 from streams.faust_adapters import (
     KafkaSink,
     TableStore,
+    guard_commits,
     raw_message,
     rewind_partitions_without_commits,
     shorten_fetch_wait,
 )
 from streams.kafka_clients import bootstrap_servers, build_codec, faust_credentials
 from streams.metrics import WorkerMetrics
+from streams.offsets import InputWatermarks
 from streams.pipeline_topics import PipelineTopics
 from streams.plates import TICK, PlateProcessor, PlateTimelineProcessor
 from streams.processor import RawMessage, StateCache, VehicleHook, VehicleProcessor
 from streams.settings import Settings
+
+log = logging.getLogger(__name__)
 
 PROJECTIONS_MODULE = "projections.wiring"
 LAG_EVERY_S = 5.0
@@ -72,6 +78,23 @@ class AppContext:
     """Called after each VIN's new state is stored, in order; empty by default."""
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
     """(topic, partition) -> next offset to process, for the lag metric."""
+    watermarks: InputWatermarks = field(default_factory=InputWatermarks)
+    """What the agents really processed: the ceiling of the commits (``streams.offsets``)."""
+
+    async def batches(self, stream: Any) -> AsyncIterator[list[RawMessage]]:
+        """An agent's input in batches (``settings.batch_*``), as :meth:`batch` makes them; after each
+        batch, partitions with a hole before what was processed are sought back to it."""
+        settings = self.settings
+        async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
+            yield self.batch(events)
+            await self.seek_back_holes()
+
+    async def seek_back_holes(self) -> None:
+        holes = self.watermarks.take_holes()
+        for (topic, partition), offset in holes.items():
+            log.warning("input %s[%d]: offset %d unprocessed; seeking back", topic, partition, offset)
+            self.metrics.input_holes.labels(self.topics.base(topic)).inc()
+            await self.app.consumer.seek(TP(topic, partition), offset)
 
     def batch(self, events: Sequence[Any]) -> list[RawMessage]:
         """A ``take_events`` batch as :class:`RawMessage`, every event of it.
@@ -81,8 +104,11 @@ class AppContext:
         partitions over (``stream_wait_empty``), so a dropped event would be committed unprocessed."""
         batch = [raw_message(e) for e in events]
         positions = self.positions
+        processed = self.watermarks.processed
         for message in batch:
-            positions[(message.topic, message.partition)] = message.offset + 1
+            tp = (message.topic, message.partition)
+            positions[tp] = message.offset + 1
+            processed(tp, message.offset)
         return batch
 
 
@@ -106,6 +132,7 @@ def _tune_faust(settings: Settings) -> None:
     of its consumer in :mod:`streams.faust_adapters`."""
     ProducerBuffer.max_messages = max(ProducerBuffer.max_messages, 2 * settings.batch_max_events)
     rewind_partitions_without_commits()
+    guard_commits()
     shorten_fetch_wait()
 
 
@@ -189,8 +216,8 @@ def _vehicle_agent(context: AppContext, policy: Policy) -> None:
 
     @context.app.agent(_raw_topic(context.app, *topics.vehicle_inputs), name="vehicles", concurrency=1)
     async def vehicles(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
-            processor.process(context.batch(events))
+        async for batch in context.batches(stream):
+            processor.process(batch)
 
     async def table_size_and_lag() -> None:
         _observe_lag(context)
@@ -213,13 +240,13 @@ def _plate_agents(context: AppContext) -> None:
 
     @app.agent(_raw_topic(app, topics.registrations), name="registration-plates", concurrency=1)
     async def registration_plates(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
-            timelines.process(context.batch(events))
+        async for batch in context.batches(stream):
+            timelines.process(batch)
 
     @app.agent(_raw_topic(app, topics.plate_readings, topics.plate_intervals), name="plates", concurrency=1)
     async def plate_readings(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
-            plates.process(context.batch(events))
+        async for batch in context.batches(stream):
+            plates.process(batch)
 
     tick_every_s = min(30.0, max(0.5, settings.plate_wait_s / 4))
 

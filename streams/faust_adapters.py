@@ -27,6 +27,7 @@ from collections import defaultdict
 from typing import Any
 
 from streams.kafka_clients import producer_config
+from streams.offsets import InputWatermarks
 from streams.processor import RawMessage
 from streams.settings import Settings
 
@@ -40,7 +41,8 @@ def rewind_partitions_without_commits() -> None:
     (a new group, or a worker killed before its first commit) keeps the position after the skipped
     events, and they are never processed. After Faust's seek, this seeks such input partitions to their
     beginning (``consumer_auto_offset_reset = earliest``). Changelog and assignor partitions are left to
-    Faust's recovery. Process-wide and idempotent, like the worker.
+    Faust's recovery. It also tells the worker's :class:`~streams.offsets.InputWatermarks` where each
+    input partition resumes. Process-wide and idempotent, like the worker.
     """
     from faust.transport.consumer import Consumer
 
@@ -50,19 +52,54 @@ def rewind_partitions_without_commits() -> None:
 
     async def perform_seek(self: Any) -> None:
         await original(self)
-        uncommitted = [
-            tp for tp in self.assignment()
-            if not tp.topic.endswith("-changelog") and "__assignor" not in tp.topic
-            and not self._committed_offset.get(tp)
-        ]  # fmt: skip
+        inputs = [tp for tp in self.assignment() if _is_input(tp.topic)]
+        uncommitted = [tp for tp in inputs if not self._committed_offset.get(tp)]
+        starts: dict[Any, int | None] = {tp: self._committed_offset.get(tp) for tp in inputs}
         if uncommitted:
             earliest = await self.earliest_offsets(*uncommitted)
             await self.seek_wait({tp: offset for tp, offset in earliest.items() if offset is not None})
             for tp in uncommitted:
                 self._read_offset[tp] = None
+                starts[tp] = earliest.get(tp)
+        watermarks = _watermarks(self)
+        if watermarks is not None:
+            watermarks.reset(starts)
 
     perform_seek.carpass_rewinds = True  # type: ignore[attr-defined]
     Consumer.perform_seek = perform_seek  # type: ignore[method-assign]
+
+
+def _is_input(topic: str) -> bool:
+    return not topic.endswith("-changelog") and "__assignor" not in topic
+
+
+def _watermarks(consumer: Any) -> InputWatermarks | None:
+    context = getattr(consumer.app, "context", None)
+    return getattr(context, "watermarks", None)
+
+
+def guard_commits() -> None:
+    """Never commit an input partition past the next offset its agent must process
+    (:mod:`streams.offsets`, which says why). Wraps Faust's ``Consumer._new_offset`` (the offset its
+    commit would write, from the acknowledged offsets and the gaps it filled) with the worker's
+    :class:`~streams.offsets.InputWatermarks` ceiling. Process-wide and idempotent; a consumer of an app
+    without watermarks is left as it was."""
+    from faust.transport.consumer import Consumer
+
+    if getattr(Consumer._new_offset, "carpass_guarded", False):
+        return
+    original = Consumer._new_offset
+
+    def _new_offset(self: Any, tp: Any) -> int | None:
+        offset: int | None = original(self, tp)
+        watermarks = _watermarks(self)
+        if offset is None or watermarks is None:
+            return offset
+        ceiling = watermarks.ceiling(tp)
+        return offset if ceiling is None else min(offset, ceiling)
+
+    _new_offset.carpass_guarded = True  # type: ignore[attr-defined]
+    Consumer._new_offset = _new_offset  # type: ignore[method-assign]
 
 
 FETCH_MAX_WAIT_MS = 20

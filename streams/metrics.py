@@ -33,6 +33,7 @@ class WorkerMetrics:
     rebalances: Counter
     plates_pending: Gauge
     state_cache_lookups: Counter
+    input_holes: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> WorkerMetrics:
@@ -94,5 +95,10 @@ class WorkerMetrics:
                 "carpass_state_cache_lookups_total",
                 "Stored vehicle states looked up in the decoded-state cache: hit (no decoding) or miss.",
                 ["result"], registry=reg,
+            ),
+            input_holes=Counter(
+                "carpass_input_holes_total",
+                "Input offsets found unprocessed after a rebalance; the partition was sought back to each.",
+                ["topic"], registry=reg,
             ),
         )

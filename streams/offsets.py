@@ -1,0 +1,75 @@
+"""Which input offsets the agents have really processed: the ceiling of what the worker may commit.
+
+Faust commits the offsets its streams acknowledged, and fills "gaps" (offsets it never delivered) as if
+acknowledged. Around a rebalance it can deliver a partition's messages past a hole: messages fetched for
+the old consumer generation are skipped by the stream (neither processed nor acknowledged) while its
+fetcher already counts them as read, and a re-fetch from the committed offset is then dropped as "already
+read". The failover test caught the result: an input never processed, with the group's committed offset
+past it (and a vehicle judged without its registration).
+
+:class:`InputWatermarks` keeps, per input partition, the next offset the agents must process, advanced only
+by contiguous offsets. The worker never commits past it (``streams.faust_adapters.guard_commits``), and on
+a hole it seeks the partition back once to the missing offset so that the re-fetch fills it. If the same
+hole is still there after that seek, it is taken as real (a transaction marker, a compacted or deleted
+range) and skipped, as Faust would. Pure: no Kafka, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+Partition = tuple[str, int]
+"""``(topic, partition)``; Faust's ``TP`` named tuple compares and hashes equal."""
+
+
+class InputWatermarks:
+    """Per input partition: the next offset to process (contiguous), holes to seek back to."""
+
+    def __init__(self) -> None:
+        self._next: dict[Partition, int] = {}
+        self._seen: set[Partition] = set()
+        self._holes: dict[Partition, int] = {}
+        self._sought: dict[Partition, int] = {}
+        self.holes_found = 0
+        """Holes seen (each asks for one seek back)."""
+        self.gaps_skipped = 0
+        """Holes still there after the seek back, taken as real gaps."""
+
+    def reset(self, starts: Mapping[Partition, int | None]) -> None:
+        """After an assignment's seek: where each partition's stream resumes (``None``: unknown, the first
+        message processed tells). Forgets everything else."""
+        self._next = {tp: start for tp, start in starts.items() if start is not None}
+        self._seen.clear()
+        self._holes.clear()
+        self._sought.clear()
+
+    def processed(self, tp: Partition, offset: int) -> None:
+        """An agent is processing ``offset`` of ``tp`` (called in offset order per partition)."""
+        key = (tp[0], tp[1])
+        self._seen.add(key)
+        expected = self._next.get(key)
+        if expected is None or offset == expected:
+            self._next[key] = offset + 1
+            return
+        if offset < expected:  # a redelivery of something already processed
+            return
+        if self._sought.get(key) == expected:  # went back once already: the hole is real
+            self._next[key] = offset + 1
+            self.gaps_skipped += 1
+            del self._sought[key]
+            return
+        if key not in self._holes:
+            self.holes_found += 1
+        self._holes[key] = expected
+
+    def take_holes(self) -> dict[Partition, int]:
+        """The partitions to seek back, with the offset to seek to; each hole is handed out once."""
+        holes, self._holes = self._holes, {}
+        self._sought.update(holes)
+        return holes
+
+    def ceiling(self, tp: Partition) -> int | None:
+        """The highest offset the worker may commit for ``tp`` (the next one to process), or ``None`` when
+        no agent processed anything of ``tp`` since the assignment (nothing to guard)."""
+        key = (tp[0], tp[1])
+        return self._next.get(key) if key in self._seen else None
