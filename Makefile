@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-full lint typecheck install system-deps broker-down bench clean
+.PHONY: demo test test-full lint typecheck install system-deps broker-down bench bench-peers bench-quick clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,17 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 install: $(STAMP)
+
+## The peers of the benchmarks (Quix Streams) in their own venv: their pins clash with ours (confluent-kafka).
+PEERS_VENV  ?= .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
+$(PEERS_STAMP): benchmarks/peers/requirements.txt
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install -q -r benchmarks/peers/requirements.txt
+	@touch $@
+
+bench-peers: $(PEERS_STAMP)
 
 ## Debian packages the tests use: Chromium (the certificate page is rendered headless) and promtool (the
 ## Prometheus configuration and alert rules are validated). Installed with apt-get when missing and root.
@@ -36,13 +47,13 @@ demo: $(STAMP)
 	$(BIN)/carpass demo
 
 ## Lint, type-check and the whole test suite (slow scale tests in quick mode), against a real broker.
-test: $(STAMP) system-deps
+test: $(STAMP) $(PEERS_STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	CARPASS_QUICK=$${CARPASS_QUICK:-1} $(BIN)/python -m pytest
 
 ## The same with the slow scale tests at full size.
-test-full: $(STAMP) system-deps
+test-full: $(STAMP) $(PEERS_STAMP) system-deps
 	CARPASS_QUICK=0 $(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -55,4 +66,4 @@ broker-down: $(STAMP)
 	$(BIN)/carpass kafka down
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(PEERS_VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
