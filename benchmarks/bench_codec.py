@@ -5,7 +5,7 @@ Timed: ``encode``, ``decode`` (to the dataclass), ``decode_dict`` (the hot-loop 
 ``jsonl.parse_line`` (``carpass produce``). Best of three runs, CPU time.
 
     .venv/bin/python benchmarks/bench_codec.py            # 200,000 records
-    .venv/bin/python benchmarks/bench_codec.py --quick    # CI: 5,000 records, checks it still runs
+    .venv/bin/python benchmarks/bench_codec.py --quick    # CI: 5,000 records (writes only with --out)
 
 Writes ``benchmarks/results/codec.json``.
 """
@@ -13,9 +13,7 @@ Writes ``benchmarks/results/codec.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import random
 import sys
 import time
@@ -23,13 +21,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import add_common_args, finish
 
 from schemas.codec import decode, decode_dict, encode
 from schemas.jsonl import dumps, parse_line
 from schemas.records import OdometerReading, Origin, ProviderKind
 
-RESULTS = Path(__file__).resolve().parent / "results" / "codec.json"
 _VIN_CHARS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 
 
@@ -66,8 +65,9 @@ def _best_rate(fn: Callable[[Any], object], items: Sequence[Any], repeats: int =
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000)
-    parser.add_argument("--quick", action="store_true", help="5,000 records: only checks that it runs")
+    add_common_args(parser)
     args = parser.parse_args(argv)
+    load = os.getloadavg()[0]
     count = 5_000 if args.quick else args.records
     readings = _readings(count, random.Random(7))
     values = [encode(r) for r in readings]
@@ -80,21 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         "jsonl_parse_per_s": _best_rate(parse_line, lines),
     }
     result = {
-        "benchmark": "codec",
-        "command": "python benchmarks/bench_codec.py" + (" --quick" if args.quick else f" --records {count}"),
         "records": count,
         "mean_value_bytes": round(sum(map(len, values)) / count, 1),
         **{name: round(rate) for name, rate in rates.items()},
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_average_1m": round(os.getloadavg()[0], 2),
     }
     for name, rate in rates.items():
         print(f"{name:<20} {rate:>12,.0f}")
-    if not args.quick:
-        RESULTS.parent.mkdir(exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    finish(args, "codec", result, load)
     return 0
 
 

@@ -10,6 +10,7 @@ The figure counts readings only; the registrations are decided but not timed.
 
     .venv/bin/python benchmarks/bench_core.py            # 20,000 vehicles (about 300,000 readings)
     .venv/bin/python benchmarks/bench_core.py --quick    # CI: 500 vehicles, checks it still runs
+                                                         # (writes only with --out FILE)
 
 Writes ``benchmarks/results/core.json``.
 
@@ -26,16 +27,16 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
-import platform
 import random
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import add_common_args, finish
 
 from schemas.records import (
     OdometerReading,
@@ -53,7 +54,6 @@ from streams.domain.vehicle import decide
 GOAL_PER_S = 200_000
 TYPO_RATE = 0.0015
 DEFAULT_VEHICLES = 20_000
-RESULTS = Path(__file__).resolve().parent / "results" / "core.json"
 _VIN_CHARS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 _DAY_2012 = 15_340
 
@@ -106,11 +106,6 @@ def _history(rng: random.Random, serial: int) -> tuple[VehicleRegistration, list
             )
         )
     return registration, readings
-
-
-def _command(vehicles: int) -> str:
-    extra = "" if vehicles == DEFAULT_VEHICLES else f" --vehicles {vehicles}"
-    return f"python benchmarks/bench_core.py{extra}"
 
 
 Fleet = list[tuple[VehicleRegistration, list[OdometerReading]]]
@@ -196,8 +191,6 @@ def run(vehicles: int, repeats: int = 5, seed: int = 3) -> dict[str, object]:
     rounds = 20_000 if vehicles < 5_000 else 200_000
     figures["fast_path"] = max(_fast_path_per_s(fleet, rounds) for _ in range(repeats))
     return {
-        "benchmark": "core",
-        "command": _command(vehicles),
         "vehicles": vehicles,
         "readings": count,
         "slow_path_share": round(slow_share, 4),
@@ -210,10 +203,6 @@ def run(vehicles: int, repeats: int = 5, seed: int = 3) -> dict[str, object]:
         "goal_readings_per_s": GOAL_PER_S,
         "timing": f"CPU time (process_time), best of {repeats}",
         "repeats": repeats,
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 
@@ -230,9 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--vehicles", type=int, default=DEFAULT_VEHICLES)
-    parser.add_argument("--quick", action="store_true", help="500 vehicles, no results file (CI)")
+    add_common_args(parser)
     args = parser.parse_args(argv)
     vehicles = 500 if args.quick else args.vehicles
+    load = os.getloadavg()[0]
     result = run(vehicles, repeats=1 if args.quick else 5)
     print(
         f"judgment core, one core, {result['readings']:,} readings of {vehicles:,} vehicles, "
@@ -245,13 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  readings through find_breaks: {r['slow_path_share']:.2%}; "
         f"vehicles with an open break: {r['vehicles_with_a_break_share']:.2%}; "
-        f"load average {r['load_average_1m']} on {r['cpus']} CPUs"
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
-    print(f"reproduce: .venv/bin/{result['command']}")
-    if not args.quick:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+    finish(args, "core", result, load)
     return 0
 
 

@@ -4,19 +4,23 @@ Three mixes: clean histories (the linear fast path), histories with one typo out
 programme and a typo search), and rolled-back histories. Also times ``consistent_append``.
 
     .venv/bin/python benchmarks/bench_trend.py            # full run, writes benchmarks/results/trend.json
-    CARPASS_QUICK=1 .venv/bin/python benchmarks/bench_trend.py   # a few thousand calls, for CI
+    .venv/bin/python benchmarks/bench_trend.py --quick    # CI: a few thousand calls (writes only with --out;
+                                                          # CARPASS_QUICK=1 does the same)
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import os
-import platform
 import random
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import add_common_args, finish
 
 from schemas.records import Unit
 from streams.domain.points import MS_PER_DAY, Point, TrendPolicy
@@ -58,7 +62,12 @@ def _rate(calls: int, fn: Callable[[], object]) -> float:
 
 
 def main() -> int:
-    quick = os.environ.get("CARPASS_QUICK") == "1"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_args(parser)
+    args = parser.parse_args()
+    args.quick = args.quick or os.environ.get("CARPASS_QUICK") == "1"
+    quick = args.quick
+    load = os.getloadavg()[0]
     repeats = 3 if quick else 30
     rnd = random.Random(20261122)
     policy = TrendPolicy()
@@ -80,13 +89,7 @@ def main() -> int:
     rate = max(_rate(calls, lambda: consistent_append(last, new, policy)) for _ in range(3))
     results["consistent_append_per_s"] = round(rate)
     print(f"consistent_append  : {rate:>10,.0f} calls/s")
-    out = Path(__file__).parent / "results" / "trend.json"
-    if not quick:
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps({"benchmark": "trend", "points_per_history": N_POINTS,
-                                   "python": platform.python_version(), "results": results},
-                                  indent=2, sort_keys=True) + "\n")
-        print(f"wrote {out}")
+    finish(args, "trend", {"points_per_history": N_POINTS, "results": results}, load)
     return 0
 
 

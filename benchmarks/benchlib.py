@@ -63,7 +63,7 @@ PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 TYPO_RATE = 0.0015
 _VIN_CHARS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 _DAY_2012 = 15_340
-_NS = uuid.UUID("6f1c1a40-5a1e-4c2b-9d7e-2f0c6a1b9e11")
+NAMESPACE = uuid.UUID("6f1c1a40-5a1e-4c2b-9d7e-2f0c6a1b9e11")
 
 
 # --- command line and results -------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def fleet(vehicles: int, seed: int) -> tuple[list[VehicleRegistration], list[Odo
         vin = "".join(rng.choice(_VIN_CHARS) for _ in range(17))
         first_day = _DAY_2012 + rng.randrange(0, 3 * 365)
         registrations.append(VehicleRegistration(
-            event_id=str(uuid.uuid5(_NS, f"reg-{seed}-{serial}")), vin=vin,
+            event_id=str(uuid.uuid5(NAMESPACE, f"reg-{seed}-{serial}")), vin=vin,
             kind=RegistrationKind.FIRST_REGISTRATION, effective_at=first_day * MS_PER_DAY,
             first_registration_date=first_day, imported_used=False, make="Volkswagen", model="Golf",
             vehicle_category="M1", plate=f"1-ABC-{serial:03d}",
@@ -178,7 +178,7 @@ def _reading(
         swapped = int(text[0] + text[2] + text[1] + text[3:]) if len(text) >= 3 else km * 10
         value = km * 10 if rng.random() < 0.5 else swapped
     return OdometerReading(
-        event_id=str(uuid.uuid5(_NS, name)), vin=vin, odometer_value=value, observed_at=observed,
+        event_id=str(uuid.uuid5(NAMESPACE, name)), vin=vin, odometer_value=value, observed_at=observed,
         submitted_at=observed + rng.randrange(60_000, 3_600_000),
         provider_id="0200000001" if inspection else rng.choice(garages),
         provider_kind=ProviderKind.INSPECTION_BODY if inspection else ProviderKind.GARAGE,
