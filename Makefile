@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-full lint typecheck install system-deps broker-down bench bench-peers bench-quick clean
+.PHONY: demo test test-full lint typecheck install system-deps broker-down bench bench-peers clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ $(PEERS_STAMP): benchmarks/peers/requirements.txt
 	@touch $@
 
 bench-peers: $(PEERS_STAMP)
+
+## Every benchmark at full size, one after the other, then the plots (about 25 min on 2 cores). Results:
+## benchmarks/results/*.json and *.png. A broker: CARPASS_KAFKA_BOOTSTRAP_SERVERS, else the local one.
+BENCHMARKS := core trend codec quality pipeline peers replay scaling
+bench: $(STAMP) $(PEERS_STAMP)
+	@for b in $(BENCHMARKS); do echo "== benchmarks/bench_$$b.py"; $(BIN)/python benchmarks/bench_$$b.py || exit 1; done
+	$(BIN)/python benchmarks/plots.py
 
 ## Debian packages the tests use: Chromium (the certificate page is rendered headless) and promtool (the
 ## Prometheus configuration and alert rules are validated). Installed with apt-get when missing and root.
