@@ -39,7 +39,7 @@ from benchlib import (
     CpuMeter,
     ReceiptTail,
     add_common_args,
-    broker,
+    bench_run,
     end_offsets,
     finish,
     fleet,
@@ -91,16 +91,11 @@ def _anomalies(run: BenchRun) -> int:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     peers_python()  # fail early, before producing anything
-    with broker() as settings:
-        bench = BenchRun(settings, partitions=args.partitions)
-        try:
-            return _run(args, bench)
-        finally:
-            bench.cleanup()
+    with bench_run(args.partitions) as bench:
+        return _run(args, bench)
 
 
 def _run(args: argparse.Namespace, bench: BenchRun) -> dict[str, Any]:
-    bench.create_topics()
     topics = bench.topics
     registrations, readings = fleet(args.vehicles, args.seed)
     events = len(registrations) + len(readings)

@@ -38,7 +38,7 @@ from benchlib import (
     NAMESPACE,
     BenchRun,
     add_common_args,
-    broker,
+    bench_run,
     count_receipts,
     finish,
     fleet,
@@ -112,16 +112,11 @@ def await_receipt(
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    with broker() as settings:
-        bench = BenchRun(settings, partitions=args.partitions)
-        try:
-            return _run(args, bench)
-        finally:
-            bench.cleanup()
+    with bench_run(args.partitions) as bench:
+        return _run(args, bench)
 
 
 def _run(args: argparse.Namespace, bench: BenchRun) -> dict[str, Any]:
-    bench.create_topics()
     topics, bootstrap, scratch = bench.topics, bench.bootstrap, bench.scratch
     port = free_port()
     env = bench.env(bench.app_id("worker"), scratch / "worker", port,
@@ -191,6 +186,7 @@ def _run(args: argparse.Namespace, bench: BenchRun) -> dict[str, Any]:
     if profile is not None and profile.exists():
         stats = pstats.Stats(str(profile))
         stats.sort_stats("tottime").print_stats(25)
+        bench.keep_scratch = True
         result["profile"] = str(profile)
     return result
 

@@ -36,7 +36,7 @@ from benchlib import (
     CpuMeter,
     ReceiptTail,
     add_common_args,
-    broker,
+    bench_run,
     end_offsets,
     finish,
     free_port,
@@ -60,16 +60,11 @@ def _caught_up(bootstrap: str, group: str, ends: dict[tuple[str, int], int]) -> 
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    with broker() as settings:
-        bench = BenchRun(settings, partitions=args.partitions)
-        try:
-            return _run(args, bench)
-        finally:
-            bench.cleanup()
+    with bench_run(args.partitions) as bench:
+        return _run(args, bench)
 
 
 def _run(args: argparse.Namespace, bench: BenchRun) -> dict[str, Any]:
-    bench.create_topics()
     records = list(simulate(args.vehicles, args.seed, malformed=True))
     kinds = Counter(type(r).__name__ for r in records)
     readings = sum(isinstance(r, OdometerReading | PlateOdometerReading) for r in records)

@@ -33,6 +33,7 @@ from benchlib import (
     CpuMeter,
     ReceiptTail,
     add_common_args,
+    bench_run,
     broker,
     finish,
     fleet,
@@ -46,15 +47,11 @@ from streams.settings import Settings
 
 
 def one(settings: Settings, workers: int, vehicles: int, seed: int) -> dict[str, Any]:
-    bench = BenchRun(settings, partitions=workers)
-    try:
+    with bench_run(workers, settings) as bench:
         return _one(bench, workers, vehicles, seed)
-    finally:
-        bench.cleanup()
 
 
 def _one(bench: BenchRun, workers: int, vehicles: int, seed: int) -> dict[str, Any]:
-    bench.create_topics()
     registrations, readings = fleet(vehicles, seed)
     producer = bench.producer()
     produce_all(producer, bench.topics.registrations, registrations)

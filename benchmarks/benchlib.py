@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -243,6 +244,7 @@ class BenchRun:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="carpass-bench-")))
     app_ids: list[str] = field(default_factory=list)
+    keep_scratch: bool = False
 
     @property
     def bootstrap(self) -> str:
@@ -280,7 +282,12 @@ class BenchRun:
         return Producer(producer_config(self.settings, {"linger.ms": 5, "batch.size": 1_000_000}))
 
     def cleanup(self) -> None:
-        """Delete every topic of the run (inputs, outputs, the workers' changelogs)."""
+        """Delete every topic of the run (inputs, outputs, the workers' changelogs), and the scratch
+        directory unless ``keep_scratch``."""
+        if self.keep_scratch:
+            print(f"kept {self.scratch} (worker logs)", file=sys.stderr)
+        else:
+            shutil.rmtree(self.scratch, ignore_errors=True)
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
         mine = (self.prefix, *self.app_ids)
         names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(mine) or
@@ -289,6 +296,24 @@ class BenchRun:
             for future in admin.delete_topics(names, operation_timeout=10).values():
                 with contextlib.suppress(Exception):
                     future.result(timeout=15)
+
+
+@contextlib.contextmanager
+def bench_run(partitions: int, settings: Settings | None = None) -> Iterator[BenchRun]:
+    """A :class:`BenchRun` (on the broker of ``settings``, else :func:`broker`), its topics created, and
+    deleted afterwards with its scratch directory (kept, and named, when the run fails)."""
+    with contextlib.ExitStack() as stack:
+        if settings is None:
+            settings = stack.enter_context(broker())
+        run = BenchRun(settings, partitions=partitions)
+        try:
+            run.create_topics()
+            yield run
+        except BaseException:
+            run.keep_scratch = True  # the logs say what went wrong
+            raise
+        finally:
+            run.cleanup()
 
 
 def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
