@@ -103,7 +103,14 @@ def _one(bench: BenchRun, workers: int, vehicles: int, seed: int) -> dict[str, A
         "machine_busy_share": round(meter.machine_busy_share, 3),
         "workers_cpu_seconds": round(worker_cpu, 1),
         "workers_cores_used": round(worker_cpu / span, 2) if span > 0 else None,
+        "readings_per_worker_cpu_second": efficiency(len(readings), seen_at_stable if measured_from_stable
+                                                     else 0, worker_cpu),
     }
+
+
+def efficiency(readings: int, before_window: int, worker_cpu_s: float) -> int | None:
+    """Readings decided per CPU second of the workers over the measured window (load-independent-ish)."""
+    return round((readings - before_window) / worker_cpu_s) if worker_cpu_s > 0 else None
 
 
 def main() -> int:
@@ -129,10 +136,15 @@ def main() -> int:
         "vehicles": vehicles,
         "runs": runs,
         "limit": (
-            f"CPU: this machine has {cpus} cores, shared by the workers, the Kafka broker (JVM) and this "
-            f"benchmark's consumer; the CPUs were up to {busiest:.0%} busy during the measured windows, so "
-            f"more workers than cores only share the same cores (and add rebalancing and per-process "
-            f"overhead). Workers scale across machines, not on {cpus} cores."
+            f"CPU: this machine has {cpus} cores, shared by the workers, the Kafka broker (JVM), this "
+            f"benchmark's consumer and any other job; the CPUs were up to {busiest:.0%} busy during the "
+            f"measured windows and the workers together got "
+            f"{', '.join(str(r['workers_cores_used']) for r in runs)} cores with "
+            f"{', '.join(str(r['workers']) for r in runs)} workers. More workers than free cores only share "
+            f"the same cores, and each adds its own per-process work (polling, commits, timers, smaller "
+            f"batches per partition): readings per worker CPU second "
+            f"{', '.join(str(r['readings_per_worker_cpu_second']) for r in runs)}. Workers scale across "
+            f"machines (or cores that are free), not on {cpus} busy cores."
         ),
     }
     for entry in runs:
