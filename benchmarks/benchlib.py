@@ -624,7 +624,7 @@ def raw_core(run: BenchRun, inputs: list[str], events: int, batch: int = 1000) -
     from streams.faust_adapters import KafkaSink
     from streams.kafka_clients import build_codec
     from streams.metrics import WorkerMetrics
-    from streams.processor import RawMessage, VehicleProcessor
+    from streams.processor import RawMessage, StateCache, VehicleProcessor
 
     directory = run.scratch / "raw-core"
     directory.mkdir(exist_ok=True)
@@ -636,7 +636,8 @@ def raw_core(run: BenchRun, inputs: list[str], events: int, batch: int = 1000) -
     sink = KafkaSink(replace(run.settings, app_id=app_id))
     store = _RocksStore(directory, sink, changelog)
     processor = VehicleProcessor(codec=build_codec(run.settings), topics=run.topics, store=store, sink=sink,
-                                 metrics=WorkerMetrics.create(CollectorRegistry()))  # fmt: skip
+                                 metrics=WorkerMetrics.create(CollectorRegistry()),
+                                 cache=StateCache(run.settings.state_cache_vehicles))  # like the worker
     consumer = Consumer({"bootstrap.servers": run.bootstrap, "group.id": f"raw-core-{uuid.uuid4().hex}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})  # fmt: skip
     consumer.subscribe(inputs)
