@@ -77,10 +77,13 @@ def _drain(
     """(readings/s, CPU s of the process from the first receipt to the last, machine busy share)."""
     cpu = CpuMeter()
     cpu.start()
-    seen = tail.count(readings, timeout_s, alive=[process], on_first=lambda: cpu.start([process.pid]))
+    seen = tail.count(readings, timeout_s, idle_s=30.0, alive=[process],
+                      on_first=lambda: cpu.start([process.pid]))  # fmt: skip
     cpu.stop()
-    if seen < readings:
-        raise SystemExit(f"{label}: {seen}/{readings} receipts (exit code {process.poll()}); see its log")
+    if not seen:
+        raise SystemExit(f"{label}: no receipt (exit code {process.poll()}); see its log")
+    if seen < readings:  # recorded in the result (receipts), not fatal: a lost event is a finding
+        print(f"{label}: only {seen:,} of {readings:,} receipts", file=sys.stderr)
     rate = tail.rate()
     print(f"{label}: {rate:,.0f} readings/s", file=sys.stderr)
     return rate, cpu.process_seconds.get(process.pid, float("nan")), cpu.machine_busy_share
