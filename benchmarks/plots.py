@@ -99,7 +99,7 @@ def latency(result: dict[str, Any], out: Path) -> bool:
     ax.set_ylabel("percentile of readings")
     ax.set_ylim(0, 100)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="upper left", fontsize=9)
+    ax.legend(loc="center left", bbox_to_anchor=(0.33, 0.72), fontsize=9)
     ax.set_title(f"Latency distribution, one worker, {result['partitions']} partitions, open-loop load\n"
                  f"{_stamp(result)}", fontsize=10)  # fmt: skip
     fig.tight_layout()
