@@ -72,8 +72,13 @@ def _one(bench: BenchRun, workers: int, vehicles: int, seed: int) -> dict[str, A
         stable_at, seen_at_stable = 0.0, 0
         deadline = time.monotonic() + 3600
         while tail.seen < len(readings) and time.monotonic() < deadline:
+            before = tail.seen
             tail.count(len(readings), timeout_s=1.0, idle_s=600, alive=processes,
                        on_first=lambda: total.start([p.pid for p in processes]))
+            if tail.seen > before:  # the meters end at the last receipt (within a second), not after it
+                total.stop()
+                if stable_at:
+                    window.stop()
             if tail.seen and time.monotonic() - tail.last > IDLE_S:
                 break  # receipts stopped short: counted as missing below, not waited for
             if any(p.poll() is not None for p in processes):
@@ -83,9 +88,6 @@ def _one(bench: BenchRun, workers: int, vehicles: int, seed: int) -> dict[str, A
                 if state.upper() == "STABLE" and members == workers:
                     stable_at, seen_at_stable = time.monotonic(), tail.seen
                     window.start([p.pid for p in processes])
-        total.stop()
-        if stable_at:
-            window.stop()
     tail.close()
     measured_from_stable = bool(stable_at) and seen_at_stable < 0.7 * len(readings) and tail.last > stable_at
     if measured_from_stable:
