@@ -40,7 +40,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
-from bench_pipeline import _free_port, _percentile, await_receipt, fleet, latency_run, produce_all, worker
+from bench_pipeline import await_receipt, latency_run
+from benchlib import fleet, free_port, percentile, produce_all, worker
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
@@ -119,8 +120,8 @@ def label_load(pool: ProcessPoolExecutor, clients: int, port: int, vins: list[st
     return {
         "rate_per_s": rate, "seconds": seconds, "requests": int(rate / clients * seconds) * clients,
         "answered": len(latencies), "errors": errors,
-        "p50_ms": round(_percentile(latencies, 0.50), 2), "p90_ms": round(_percentile(latencies, 0.90), 2),
-        "p99_ms": round(_percentile(latencies, 0.99), 2), "max_ms": round(max(latencies, default=0.0), 2),
+        "p50_ms": round(percentile(latencies, 0.50), 2), "p90_ms": round(percentile(latencies, 0.90), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2), "max_ms": round(max(latencies, default=0.0), 2),
         "achieved_per_s": round(len(latencies) / seconds, 1),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }  # fmt: skip
@@ -156,7 +157,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="carpass-bench-api-"))
     keys = scratch / "api-keys.json"
     keys.write_text(json.dumps({"keys": [{"name": "bench", "role": "dealer", "key": DEALER_KEY}]}))
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARPASS_")}
     env.update({
         "CARPASS_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CARPASS_TOPIC_PREFIX": prefix,
@@ -197,8 +198,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             loaded = label_load(pool, args.clients, port, vins, args.streaming_rate, args.seconds)
             phase = {"phase": "readings streaming in", "readings_per_s": args.readings_rate, **loaded}
             feed.join()
-            phase["receipt_p50_ms"] = round(_percentile(receipts, 0.5), 1)
-            phase["receipt_p99_ms"] = round(_percentile(receipts, 0.99), 1)
+            phase["receipt_p50_ms"] = round(percentile(receipts, 0.5), 1)
+            phase["receipt_p99_ms"] = round(percentile(receipts, 0.99), 1)
             print(json.dumps(phase), file=sys.stderr)
             phases.append(phase)
             if process.poll() is not None:
@@ -249,6 +250,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="run the worker under cProfile")
     parser.add_argument("--no-write", action="store_true", help="do not write the results file")
+    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="also write the result JSON here (even with --quick; tests/benchmarks)")
     args = parser.parse_args()
     args.vehicles = args.vehicles or (300 if args.quick else 3_000)
     args.seconds = args.seconds or (3.0 if args.quick else 20.0)
@@ -260,6 +263,8 @@ def main() -> int:
     print(json.dumps(result, indent=2))
     if not args.no_write and not args.quick:
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    if args.out is not None:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

@@ -239,6 +239,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=None, help="duration of each rate (default 20 at "
                         "rates up to 500/s, 10 above)")  # fmt: skip
     parser.add_argument("--no-write", action="store_true", help="do not write the results file")
+    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="also write the result JSON here (even with --quick; tests/benchmarks)")
     args = parser.parse_args()
     args.rates_given = args.rates
     args.rates = args.rates or ([50.0] if args.quick else [200.0, 500.0, 2000.0])
@@ -252,6 +254,8 @@ def main() -> int:
     print(json.dumps(result, indent=2))
     if not args.no_write and not args.quick:
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    if args.out is not None:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 
