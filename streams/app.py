@@ -97,18 +97,19 @@ class AppContext:
             await self.app.consumer.seek(TP(topic, partition), offset)
 
     def batch(self, events: Sequence[Any]) -> list[RawMessage]:
-        """A ``take_events`` batch as :class:`RawMessage`, every event of it.
-
-        None may be dropped, even one fetched before a rebalance: take_events acknowledges the whole
-        batch, and Faust waits for in-flight events to be acknowledged before it commits and hands the
-        partitions over (``stream_wait_empty``), so a dropped event would be committed unprocessed."""
-        batch = [raw_message(e) for e in events]
+        """A ``take_events`` batch as :class:`RawMessage`: every event of it but those past a hole in
+        their partition (:class:`~streams.offsets.InputWatermarks`). take_events acknowledges the whole
+        batch, so Faust would commit those unprocessed; the watermark ceiling on its commits keeps them
+        uncommitted, and the seek back to the hole brings them again, in order."""
+        batch = []
         positions = self.positions
-        processed = self.watermarks.processed
-        for message in batch:
+        admit = self.watermarks.admit
+        for event in events:
+            message = raw_message(event)
             tp = (message.topic, message.partition)
-            positions[tp] = message.offset + 1
-            processed(tp, message.offset)
+            if admit(tp, message.offset):
+                positions[tp] = message.offset + 1
+                batch.append(message)
         return batch
 
 

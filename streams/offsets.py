@@ -8,10 +8,11 @@ read". The failover test caught the result: an input never processed, with the g
 past it (and a vehicle judged without its registration).
 
 :class:`InputWatermarks` keeps, per input partition, the next offset the agents must process, advanced only
-by contiguous offsets. The worker never commits past it (``streams.faust_adapters.guard_commits``), and on
-a hole it seeks the partition back once to the missing offset so that the re-fetch fills it. If the same
-hole is still there after that seek, it is taken as real (a transaction marker, a compacted or deleted
-range) and skipped, as Faust would. Pure: no Kafka, no clock.
+by contiguous offsets. The worker never commits past it (``streams.faust_adapters.guard_commits``); on a
+hole it leaves the messages past it unprocessed (they cannot be committed, and the re-fetch brings them
+again, in order) and seeks the partition back once to the missing offset. If the same hole is still there
+after that seek, it is taken as real (a transaction marker, a compacted or deleted range) and skipped, as
+Faust would. Pure: no Kafka, no clock.
 """
 
 from __future__ import annotations
@@ -43,24 +44,26 @@ class InputWatermarks:
         self._holes.clear()
         self._sought.clear()
 
-    def processed(self, tp: Partition, offset: int) -> None:
-        """An agent is processing ``offset`` of ``tp`` (called in offset order per partition)."""
+    def admit(self, tp: Partition, offset: int) -> bool:
+        """Whether an agent may process ``offset`` of ``tp`` now (called in offset order per partition):
+        yes in order or again (a redelivery); no past a hole, which is then to be sought back to."""
         key = (tp[0], tp[1])
         self._seen.add(key)
         expected = self._next.get(key)
         if expected is None or offset == expected:
             self._next[key] = offset + 1
-            return
+            return True
         if offset < expected:  # a redelivery of something already processed
-            return
+            return True
         if self._sought.get(key) == expected:  # went back once already: the hole is real
             self._next[key] = offset + 1
             self.gaps_skipped += 1
             del self._sought[key]
-            return
+            return True
         if key not in self._holes:
             self.holes_found += 1
         self._holes[key] = expected
+        return False
 
     def take_holes(self) -> dict[Partition, int]:
         """The partitions to seek back, with the offset to seek to; each hole is handed out once."""

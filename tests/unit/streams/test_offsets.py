@@ -11,10 +11,9 @@ def test_contiguous_processing_moves_the_ceiling_and_unseen_partitions_are_not_g
     w = InputWatermarks()
     w.reset({TP: 100, ("t.vehicle.registrations", 1): 7})
     assert w.ceiling(TP) is None  # nothing processed since the assignment: nothing to guard
-    for offset in range(100, 105):
-        w.processed(TP, offset)
+    assert all(w.admit(TP, offset) for offset in range(100, 105))
     assert w.ceiling(TP) == 105 and w.take_holes() == {}
-    w.processed(TP, 103)  # a redelivery changes nothing
+    assert w.admit(TP, 103)  # a redelivery changes nothing
     assert w.ceiling(TP) == 105
     assert w.ceiling(("t.vehicle.registrations", 1)) is None
 
@@ -22,31 +21,29 @@ def test_contiguous_processing_moves_the_ceiling_and_unseen_partitions_are_not_g
 def test_a_hole_holds_the_ceiling_and_asks_for_one_seek_back_that_fills_it() -> None:
     w = InputWatermarks()
     w.reset({TP: 100})
-    w.processed(TP, 100)
-    for offset in (102, 103):  # 101 was skipped by the stream
-        w.processed(TP, offset)
+    assert w.admit(TP, 100)
+    assert not w.admit(TP, 102) and not w.admit(TP, 103)  # 101 was skipped by the stream
     assert w.ceiling(TP) == 101
     assert w.take_holes() == {TP: 101} and w.take_holes() == {}
     assert w.holes_found == 1
-    for offset in (101, 102, 103, 104):  # the re-fetch after the seek back
-        w.processed(TP, offset)
+    assert all(w.admit(TP, offset) for offset in (101, 102, 103, 104))  # the re-fetch after the seek
     assert w.ceiling(TP) == 105 and w.gaps_skipped == 0
 
 
 def test_a_hole_still_there_after_the_seek_back_is_a_real_gap() -> None:
     w = InputWatermarks()
     w.reset({TP: 100})
-    w.processed(TP, 102)  # 100-101: a transaction marker, say
+    assert not w.admit(TP, 102)  # 100-101: a transaction marker, say
     assert w.take_holes() == {TP: 100} and w.ceiling(TP) == 100
-    w.processed(TP, 102)  # the re-fetch starts past it again
+    assert w.admit(TP, 102)  # the re-fetch starts past it again
     assert w.ceiling(TP) == 103 and w.gaps_skipped == 1 and w.take_holes() == {}
 
 
 def test_an_unknown_start_is_learnt_from_the_first_message_and_reset_forgets_all() -> None:
     w = InputWatermarks()
     w.reset({TP: None})
-    w.processed(TP, 40)
+    assert w.admit(TP, 40)
     assert w.ceiling(TP) == 41
-    w.processed(TP, 45)
+    assert not w.admit(TP, 45)
     w.reset({TP: 41})
     assert w.take_holes() == {} and w.ceiling(TP) is None
