@@ -222,6 +222,7 @@ def _vehicle_agent(context: AppContext, policy: Policy) -> None:
 
     async def table_size_and_lag() -> None:
         _observe_lag(context)
+        await _seek_back_stalled(context)
         for name, each in context.tables.items():
             context.metrics.table_keys.labels(name).set(_estimated_keys(each))
 
@@ -303,6 +304,24 @@ def _observe_lag(context: AppContext) -> None:
             continue
         done = context.positions.get((tp.topic, tp.partition))
         gauge.labels(context.topics.base(tp.topic), str(tp.partition)).set(max(0, high - (done or 0)))
+
+
+async def _seek_back_stalled(context: AppContext) -> None:
+    """Input partitions whose fetcher stopped delivering while messages wait past what was processed
+    (``InputWatermarks.stalled``) are sought back to the next offset to process."""
+    consumer = context.app.consumer
+    for tp in consumer.assignment():
+        if "-changelog" in tp.topic or "__assignor" in tp.topic:
+            continue
+        try:
+            high = consumer.highwater(tp)
+        except Exception:  # not fetched yet
+            continue
+        offset = context.watermarks.stalled(tp, high) if high is not None else None
+        if offset is not None:
+            log.warning("input %s[%d]: stalled before %d; seeking back", tp.topic, tp.partition, offset)
+            context.metrics.input_holes.labels(context.topics.base(tp.topic)).inc()
+            await consumer.seek(tp, offset)
 
 
 def _estimated_keys(table: Any) -> int:

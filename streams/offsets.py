@@ -35,6 +35,7 @@ class InputWatermarks:
         """Holes seen (each asks for one seek back)."""
         self.gaps_skipped = 0
         """Holes still there after the seek back, taken as real gaps."""
+        self._idle: dict[Partition, tuple[int, int]] = {}
 
     def reset(self, starts: Mapping[Partition, int | None]) -> None:
         """After an assignment's seek: where each partition's stream resumes (``None``: unknown, the first
@@ -43,6 +44,7 @@ class InputWatermarks:
         self._seen.clear()
         self._holes.clear()
         self._sought.clear()
+        self._idle.clear()
 
     def admit(self, tp: Partition, offset: int) -> bool:
         """Whether an agent may process ``offset`` of ``tp`` now (called in offset order per partition):
@@ -64,6 +66,24 @@ class InputWatermarks:
             self.holes_found += 1
         self._holes[key] = expected
         return False
+
+    def stalled(self, tp: Partition, highwater: int, checks: int = 2) -> int | None:
+        """Called periodically with ``tp``'s high watermark: the offset to seek back to when messages
+        wait past the next offset to process and nothing of ``tp`` was processed for ``checks`` calls in
+        a row (the fetcher took them as read and never delivered them), else ``None``. Only partitions an
+        agent processed since the assignment are watched (table recovery delivers nothing for a while)."""
+        key = (tp[0], tp[1])
+        expected = self._next.get(key)
+        if key not in self._seen or expected is None or highwater <= expected:
+            self._idle.pop(key, None)
+            return None
+        last, count = self._idle.get(key, (-1, 0))
+        count = count + 1 if last == expected else 1
+        if count >= checks:
+            self._idle.pop(key, None)
+            return expected
+        self._idle[key] = (expected, count)
+        return None
 
     def take_holes(self) -> dict[Partition, int]:
         """The partitions to seek back, with the offset to seek to; each hole is handed out once."""

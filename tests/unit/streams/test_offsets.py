@@ -47,3 +47,16 @@ def test_an_unknown_start_is_learnt_from_the_first_message_and_reset_forgets_all
     assert not w.admit(TP, 45)
     w.reset({TP: 41})
     assert w.take_holes() == {} and w.ceiling(TP) is None
+
+
+def test_a_partition_that_stops_delivering_with_messages_waiting_is_sought_back() -> None:
+    w = InputWatermarks()
+    w.reset({TP: 100, ("t.vehicle.recalls", 0): 5})
+    assert w.stalled(("t.vehicle.recalls", 0), 9) is None  # never delivered since the assignment: recovery
+    assert all(w.admit(TP, offset) for offset in range(100, 110))
+    assert w.stalled(TP, 110) is None  # caught up
+    assert w.stalled(TP, 130) is None  # messages wait: first check
+    assert w.admit(TP, 110)
+    assert w.stalled(TP, 130) is None  # progress since: count again
+    assert w.stalled(TP, 130) == 111  # no progress for two checks: seek back to 111
+    assert w.stalled(TP, 130) is None  # and give the seek time
