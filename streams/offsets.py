@@ -30,7 +30,10 @@ class InputWatermarks:
         self._next: dict[Partition, int] = {}
         self._seen: set[Partition] = set()
         self._holes: dict[Partition, int] = {}
-        self._sought: dict[Partition, int] = {}
+        self._sought: dict[Partition, tuple[int, int]] = {}
+        self.seeks_before_gap = 3
+        """Seeks back to the same hole before it is taken as a real gap (a message delivered late by the
+        fetcher after a seek must not pass for one)."""
         self.holes_found = 0
         """Holes seen (each asks for one seek back)."""
         self.gaps_skipped = 0
@@ -57,7 +60,8 @@ class InputWatermarks:
             return True
         if offset < expected:  # a redelivery of something already processed
             return True
-        if self._sought.get(key) == expected:  # went back once already: the hole is real
+        sought, tries = self._sought.get(key, (-1, 0))
+        if sought == expected and tries >= self.seeks_before_gap:  # the hole is real
             self._next[key] = offset + 1
             self.gaps_skipped += 1
             del self._sought[key]
@@ -88,7 +92,9 @@ class InputWatermarks:
     def take_holes(self) -> dict[Partition, int]:
         """The partitions to seek back, with the offset to seek to; each hole is handed out once."""
         holes, self._holes = self._holes, {}
-        self._sought.update(holes)
+        for key, offset in holes.items():
+            sought, tries = self._sought.get(key, (-1, 0))
+            self._sought[key] = (offset, tries + 1 if sought == offset else 1)
         return holes
 
     def ceiling(self, tp: Partition) -> int | None:

@@ -33,9 +33,10 @@ def test_a_hole_holds_the_ceiling_and_asks_for_one_seek_back_that_fills_it() -> 
 def test_a_hole_still_there_after_the_seek_back_is_a_real_gap() -> None:
     w = InputWatermarks()
     w.reset({TP: 100})
-    assert not w.admit(TP, 102)  # 100-101: a transaction marker, say
-    assert w.take_holes() == {TP: 100} and w.ceiling(TP) == 100
-    assert w.admit(TP, 102)  # the re-fetch starts past it again
+    for _ in range(3):  # 100-101: a transaction marker, say; each re-fetch starts past it again
+        assert not w.admit(TP, 102)
+        assert w.take_holes() == {TP: 100} and w.ceiling(TP) == 100
+    assert w.admit(TP, 102)
     assert w.ceiling(TP) == 103 and w.gaps_skipped == 1 and w.take_holes() == {}
 
 
