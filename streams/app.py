@@ -30,6 +30,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,7 +91,7 @@ class AppContext:
             await self.seek_back_holes()
 
     async def seek_back_holes(self) -> None:
-        holes = self.watermarks.take_holes()
+        holes = self.watermarks.take_holes(time.monotonic())
         for (topic, partition), offset in holes.items():
             log.warning("input %s[%d]: offset %d unprocessed; seeking back", topic, partition, offset)
             self.metrics.input_holes.labels(self.topics.base(topic)).inc()

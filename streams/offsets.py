@@ -30,10 +30,13 @@ class InputWatermarks:
         self._next: dict[Partition, int] = {}
         self._seen: set[Partition] = set()
         self._holes: dict[Partition, int] = {}
-        self._sought: dict[Partition, tuple[int, int]] = {}
+        self._sought: dict[Partition, tuple[int, int, float]] = {}
+        self._gaps: dict[Partition, int] = {}
         self.seeks_before_gap = 3
-        """Seeks back to the same hole before it is taken as a real gap (a message delivered late by the
-        fetcher after a seek must not pass for one)."""
+        """Seeks back to the same hole before it is taken as a real gap ..."""
+        self.retry_s = 5.0
+        """... each at least this long after the previous one: events fetched before a seek keep coming
+        (Faust buffers thousands) and must not pass for the re-fetch."""
         self.holes_found = 0
         """Holes seen (each asks for one seek back)."""
         self.gaps_skipped = 0
@@ -47,6 +50,7 @@ class InputWatermarks:
         self._seen.clear()
         self._holes.clear()
         self._sought.clear()
+        self._gaps.clear()
         self._idle.clear()
 
     def admit(self, tp: Partition, offset: int) -> bool:
@@ -60,13 +64,13 @@ class InputWatermarks:
             return True
         if offset < expected:  # a redelivery of something already processed
             return True
-        sought, tries = self._sought.get(key, (-1, 0))
-        if sought == expected and tries >= self.seeks_before_gap:  # the hole is real
+        if self._gaps.get(key) == expected:  # sought back to it often enough: the hole is real
+            del self._gaps[key]
+            self._sought.pop(key, None)
             self._next[key] = offset + 1
             self.gaps_skipped += 1
-            del self._sought[key]
             return True
-        if key not in self._holes:
+        if key not in self._holes and self._sought.get(key, (-1,))[0] != expected:
             self.holes_found += 1
         self._holes[key] = expected
         return False
@@ -89,13 +93,25 @@ class InputWatermarks:
         self._idle[key] = (expected, count)
         return None
 
-    def take_holes(self) -> dict[Partition, int]:
-        """The partitions to seek back, with the offset to seek to; each hole is handed out once."""
+    def take_holes(self, now: float) -> dict[Partition, int]:
+        """The partitions to seek back now (``now``: a monotonic clock in seconds), with the offset to seek
+        to: a new hole at once, the same hole again only ``retry_s`` after the previous seek, and after
+        ``seeks_before_gap`` seeks the hole is taken as a real gap instead."""
         holes, self._holes = self._holes, {}
+        due: dict[Partition, int] = {}
         for key, offset in holes.items():
-            sought, tries = self._sought.get(key, (-1, 0))
-            self._sought[key] = (offset, tries + 1 if sought == offset else 1)
-        return holes
+            sought, tries, at = self._sought.get(key, (-1, 0, 0.0))
+            if sought != offset:
+                self._sought[key] = (offset, 1, now)
+                due[key] = offset
+            elif now - at < self.retry_s:
+                continue  # the seek is under way: what still comes was fetched before it
+            elif tries >= self.seeks_before_gap:
+                self._gaps[key] = offset
+            else:
+                self._sought[key] = (offset, tries + 1, now)
+                due[key] = offset
+        return due
 
     def ceiling(self, tp: Partition) -> int | None:
         """The highest offset the worker may commit for ``tp`` (the next one to process), or ``None`` when

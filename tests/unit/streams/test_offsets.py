@@ -12,7 +12,7 @@ def test_contiguous_processing_moves_the_ceiling_and_unseen_partitions_are_not_g
     w.reset({TP: 100, ("t.vehicle.registrations", 1): 7})
     assert w.ceiling(TP) is None  # nothing processed since the assignment: nothing to guard
     assert all(w.admit(TP, offset) for offset in range(100, 105))
-    assert w.ceiling(TP) == 105 and w.take_holes() == {}
+    assert w.ceiling(TP) == 105 and w.take_holes(0.0) == {}
     assert w.admit(TP, 103)  # a redelivery changes nothing
     assert w.ceiling(TP) == 105
     assert w.ceiling(("t.vehicle.registrations", 1)) is None
@@ -24,8 +24,9 @@ def test_a_hole_holds_the_ceiling_and_asks_for_one_seek_back_that_fills_it() -> 
     assert w.admit(TP, 100)
     assert not w.admit(TP, 102) and not w.admit(TP, 103)  # 101 was skipped by the stream
     assert w.ceiling(TP) == 101
-    assert w.take_holes() == {TP: 101} and w.take_holes() == {}
-    assert w.holes_found == 1
+    assert w.take_holes(0.0) == {TP: 101} and w.take_holes(0.1) == {}
+    assert not w.admit(TP, 104)  # fetched before the seek: still waits, and no second seek yet
+    assert w.take_holes(0.2) == {} and w.holes_found == 1
     assert all(w.admit(TP, offset) for offset in (101, 102, 103, 104))  # the re-fetch after the seek
     assert w.ceiling(TP) == 105 and w.gaps_skipped == 0
 
@@ -33,11 +34,14 @@ def test_a_hole_holds_the_ceiling_and_asks_for_one_seek_back_that_fills_it() -> 
 def test_a_hole_still_there_after_the_seek_back_is_a_real_gap() -> None:
     w = InputWatermarks()
     w.reset({TP: 100})
-    for _ in range(3):  # 100-101: a transaction marker, say; each re-fetch starts past it again
+    for attempt in range(3):  # 100-101: a transaction marker, say; each re-fetch starts past it again
         assert not w.admit(TP, 102)
-        assert w.take_holes() == {TP: 100} and w.ceiling(TP) == 100
+        assert w.take_holes(attempt * 10.0) == {TP: 100} and w.ceiling(TP) == 100
+        assert not w.admit(TP, 102) and w.take_holes(attempt * 10.0 + 1) == {}  # within retry_s: wait
+    assert not w.admit(TP, 102)
+    assert w.take_holes(40.0) == {}  # three seeks did not bring it: a real gap
     assert w.admit(TP, 102)
-    assert w.ceiling(TP) == 103 and w.gaps_skipped == 1 and w.take_holes() == {}
+    assert w.ceiling(TP) == 103 and w.gaps_skipped == 1 and w.take_holes(50.0) == {}
 
 
 def test_an_unknown_start_is_learnt_from_the_first_message_and_reset_forgets_all() -> None:
@@ -47,7 +51,7 @@ def test_an_unknown_start_is_learnt_from_the_first_message_and_reset_forgets_all
     assert w.ceiling(TP) == 41
     assert not w.admit(TP, 45)
     w.reset({TP: 41})
-    assert w.take_holes() == {} and w.ceiling(TP) is None
+    assert w.take_holes(0.0) == {} and w.ceiling(TP) is None
 
 
 def test_a_partition_that_stops_delivering_with_messages_waiting_is_sought_back() -> None:
