@@ -100,10 +100,17 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         clean_vin = next(
             (r.vin for r, _ in receipts if r.vin and r.vin not in {a.vin for a in latest.values()}), ""
         )
+        sample_history = demo.api_get(f"/vehicles/{sample_vin}/history")
+        clean_history = demo.api_get(f"/vehicles/{clean_vin}/history")
+        # a dealer advertises the mileage on the dashboard: here the last recorded one (R12.2 then holds)
         samples = {
-            "rollback_vin_ok_label": demo.api_get(f"/vehicles/{sample_vin}/ok-label"),
-            "clean_vin_ok_label": demo.api_get(f"/vehicles/{clean_vin}/ok-label"),
-            "rollback_vin_history": demo.api_get(f"/vehicles/{sample_vin}/history"),
+            "rollback_vin_ok_label": demo.api_get(
+                f"/vehicles/{sample_vin}/ok-label?advertised_km={_last_km(sample_history)}"
+            ),
+            "clean_vin_ok_label": demo.api_get(
+                f"/vehicles/{clean_vin}/ok-label?advertised_km={_last_km(clean_history)}"
+            ),
+            "rollback_vin_history": sample_history,
         }
         urls = {
             "metrics": demo.url("/metrics"),
@@ -186,3 +193,9 @@ def _summary(
     if not demo.options.keep_running:
         lines.append("(the worker and the broker it started are stopped now; --keep-running leaves them up)")
     return "\n".join(lines)
+
+
+def _last_km(history: Any) -> int:
+    """The highest odometer value in a history answer of the API (0 when it has none)."""
+    readings = history.get("readings", []) if isinstance(history, dict) else []
+    return max((int(r.get("odometer_value", 0)) for r in readings if isinstance(r, dict)), default=0)
