@@ -31,7 +31,7 @@ import importlib
 import importlib.util
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,7 @@ from streams.faust_adapters import (
     KafkaSink,
     TableStore,
     guard_commits,
+    is_input_topic,
     raw_message,
     rewind_partitions_without_commits,
     shorten_fetch_wait,
@@ -294,15 +295,7 @@ def _observe_lag(context: AppContext) -> None:
     handed to another worker leave the gauge (else both workers would report them)."""
     gauge = context.metrics.consumer_lag
     gauge.clear()
-    for tp in context.app.consumer.assignment():
-        if "-changelog" in tp.topic or "__assignor" in tp.topic:
-            continue
-        try:
-            high = context.app.consumer.highwater(tp)
-        except Exception:  # not fetched yet
-            continue
-        if high is None:
-            continue
+    for tp, high in _input_highwaters(context):
         done = context.positions.get((tp.topic, tp.partition))
         gauge.labels(context.topics.base(tp.topic), str(tp.partition)).set(max(0, high - (done or 0)))
 
@@ -310,19 +303,27 @@ def _observe_lag(context: AppContext) -> None:
 async def _seek_back_stalled(context: AppContext) -> None:
     """Input partitions whose fetcher stopped delivering while messages wait past what was processed
     (``InputWatermarks.stalled``) are sought back to the next offset to process."""
+    for tp, high in _input_highwaters(context):
+        offset = context.watermarks.stalled(tp, high)
+        if offset is not None:
+            log.warning("input %s[%d]: stalled before %d; seeking back", tp.topic, tp.partition, offset)
+            context.metrics.input_holes.labels(context.topics.base(tp.topic)).inc()
+            await context.app.consumer.seek(tp, offset)
+
+
+def _input_highwaters(context: AppContext) -> Iterator[tuple[Any, int]]:
+    """Each assigned input partition (changelogs and the assignor's topic left out) with its high
+    watermark, once the consumer has fetched it."""
     consumer = context.app.consumer
     for tp in consumer.assignment():
-        if "-changelog" in tp.topic or "__assignor" in tp.topic:
+        if not is_input_topic(tp.topic):
             continue
         try:
             high = consumer.highwater(tp)
         except Exception:  # not fetched yet
             continue
-        offset = context.watermarks.stalled(tp, high) if high is not None else None
-        if offset is not None:
-            log.warning("input %s[%d]: stalled before %d; seeking back", tp.topic, tp.partition, offset)
-            context.metrics.input_holes.labels(context.topics.base(tp.topic)).inc()
-            await consumer.seek(tp, offset)
+        if high is not None:
+            yield tp, high
 
 
 def _estimated_keys(table: Any) -> int:

@@ -52,7 +52,7 @@ def rewind_partitions_without_commits() -> None:
 
     async def perform_seek(self: Any) -> None:
         await original(self)
-        inputs = [tp for tp in self.assignment() if _is_input(tp.topic)]
+        inputs = [tp for tp in self.assignment() if is_input_topic(tp.topic)]
         uncommitted = [tp for tp in inputs if not self._committed_offset.get(tp)]
         starts: dict[Any, int | None] = {tp: self._committed_offset.get(tp) for tp in inputs}
         if uncommitted:
@@ -69,7 +69,8 @@ def rewind_partitions_without_commits() -> None:
     Consumer.perform_seek = perform_seek  # type: ignore[method-assign]
 
 
-def _is_input(topic: str) -> bool:
+def is_input_topic(topic: str) -> bool:
+    """A topic the agents consume (not a table changelog, not Faust's assignor topic)."""
     return not topic.endswith("-changelog") and "__assignor" not in topic
 
 
