@@ -140,11 +140,17 @@ def _receipts_total(port: int) -> float:
     return 0.0
 
 
-def _wait_receipts(port: int, wanted: int, process: Any) -> None:
-    deadline = time.monotonic() + 1800
-    while _receipts_total(port) < wanted:
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the worker did not judge the {wanted:,} readings (see its log)")
+def _wait_receipts(port: int, wanted: int, process: Any, log: Path) -> None:
+    began = time.monotonic()
+    said = began
+    while (done := _receipts_total(port)) < wanted:
+        now = time.monotonic()
+        if process.poll() is not None or now - began > 1800:
+            raise SystemExit(f"the worker did not judge the {wanted:,} readings (see {log})")
+        if now - said > 15:
+            print(f"  {done:,.0f} of {wanted:,} receipts after {now - began:.0f} s (worker log: {log})",
+                  file=sys.stderr)  # fmt: skip
+            said = now
         time.sleep(0.5)
 
 
@@ -182,7 +188,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 ProcessPoolExecutor(args.clients, mp_context=get_context("spawn")) as pool:  # fmt: skip
             produce_all(producer, topics.registrations, registrations)
             produce_all(producer, topics.readings, readings)
-            _wait_receipts(port, len(readings), process)
+            _wait_receipts(port, len(readings), process, scratch / "worker.log")
             print("loaded; warming up ...", file=sys.stderr)
             label_load(pool, args.clients, port, vins, 50, 1.0)
             for rate in args.rates:

@@ -170,6 +170,9 @@ def build_app(
         stream_buffer_maxsize=max(4096, 4 * settings.batch_max_events),
         broker_max_poll_records=max(500, settings.batch_max_events),
         broker_session_timeout=settings.session_timeout_s,
+        # aiokafka ignores a subscribed topic missing from its metadata until the next refresh (default
+        # 5 min): a topic created while the worker starts (e.g. Faust's own changelogs) joins within 15 s
+        consumer_metadata_max_age_ms=15_000,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         producer_linger=0.005,
         producer_max_batch_size=256 * 1024,

@@ -155,4 +155,30 @@ def ensure_topics(settings: Settings, timeout_s: float = 20.0) -> int:
                 error = exc.args[0]
                 if not (isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS):
                     raise TopicSetupError(f"could not create {name}: {error}") from exc
+    _await_visible(admin, list(wanted), timeout_s)
     return partitions
+
+
+def _await_visible(admin: Any, names: list[str], timeout_s: float) -> None:
+    """Wait until the broker's metadata lists every topic with a leader for each partition.
+
+    A topic the controller has created can be missing from a broker's metadata for a moment (seconds on
+    a loaded machine). A consumer that subscribes in that moment ignores the topic until its next metadata
+    refresh, so a worker started right after the creation would sit idle on its inputs."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        topics = admin.list_topics(timeout=timeout_s).topics
+        waiting = sorted(n for n in names if not _ready(topics.get(n)))
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            listing = ", ".join(waiting)
+            raise TopicSetupError(f"topics created but not visible after {timeout_s:.0f} s: {listing}")
+        time.sleep(0.2)
+
+
+def _ready(topic: Any) -> bool:
+    return bool(topic is not None and topic.error is None and topic.partitions
+                and all(p.leader >= 0 and p.error is None for p in topic.partitions.values()))  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -72,16 +73,16 @@ def quick_runs(
     for name in EXPECTED:
         result = out / f"{name}.json"
         command = [sys.executable, str(BENCHMARKS / f"bench_{name}.py"), "--quick", "--out", str(result)]
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,  # its own group:
+                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
         started[name] = (process, time.monotonic(), result)
     runs: dict[str, QuickRun] = {}
     deadline = time.monotonic() + TIMEOUT_S
     for name, (process, began, result) in started.items():
         try:
             output, _ = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
+        except subprocess.TimeoutExpired:  # the benchmark, its worker and client processes, nothing orphaned
+            os.killpg(process.pid, signal.SIGKILL)
             output, _ = process.communicate()
             output += f"\n[killed after {TIMEOUT_S:.0f} s]"
         runs[name] = QuickRun(name, process.returncode, time.monotonic() - began, output, result)
