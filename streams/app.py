@@ -12,6 +12,8 @@
     odometer.plate-readings, carpass.plate-intervals ──► agent plates ── table plates
                                                      ──► carpass.plate-resolved-readings, odometer.receipts
     timer plate-ticks ──► carpass.plate-intervals (one tick per assigned partition: event time moves on)
+    timer registration-marks ──► carpass.plate-intervals, every partition, each second: how far the
+                                 registration-plates agent has come (plate readings wait for it)
     web: GET /metrics (Prometheus)
 
 One agent folds every VIN-keyed topic, so the events of a VIN are decided in partition order across
@@ -55,7 +57,7 @@ from streams.kafka_clients import bootstrap_servers, build_codec, faust_credenti
 from streams.metrics import WorkerMetrics
 from streams.offsets import InputWatermarks
 from streams.pipeline_topics import PipelineTopics
-from streams.plates import TICK, PlateProcessor, PlateTimelineProcessor
+from streams.plates import TICK, PlateProcessor, PlateTimelineProcessor, mark_message, registration_mark
 from streams.processor import RawMessage, StateCache, VehicleHook, VehicleProcessor
 from streams.settings import Settings
 
@@ -63,6 +65,8 @@ log = logging.getLogger(__name__)
 
 PROJECTIONS_MODULE = "projections.wiring"
 LAG_EVERY_S = 5.0
+MARK_EVERY_S = 1.0
+"""How often each worker sends the registration marks plate readings wait for (see ``plates.py``)."""
 
 
 @dataclass(slots=True)
@@ -243,12 +247,17 @@ def _plate_agents(context: AppContext) -> None:
     plates = PlateProcessor(
         codec=context.codec, topics=topics, store=TableStore(_raw_table(context, "plates"), context.sink),
         sink=context.sink, metrics=context.metrics, wait_ms=round(settings.plate_wait_s * 1000),
+        registration_partitions=settings.partitions,
     )  # fmt: skip
+    handled: dict[int, tuple[int, int]] = {}  # registrations partition -> (next offset, last Kafka ms)
 
     @app.agent(_raw_topic(app, topics.registrations), name="registration-plates", concurrency=1)
     async def registration_plates(stream: Any) -> None:
         async for batch in context.batches(stream):
-            timelines.process(batch)
+            timelines.process(batch)  # its interval messages are flushed before the marks move
+            for message in batch:
+                offset, ms = handled.get(message.partition, (0, 0))
+                handled[message.partition] = (max(offset, message.offset + 1), max(ms, message.timestamp_ms))
 
     @app.agent(_raw_topic(app, topics.plate_readings, topics.plate_intervals), name="plates", concurrency=1)
     async def plate_readings(stream: Any) -> None:
@@ -265,6 +274,34 @@ def _plate_agents(context: AppContext) -> None:
             context.sink.flush()
 
     app.timer(tick_every_s, name="plate-ticks")(plate_ticks)
+
+    async def registration_marks() -> None:
+        """Tell every plate partition how far this worker's timeline agent has come on its registrations
+        partitions (``plates.py``: readings wait for that watermark)."""
+        consumer = app.consumer
+        now_ms = int(time.time() * 1000)
+        marks: dict[int, int] = {}
+        for tp in consumer.assignment():
+            if tp.topic != topics.registrations:
+                continue
+            try:
+                high = consumer.highwater(tp)
+            except Exception:  # not fetched yet
+                continue
+            if high is None:
+                continue
+            offset, ms = handled.get(tp.partition, (0, None))
+            committed = getattr(consumer, "_committed_offset", {}).get(tp)  # handled by an earlier owner
+            mark = registration_mark(max(offset, committed or 0), ms, high, now_ms)
+            if mark is not None:
+                marks[tp.partition] = mark
+        if marks:
+            body = mark_message(marks)
+            for partition in range(settings.partitions):
+                context.sink.send(topics.plate_intervals, b"", body, partition)
+            context.sink.flush()
+
+    app.timer(MARK_EVERY_S, name="registration-marks")(registration_marks)
 
 
 def _metrics_page(context: AppContext) -> None:

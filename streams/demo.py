@@ -39,6 +39,7 @@ from schemas.records import (
     INPUT_TOPICS,
     AnomalyEvent,
     CorrectionRequest,
+    DeadLetter,
     OdometerReading,
     PlateOdometerReading,
     Receipt,
@@ -262,7 +263,8 @@ class Demo:
             self._receipt_consumer.close()
             self._receipt_consumer = None
         anomalies = [a for a in self._drain("odometer.anomalies") if isinstance(a, AnomalyEvent)]
-        dead = self._drain_raw("dead-letters")
+        letters = [r for r in self._drain("dead-letters") if isinstance(r, DeadLetter)]
+        dead = [r.original_value for r in letters if r.original_value is not None]
         return list(self._receipts.values()), anomalies, dead
 
     def wait_receipts(self, ids: set[str] | None = None, expected: int = 0, allow_missing: int = 0) -> None:

@@ -17,12 +17,24 @@
 
 The holder of plate P at t is, among the VINs whose intervals on P cover t, the one whose interval began
 last (a plate handed to a new car ends the previous car's holding even if that car's own re-registration
-has not arrived). A reading no holder covers waits ``settings.plate_wait_s`` from its Kafka timestamp;
-expiry is decided in event time (the largest Kafka timestamp of the partition's batch), and the timer's
-ticks are what moves event time on a partition that receives nothing else. A reading is resolved with the
-history known when it arrives or while it waits; a registration arriving after that does not re-judge it.
-Deadlines and ``processed_at`` come from Kafka timestamps, so a replay of the same log gives the same
-outputs. Unresolved receipts have ``vin = ""`` and the plate as their Kafka key (there is no VIN).
+has not arrived).
+
+Registrations reach this agent one hop later than plate readings (through the timeline agent), and in a
+bulk load or a replay that hop can lag minutes behind: a reading resolved on arrival would go to the
+plate's previous holder, whose history it then breaks. So a reading is resolved only once the
+**registration watermark** has passed its Kafka timestamp: every worker tells every plate partition, each
+second, how far its timeline agent has come on each registrations partition it owns (``{"tick": 1,
+"wm": {"<partition>": ms}}``: the Kafka timestamp of the last registration handled, or the wall clock less
+``MARK_MARGIN_MS`` once the partition is caught up); the plate agent keeps the largest mark per
+registrations partition (key ``\x00registrations`` per partition) and the watermark is their minimum
+over all partitions. Every registration produced before the reading is then known.
+
+A reading still without a holder (or whose watermark never comes: a registrations partition without a
+worker) waits ``settings.plate_wait_s`` from its Kafka timestamp, and is then resolved with what is known
+or answered PLATE_NOT_RESOLVED; expiry is decided in event time (the largest Kafka timestamp of the
+partition's batch), and the timer's ticks are what moves event time on a partition that receives nothing
+else. A registration arriving after a reading was resolved does not re-judge it. Unresolved receipts have
+``vin = ""`` and the plate as their Kafka key (there is no VIN).
 """
 
 from __future__ import annotations
@@ -45,7 +57,12 @@ from streams.processor import BatchResult, Outputs, OutputSink, RawMessage, Stat
 
 PENDING_INDEX_KEY = "\x00pending"
 """The reserved key, one per partition of the plates table, of the plates that have waiting readings."""
+MARKS_KEY = "\x00registrations"
+"""The reserved key, one per partition of the plates table: registrations partition -> its mark (ms)."""
 TICK = b'{"tick":1}'
+MARK_MARGIN_MS = 3_000
+"""A caught-up registrations partition is marked at the wall clock less this: the high watermark the
+consumer knows can be a fetch behind, and producers' clocks a little off."""
 
 Interval = tuple[int, int | None]
 Entry = tuple[int, str, str | None]
@@ -92,6 +109,25 @@ def holder_at(holders: dict[str, list[Interval]], at: int) -> str | None:
             if start <= at and (end is None or at < end) and (best is None or (start, vin) > best):
                 best = (start, vin)
     return None if best is None else best[1]
+
+
+def registration_mark(next_offset: int, last_ms: int | None, high: int, now_ms: int) -> int | None:
+    """How far a registrations partition has been handled: the wall clock less the margin once everything
+    up to the high watermark is (``next_offset`` >= ``high``: an empty partition is at once), else the
+    Kafka timestamp of the last registration handled; ``None`` when neither is known yet."""
+    if next_offset >= high:
+        return now_ms - MARK_MARGIN_MS
+    return last_ms
+
+
+def mark_message(marks: dict[int, int]) -> bytes:
+    """The tick carrying registration marks (registrations partition -> ms)."""
+    return _dump({"tick": 1, "wm": {str(p): ms for p, ms in sorted(marks.items())}})
+
+
+def watermark(marks: dict[str, int], partitions: int) -> int:
+    """The registration watermark: the lowest mark over all ``partitions`` (0 until each has one)."""
+    return min((marks.get(str(p), 0) for p in range(partitions)), default=0)
 
 
 def resolved_reading(plate_reading: PlateOdometerReading, vin: str) -> OdometerReading:
@@ -168,36 +204,75 @@ class PlateProcessor:
 
     def __init__(
         self, *, codec: Codec, topics: PipelineTopics, store: StateStore, sink: OutputSink,
-        metrics: WorkerMetrics, wait_ms: int,
+        metrics: WorkerMetrics, wait_ms: int, registration_partitions: int = 0,
     ) -> None:  # fmt: skip
+        """``registration_partitions``: the partition count of the registrations topic, whose marks make
+        the watermark a reading waits for; 0 resolves readings as soon as their plate has a holder."""
         self.codec, self.topics, self.store, self.metrics = codec, topics, store, metrics
         self.wait_ms = wait_ms
+        self.registration_partitions = registration_partitions
         self.outputs = Outputs(codec, topics, sink, metrics)
         self._pending_counts: dict[int, int] = {}
+        self._marks: dict[int, dict[str, int]] = {}
 
     def process(self, batch: Sequence[RawMessage]) -> BatchResult:
         result = BatchResult()
         books: dict[tuple[int, str], dict[str, Any]] = {}
         changed: dict[tuple[int, str], RawMessage] = {}
         now: dict[int, RawMessage] = {}
+        self._marks = {}
+        advanced: set[int] = set()
         for message in batch:
             latest = now.get(message.partition)
             if latest is None or message.timestamp_ms >= latest.timestamp_ms:
                 now[message.partition] = message
             if message.topic == self.topics.plate_readings:
                 self._reading(message, books, changed, result)
+            elif message.value is not None and message.value.startswith(b'{"tick":'):
+                if self._tick(message):
+                    advanced.add(message.partition)
             else:
                 self._intervals(message, books, changed, result)
-        indexes = self._expire(now, books, changed, result)
+        indexes = self._expire(now, books, changed, advanced, result)
         self.outputs.flush()
         for (_, plate), message in changed.items():
             self.store.put(plate, _dump(books[(message.partition, plate)]), message)
         for partition, index in indexes.items():
             self.store.put(PENDING_INDEX_KEY, _dump(index), now[partition])
             self._pending_counts[partition] = len(index)
+        for partition in advanced:
+            self.store.put(MARKS_KEY, _dump(self._marks[partition]), now[partition])
         self.store.flush()
         self.metrics.plates_pending.set(sum(self._pending_counts.values()))
         return result
+
+    # --- the registration watermark -----------------------------------------------------------------
+
+    def _partition_marks(self, message: RawMessage) -> dict[str, int]:
+        if message.partition not in self._marks:
+            self._marks[message.partition] = _load(self.store.get(MARKS_KEY, message)) or {}
+        return self._marks[message.partition]
+
+    def _tick(self, message: RawMessage) -> bool:
+        """Take a tick's marks; whether any mark moved forward."""
+        try:
+            body = json.loads(message.value or b"")
+            offered = {str(int(p)): int(ms) for p, ms in (body.get("wm") or {}).items()}
+        except (ValueError, TypeError, AttributeError):
+            return False
+        marks = self._partition_marks(message)
+        moved = False
+        for partition, ms in offered.items():
+            if ms > marks.get(partition, -1):
+                marks[partition] = ms
+                moved = True
+        return moved
+
+    def _released(self, message: RawMessage, at_ms: int) -> bool:
+        """Whether every registration produced up to ``at_ms`` is known on ``message``'s partition."""
+        if self.registration_partitions <= 0:
+            return True
+        return watermark(self._partition_marks(message), self.registration_partitions) >= at_ms
 
     def _book(self, plate: str, message: RawMessage, books: dict[tuple[int, str], dict[str, Any]]) -> Any:
         key = (message.partition, plate)
@@ -226,17 +301,16 @@ class PlateProcessor:
         if eid in book["expired"] or any(item["event_id"] == eid for item in book["pending"]):
             return
         vin = holder_at(_holders(book), reading.observed_at)
-        if vin is not None:
+        if vin is not None and self._released(message, message.timestamp_ms):
             self._resolve(reading, vin, result)
             return
         deadline = message.timestamp_ms + self.wait_ms
         value = base64.b64encode(message.value).decode()
-        book["pending"].append({"event_id": eid, "deadline": deadline, "value": value})
+        item = {"event_id": eid, "deadline": deadline, "value": value, "at": message.timestamp_ms}
+        book["pending"].append(item)
         changed[(message.partition, reading.plate)] = message
 
     def _intervals(self, message: RawMessage, books: Any, changed: Any, result: BatchResult) -> None:
-        if message.value == TICK:
-            return
         try:
             body = json.loads(message.value or b"")
             vin, plate, intervals = body["vin"], body["plate"], body["intervals"]
@@ -249,43 +323,52 @@ class PlateProcessor:
             book["holders"][vin] = intervals
         else:
             book["holders"].pop(vin, None)
+        self._settle(book, message, result)
+        changed[(message.partition, plate)] = message
+
+    def _settle(self, book: Any, clock: RawMessage, result: BatchResult) -> bool:
+        """Resolve the book's waiting readings that have a holder and are past the watermark, and those
+        past their deadline (with a holder, else PLATE_NOT_RESOLVED); whether any left the book."""
         waiting = []
         for item in book["pending"]:
             reading = self.codec.decode(base64.b64decode(item["value"]), PlateOdometerReading)
             holder = holder_at(_holders(book), reading.observed_at)
-            if holder is None:
-                waiting.append(item)
-            else:
+            expired = item["deadline"] <= clock.timestamp_ms
+            if holder is not None and (expired or self._released(clock, item.get("at", item["deadline"]))):
                 self._resolve(reading, holder, result)
+            elif expired:
+                self._unresolved(item, result)
+                book["expired"].append(item["event_id"])
+            else:
+                waiting.append(item)
+        left = len(waiting) != len(book["pending"])
         book["pending"] = waiting
-        changed[(message.partition, plate)] = message
+        return left
 
     def _resolve(self, reading: PlateOdometerReading, vin: str, result: BatchResult) -> None:
         self.outputs.record(result, self.topics.resolved_readings, resolved_reading(reading, vin), vin)
 
     def _expire(
         self, now: dict[int, RawMessage], books: Any, changed: dict[tuple[int, str], RawMessage],
-        result: BatchResult,
+        advanced: set[int], result: BatchResult,
     ) -> dict[int, dict[str, int]]:  # fmt: skip
-        """Send the receipts of readings whose wait is over; the pending indexes that changed."""
+        """Settle the readings whose wait is over or whose watermark came (on plates touched in the batch,
+        due, or, where the watermark moved, with a reading older than it); the pending indexes that
+        changed."""
         indexes: dict[int, dict[str, int]] = {}
         for partition, clock in now.items():
             index: dict[str, int] = _load(self.store.get(PENDING_INDEX_KEY, clock)) or {}
             touched = {plate for (p, plate) in changed if p == partition}
             due = {plate for plate, deadline in index.items() if deadline <= clock.timestamp_ms}
+            if partition in advanced:  # the earliest deadline is the earliest reading's time + the wait
+                mark = watermark(self._partition_marks(clock), self.registration_partitions)
+                due |= {plate for plate, deadline in index.items() if deadline - self.wait_ms <= mark}
             updated = dict(index)
             for plate in sorted(touched | due):
                 book = self._book(plate, clock, books)
-                keep = []
-                for item in book["pending"]:
-                    if item["deadline"] <= clock.timestamp_ms:
-                        self._unresolved(item, result)
-                        book["expired"].append(item["event_id"])
-                    else:
-                        keep.append(item)
-                if len(keep) != len(book["pending"]):
-                    book["pending"] = keep
+                if self._settle(book, clock, result):
                     changed.setdefault((partition, plate), clock)
+                keep = book["pending"]
                 if keep:
                     updated[plate] = min(item["deadline"] for item in keep)
                 else:

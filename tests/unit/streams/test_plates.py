@@ -21,12 +21,15 @@ from streams.kafka_clients import build_codec
 from streams.metrics import WorkerMetrics
 from streams.pipeline_topics import PipelineTopics
 from streams.plates import (
+    MARK_MARGIN_MS,
     TICK,
     PlateProcessor,
     PlateTimelineProcessor,
     add_registration,
     holder_at,
     intervals_of,
+    mark_message,
+    registration_mark,
 )
 from streams.processor import MemorySink, MemoryStore, RawMessage
 from streams.settings import Settings
@@ -72,12 +75,13 @@ def test_a_plate_handed_on_belongs_to_the_newest_holder() -> None:
 
 
 class Plates:
-    def __init__(self) -> None:
+    def __init__(self, registration_partitions: int = 0) -> None:
         self.store, self.sink = MemoryStore(), MemorySink()
         self.registry = CollectorRegistry()
         self.processor = PlateProcessor(
             codec=CODEC, topics=TOPICS, store=self.store, sink=self.sink,
             metrics=WorkerMetrics.create(self.registry), wait_ms=WAIT_MS,
+            registration_partitions=registration_partitions,
         )  # fmt: skip
         self.offset = 0
 
@@ -94,6 +98,11 @@ class Plates:
     def tick(self, at_ms: int) -> RawMessage:
         self.offset += 1
         return RawMessage(TOPICS.plate_intervals, 0, self.offset, b"", TICK, at_ms)
+
+    def marks(self, at_ms: int, **marks: int) -> RawMessage:
+        self.offset += 1
+        body = mark_message({int(p.lstrip("p")): ms for p, ms in marks.items()})
+        return RawMessage(TOPICS.plate_intervals, 0, self.offset, b"", body, at_ms)
 
     def run(self, *messages: RawMessage) -> list[Any]:
         return [record for _, record in self.processor.process(list(messages)).outputs]
@@ -160,3 +169,54 @@ def test_registrations_become_interval_messages_keyed_by_plate() -> None:
     assert sent["1-AAA-001"]["intervals"] == [[at("2015-01-01"), at("2019-01-01")]]
     assert sent["2-BBB-002"]["intervals"] == [[at("2019-01-01"), None]]
     assert timelines.process([first]) == 0  # redelivered: nothing changes
+
+
+def test_a_reading_waits_for_the_registration_watermark_and_goes_to_the_new_holder() -> None:
+    # Bulk load: the reading is here before the registration that handed the plate to CAR_B has come
+    # through the timeline agent. Resolved on arrival it would go to CAR_A and break CAR_A's history.
+    p = Plates(registration_partitions=2)
+    now = at("2024-05-01")
+    assert p.run(
+        p.intervals(CAR_A, "1-AAA-001", [[at("2015-01-01"), None]], now - 5_000),
+        p.reading(plate_reading("p1", "1-AAA-001", "2024-04-30"), now),
+        p.marks(now + 1_000, p0=now + 500, p1=now - 1),  # partition 1 not there yet
+    ) == []
+    assert p.registry.get_sample_value("carpass_plate_readings_pending") == 1
+    assert p.run(p.intervals(CAR_B, "1-AAA-001", [[at("2020-01-01"), None]], now + 2_000)) == []
+    (resolved,) = p.run(p.marks(now + 3_000, p1=now))
+    assert (resolved.event_id, resolved.vin) == ("p1", CAR_B)
+    assert p.registry.get_sample_value("carpass_plate_readings_pending") == 0
+    assert p.run(p.marks(now + 4_000, p0=now + 4_000, p1=now + 4_000), p.tick(now + 10 * WAIT_MS)) == []
+
+
+def test_past_the_watermark_a_known_plate_is_resolved_at_once() -> None:
+    p = Plates(registration_partitions=1)
+    now = at("2024-05-01")
+    (resolved,) = p.run(
+        p.intervals(CAR_A, "1-AAA-001", [[at("2015-01-01"), None]], now - 5_000),
+        p.marks(now - 1_000, p0=now),
+        p.reading(plate_reading("p1", "1-AAA-001", "2024-04-30"), now),
+    )
+    assert resolved.vin == CAR_A
+
+
+def test_without_a_watermark_a_known_plate_is_resolved_at_its_deadline() -> None:
+    # A registrations partition nobody handles: the reading waits its bounded time, no longer.
+    p = Plates(registration_partitions=2)
+    now = at("2024-05-01")
+    assert p.run(
+        p.intervals(CAR_A, "1-AAA-001", [[at("2015-01-01"), None]], now - 5_000),
+        p.reading(plate_reading("p1", "1-AAA-001", "2024-04-30"), now),
+        p.marks(now + 1, p0=now + 1),
+        p.tick(now + WAIT_MS - 1),
+    ) == []
+    (resolved,) = p.run(p.tick(now + WAIT_MS))
+    assert isinstance(resolved, OdometerReading) and resolved.vin == CAR_A
+
+
+def test_a_registrations_partition_is_marked_by_its_progress() -> None:
+    now = at("2024-05-01")
+    assert registration_mark(10, now - 60_000, high=10, now_ms=now) == now - MARK_MARGIN_MS  # caught up
+    assert registration_mark(7, now - 60_000, high=10, now_ms=now) == now - 60_000  # behind
+    assert registration_mark(0, None, high=10, now_ms=now) is None  # nothing handled yet
+    assert registration_mark(0, None, high=0, now_ms=now) == now - MARK_MARGIN_MS  # empty partition
