@@ -71,8 +71,8 @@ class Settings:
     skips decoding the stored state; the stored bytes are always read and compared, so the cache never
     changes a judgment. About 6 KB each (a 15-reading history)."""
     plate_wait_s: float = 3600.0
-    """How long a plate reading waits for a registration of its plate before its PLATE_NOT_RESOLVED
-    receipt."""
+    """How long a plate reading waits for a registration of its plate (and for every registration sent
+    before it to be handled) before it is resolved with what is known or gets PLATE_NOT_RESOLVED."""
     session_timeout_s: float = 30.0
     """How long a worker that stopped answering keeps its partitions before the group hands them over."""
     certificate_signing_key_file: str = ""
