@@ -12,7 +12,7 @@
     odometer.plate-readings, carpass.plate-intervals ──► agent plates ── table plates
                                                      ──► carpass.plate-resolved-readings, odometer.receipts
     timer plate-ticks ──► carpass.plate-intervals (one tick per assigned partition: event time moves on)
-    timer registration-marks ──► carpass.plate-intervals, every partition, each second: how far the
+    timer registration-marks ──► carpass.plate-intervals, every partition, twice a second: how far the
                                  registration-plates agent has come (plate readings wait for it)
     web: GET /metrics (Prometheus)
 
@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 
 PROJECTIONS_MODULE = "projections.wiring"
 LAG_EVERY_S = 5.0
-MARK_EVERY_S = 1.0
+MARK_EVERY_S = 0.5
 """How often each worker sends the registration marks plate readings wait for (see ``plates.py``)."""
 
 

@@ -66,7 +66,7 @@ class DemoOptions:
     fault_rate_multiplier: float = 10.0
     paced_share: float = 0.1
     """Share of the records sent at ``paced_rate_per_s`` at the end: latency measured without a backlog."""
-    paced_rate_per_s: int = 1_000
+    paced_rate_per_s: int = 300
     timeout_s: float = 900.0
     keep_running: bool = False
     run_dir: Path = field(default_factory=lambda: Path("var") / "demo")
@@ -238,6 +238,7 @@ class Demo:
                 self.say(f"\nbulk load sent; waiting for its {len(bulk_ids):,} VIN-keyed receipts …\n")
                 self.wait_receipts(bulk_ids)
                 counts["bulk_done_ms"] = int(time.time() * 1000)
+                self.wait_caught_up()  # the views and provider tallies too: latency without a backlog
                 self.say(f"now {o.paced_rate_per_s:,}/s for the last {len(records) - i:,} records\n")
                 pace_start = time.perf_counter()
                 counts["paced_from_ms"] = int(time.time() * 1000)
@@ -266,6 +267,35 @@ class Demo:
         letters = [r for r in self._drain("dead-letters") if isinstance(r, DeadLetter)]
         dead = [r.original_value for r in letters if r.original_value is not None]
         return list(self._receipts.values()), anomalies, dead
+
+    def wait_caught_up(self) -> None:
+        """Wait until the worker reports no lag on any topic it reads (its gauge is refreshed every 5 s):
+        two readings of zero in a row."""
+        deadline = time.monotonic() + self.options.timeout_s
+        zeros = 0
+        while zeros < 2:
+            lag = self.worker_lag()
+            zeros = zeros + 1 if lag == 0 else 0
+            if lag:
+                self.say(f"\rthe worker's projections are catching up: {lag:,} messages behind   ")
+            if time.monotonic() > deadline:
+                waited = f"{self.options.timeout_s:.0f} s"
+                raise DemoError(f"the worker still lags {lag:,} messages after {waited}")
+            if self._worker is not None and self._worker.poll() is not None:
+                raise DemoError(f"the worker died; see {self.run_dir / 'worker.log'}")
+            time.sleep(5.5 if zeros else 2.0)
+        self.say("\n")
+
+    def worker_lag(self) -> int | None:
+        """The sum of the worker's ``carpass_consumer_lag_messages`` (None: not reported yet)."""
+        try:
+            with urllib.request.urlopen(self.url("/metrics"), timeout=5) as response:
+                text = response.read().decode()
+        except (urllib.error.URLError, OSError):
+            return None
+        values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line.startswith("carpass_consumer_lag_messages{")]  # fmt: skip
+        return round(sum(values)) if values else None
 
     def wait_receipts(self, ids: set[str] | None = None, expected: int = 0, allow_missing: int = 0) -> None:
         """Consume receipts (one consumer for the run) until every id in ``ids`` has one, or until

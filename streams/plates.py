@@ -22,7 +22,7 @@ has not arrived).
 Registrations reach this agent one hop later than plate readings (through the timeline agent), and in a
 bulk load or a replay that hop can lag minutes behind: a reading resolved on arrival would go to the
 plate's previous holder, whose history it then breaks. So a reading is resolved only once the
-**registration watermark** has passed its Kafka timestamp: every worker tells every plate partition, each
+**registration watermark** has passed its Kafka timestamp: every worker tells every plate partition, twice a
 second, how far its timeline agent has come on each registrations partition it owns (``{"tick": 1,
 "wm": {"<partition>": ms}}``: the Kafka timestamp of the last registration handled, or the wall clock less
 ``MARK_MARGIN_MS`` once the partition is caught up); the plate agent keeps the largest mark per
@@ -60,7 +60,7 @@ PENDING_INDEX_KEY = "\x00pending"
 MARKS_KEY = "\x00registrations"
 """The reserved key, one per partition of the plates table: registrations partition -> its mark (ms)."""
 TICK = b'{"tick":1}'
-MARK_MARGIN_MS = 3_000
+MARK_MARGIN_MS = 1_500
 """A caught-up registrations partition is marked at the wall clock less this: the high watermark the
 consumer knows can be a fetch behind, and producers' clocks a little off."""
 

@@ -38,7 +38,7 @@ def demo_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "CARPASS_CACHE_DIR": str(cwd / "cache"), "PYTHONPATH": str(ROOT),
     })  # fmt: skip
     command = [sys.executable, "-m", "streams.cli", "demo", "--vehicles", str(VEHICLES), "--seed", str(SEED),
-               "--fault-rate-multiplier", str(FAULTS), "--paced-rate", "400", "--timeout", "240"]  # fmt: skip
+               "--fault-rate-multiplier", str(FAULTS), "--paced-rate", "300", "--timeout", "240"]  # fmt: skip
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=420)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (summary,) = cwd.glob("var/demo/*/summary.json")
@@ -52,6 +52,7 @@ def test_the_demo_ends_with_its_summary(demo_run: tuple[str, dict[str, Any]]) ->
         assert heading in out, heading
     assert summary["vehicles"] == VEHICLES and summary["receipts"] > 0
     assert summary["latency_paced_s"]["n"] > 0 and summary["bulk_throughput_per_s"] > 0
+    assert summary["latency_paced_plate_readings_s"]["n"] > 0
     assert summary["samples"]["rollback_vin_history"]["vin"]
 
 
