@@ -117,7 +117,8 @@ def provider_key(event: ProviderEvent) -> str | None:
     return None
 
 
-def _counts_as_reading(receipt: Receipt) -> bool:
+def counts_as_reading(receipt: Receipt) -> bool:
+    """Whether a receipt adds a reading to its provider's tally (not rejected, not a duplicate)."""
     if receipt.status is ReceiptStatus.REJECTED:
         return False
     return not any(issue.code == IssueCode.DUPLICATE for issue in receipt.issues)
@@ -146,7 +147,7 @@ def evolve(tally: ProviderTally, event: ProviderEvent) -> ProviderTally:
         )
     if isinstance(event, Receipt):
         as_of = max(tally.as_of, event.processed_at)
-        if not _counts_as_reading(event):
+        if not counts_as_reading(event):
             return replace(tally, as_of=as_of)
         current = tally.year(year_of(event.processed_at))
         late = any(issue.code == IssueCode.LATE_SUBMISSION for issue in event.issues)

@@ -10,6 +10,7 @@
                        │   (batches, confluent sink)      murmur2 like Faust: same partitions)
     providers.registry ┘                                   │
                         provider agent ◄───────────────────┘──► table provider-quality (ProviderTally JSON)
+                                                             ──► table provider-receipts (event ids counted)
                                                              ──► providers.quality (compacted, Avro)
     POST /vehicles/{vin}/certificates ──► carpass.certificate-issuances (key number, JSON document)
                         issuance agent ──► table issued-certificates (key number)
@@ -40,6 +41,7 @@ from projections.certificates import IssuedCertificate, load_signer
 from projections.quality import (
     ProviderEvent,
     ProviderTally,
+    counts_as_reading,
     evolve,
     provider_key,
     quality_view,
@@ -63,6 +65,8 @@ log = logging.getLogger(__name__)
 PROVIDER_EVENTS = "carpass.provider-events"
 ISSUANCES = "carpass.certificate-issuances"
 QUALITY_TABLE = "provider-quality"
+COUNTED_TABLE = "provider-receipts"
+"""Event ids of the receipts counted in a provider's tally (a redelivered receipt is counted once)."""
 ISSUED_TABLE = "issued-certificates"
 FORWARDED_HEADER = "X-Carpass-Forwarded"
 FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=5)
@@ -122,10 +126,19 @@ class ProviderRekey:
 class QualityFolder:
     """The provider-quality agent's batch step: provider events (keyed by provider id) folded into the
     table's tallies, in order per provider; each provider's tally is read and written once per batch and
-    its changed view published once to ``providers.quality``."""
+    its changed view published once to ``providers.quality``.
 
-    def __init__(self, codec: Codec, store: StateStore, sink: OutputSink, quality_topic: str) -> None:
+    A receipt is delivered again after any crash or takeover upstream (at-least-once: the vehicle agent
+    re-emits what it had not committed, the re-key agent re-copies): ``counted`` remembers the event id of
+    each receipt counted as a reading, so a reading is counted once. Anomalies need no such memory (a blame
+    is kept by anomaly id)."""
+
+    def __init__(
+        self, codec: Codec, store: StateStore, sink: OutputSink, quality_topic: str,
+        counted: StateStore | None = None,
+    ) -> None:  # fmt: skip
         self.codec, self.store, self.sink, self.quality_topic = codec, store, sink, quality_topic
+        self.counted = counted
 
     def process(self, batch: list[RawMessage]) -> None:
         by_provider: dict[bytes, list[tuple[ProviderEvent, RawMessage]]] = {}
@@ -134,19 +147,27 @@ class QualityFolder:
             if record is not None and message.key:
                 by_provider.setdefault(message.key, []).append((record, message))
         changed = False
+        fresh: set[str] = set()
         for key, events in by_provider.items():
             provider_id = key.decode("utf-8")
             first = events[0][1]
             old_raw = self.store.get(provider_id, first)
             old = tally_from_json(old_raw) if old_raw is not None else ProviderTally(provider_id)
             new = old
-            for record, _ in events:
+            for record, message in events:
+                if isinstance(record, Receipt) and counts_as_reading(record) and self.counted is not None:
+                    if record.event_id in fresh or self.counted.get(record.event_id, message) is not None:
+                        continue  # delivered again: counted once
+                    fresh.add(record.event_id)
+                    self.counted.put(record.event_id, b"1", message)
                 new = evolve(new, record)
             if new != old:
                 self.store.put(provider_id, tally_to_json(new), events[-1][1])
                 self.sink.send(self.quality_topic, key, self.codec.encode(quality_view(new)))
                 changed = True
         self.store.flush()
+        if self.counted is not None:  # after the tallies: a crash in between counts again, never loses
+            self.counted.flush()
         if changed:  # the views are on Kafka before the batch is acknowledged
             self.sink.flush()
 
@@ -278,8 +299,10 @@ def install(ctx: AppContext) -> None:
     issuances = app.topic(name(ISSUANCES), partitions=settings.partitions, internal=True, **raw)
     # key_type/value_type bytes: Faust's "raw" serializer for the store and the changelog
     quality_table = app.Table(QUALITY_TABLE, partitions=settings.partitions, key_type=bytes, value_type=bytes)
+    counted_table = app.Table(COUNTED_TABLE, partitions=settings.partitions, key_type=bytes, value_type=bytes)
     issued_table = app.Table(ISSUED_TABLE, partitions=settings.partitions, key_type=bytes, value_type=bytes)
     ctx.tables[QUALITY_TABLE], ctx.tables[ISSUED_TABLE] = quality_table, issued_table
+    ctx.tables[COUNTED_TABLE] = counted_table
     quality_topic = name("providers.quality")
 
     rekeyer = ProviderRekey(codec, sink, name(PROVIDER_EVENTS))
@@ -293,7 +316,9 @@ def install(ctx: AppContext) -> None:
     # partition counts of source and changelog topics with the consumer's metadata snapshot, which can
     # still show a just-created changelog with 0 partitions; the agent then crashes and Faust drops the
     # event it was on (a replay by a new app id lost issuances and receipts that way).
-    folder = QualityFolder(codec, TableStore(quality_table, sink), sink, quality_topic)
+    folder = QualityFolder(
+        codec, TableStore(quality_table, sink), sink, quality_topic, TableStore(counted_table, sink)
+    )
     recorder = IssuanceRecorder(TableStore(issued_table, sink))
 
     async def fold_quality(stream: Any) -> None:

@@ -65,7 +65,9 @@ class DemoOptions:
     seed: int = 1
     fault_rate_multiplier: float = 10.0
     paced_share: float = 0.1
-    """Share of the records sent at ``paced_rate_per_s`` at the end: latency measured without a backlog."""
+    """Share of the records sent at ``paced_rate_per_s`` at the end: latency measured without a backlog ..."""
+    paced_max_s: float = 30.0
+    """... but no more than this many seconds of them."""
     paced_rate_per_s: int = 300
     timeout_s: float = 900.0
     keep_running: bool = False
@@ -218,7 +220,8 @@ class Demo:
         )
         producer = Producer(producer_config(self.settings, {"linger.ms": 5, "batch.num.messages": 10000}))
         topic_of = {cls: self.prefix + name for cls, name in INPUT_TOPICS.items()}
-        paced_from = int(len(records) * (1 - o.paced_share))
+        paced = min(int(len(records) * o.paced_share), int(o.paced_rate_per_s * o.paced_max_s))
+        paced_from = len(records) - paced
         started = time.perf_counter()
         counts: Counter[str] = Counter()
         pace_start = 0.0

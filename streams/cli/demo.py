@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )  # fmt: skip
     demo.add_argument(
         "--paced-rate", type=int, default=300,
-        help="readings/s for the paced last 10%% of the stream, where latency is measured "
+        help="records/s for the paced end of the stream (10%%, at most 30 s), where latency is measured "
         "(default: %(default)s)",
     )  # fmt: skip
     demo.add_argument(

@@ -12,7 +12,8 @@ runs the same scenario and keeps the figures):
   survivor, with at least the readings it had before the kill.
 
 Verified: every reading has its receipt, and the receipts and anomaly events, deduplicated by id, are
-exactly those of a run without the failure (the core folded over the input topic); queries keep being
+exactly those of a run without the failure (the core folded over the input topic), and provider quality
+counts each reading once although receipts were delivered again; queries keep being
 answered by the survivors during and after (only a 503 "retry" is allowed, while the group has not noticed
 the death or the rebalance runs: a question is retried for at most the session timeout + 30 s), and every
 survivor answers for every vehicle once the stream is drained.
@@ -39,11 +40,12 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer
 
+from projections.quality import counts_as_reading
 from projections.wiring import key_partition
-from schemas.records import OdometerReading
+from schemas.records import OdometerReading, Receipt
 from tests.conftest import artifacts_dir
 from tests.integration.expected import assert_same_outputs, expected_outputs, histories, registrations_for
-from tests.integration.worker_harness import Feeder, Pipeline, pipeline
+from tests.integration.worker_harness import Feeder, Pipeline, pipeline, records_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -257,6 +259,7 @@ def run_failover(p: Pipeline, vehicles: int, readings_per_s: float) -> FailoverR
         threads[0].join()
         expected = expected_outputs(bootstrap, p, len(readings), registrations)
         got = assert_same_outputs(bootstrap, p, readings, expected, timeout_s=180, check=p.assert_alive)
+        _assert_each_reading_counted_once(p, survivors[0], records_of(got, Receipt))
     finally:
         clock.stop.set()
         queries.stop.set()
@@ -274,6 +277,29 @@ def run_failover(p: Pipeline, vehicles: int, readings_per_s: float) -> FailoverR
         slowest_query_s=round(queries.slowest_s, 2), receipts_with_duplicates=len(got) - len(readings),
         load_average=os.getloadavg(),
     )  # fmt: skip
+
+
+def _provider_readings(port: int, provider: str) -> int | None:
+    status, body = get(port, f"/providers/{provider}/quality")
+    return sum(year["readings"] for year in body["quality"]["years"]) if status == 200 and body else None
+
+
+def _assert_each_reading_counted_once(p: Pipeline, worker: int, receipts: Sequence[Receipt]) -> None:
+    """Provider quality (R10) counts every reading once, although the receipts of the killed worker's
+    uncommitted work were delivered again to the quality fold."""
+    once = {r.event_id: r for r in receipts}.values()
+    wanted = Counter(r.provider_id for r in once if counts_as_reading(r))
+    seen: dict[str, int | None] = {}
+
+    def settled() -> bool:
+        seen.update({provider: _provider_readings(p.ports[worker], provider) for provider in wanted})
+        return seen == dict(wanted)
+
+    try:
+        _wait("provider quality", 90, settled, p.assert_alive)
+    except AssertionError as exc:
+        told = f"readings per provider: quality says {seen}, the receipts {dict(wanted)}"
+        raise AssertionError(told) from exc
 
 
 def _every_survivor_answers(

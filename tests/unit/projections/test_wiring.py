@@ -122,6 +122,24 @@ def test_a_batch_folds_like_its_events_one_by_one() -> None:
     assert whole.data == single.data
 
 
+def test_a_receipt_delivered_again_is_counted_once() -> None:
+    # After a crash upstream the same receipts come again (at-least-once), in a later batch or the same one.
+    codec, store, counted = Codec(), MemoryStore(), MemoryStore()
+    folder = QualityFolder(codec, store, MemorySink(), "q", counted)
+    receipts = [
+        Receipt(f"r-{n}", VIN, PROVIDER, ReceiptStatus.ACCEPTED, (), ms(2024, 1 + n, 1)) for n in range(3)
+    ]
+    batch = [message(PROVIDER.encode(), codec.encode(r), n) for n, r in enumerate(receipts)]
+    folder.process(batch[:2])
+    folder.process([batch[1], *batch, batch[2]])
+    assert tally_from_json(store.data[(1, PROVIDER)]).year(2024).readings == 3
+    assert sorted(key for _, key in counted.data) == ["r-0", "r-1", "r-2"]
+    without = MemoryStore()  # the test can fail: without the memory the same deliveries count 7
+    for each in (batch[:2], [batch[1], *batch, batch[2]]):
+        QualityFolder(codec, without, MemorySink(), "q").process(each)
+    assert tally_from_json(without.data[(1, PROVIDER)]).year(2024).readings == 7
+
+
 def test_the_rekey_step_keys_provider_events_by_provider_and_keeps_their_bytes() -> None:
     codec, sink = Codec(), MemorySink()
     receipt = Receipt("r-1", VIN, PROVIDER, ReceiptStatus.ACCEPTED, (), ms(2024, 1, 1))
