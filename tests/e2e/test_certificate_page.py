@@ -34,7 +34,7 @@ from schemas.records import (
     RegistrationKind,
     VehicleRegistration,
 )
-from streams.domain.calendar import day_of
+from streams.domain.calendar import brussels_day, date_of, day_of
 from tests.conftest import artifacts_dir
 from tests.e2e.chromium import Chromium, ChromiumError, RenderedPage, find_chromium
 from tests.integration.worker_harness import Feeder, pipeline
@@ -43,7 +43,7 @@ pytestmark = pytest.mark.integration
 
 VIN = "VF3LBHNZ6JS123456"
 DEALER_KEY = "e2e-dealer-key"
-TODAY = datetime.now(UTC).date()
+TODAY = date_of(brussels_day(int(datetime.now(UTC).timestamp() * 1000)))  # the API's query day
 FIRST_REGISTRATION = TODAY - timedelta(days=round(7.4 * 365))
 GARAGES = {"0412345678": "GARAGE", "0455500012": "FAST_FIT"}
 INSPECTION = "0200000001"

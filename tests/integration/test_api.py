@@ -28,7 +28,7 @@ from schemas.catalog import AnyRecord
 from schemas.codec import decode
 from schemas.records import OdometerReading, Origin, ProviderKind, RegistrationKind, VehicleRegistration
 from schemas.views import CertificateView, OkLabelView
-from streams.domain.calendar import day_of
+from streams.domain.calendar import brussels_day, date_of, day_of
 from tests.integration.worker_harness import Feeder, Pipeline, pipeline, read_topic
 
 pytestmark = pytest.mark.integration
@@ -55,7 +55,7 @@ ALLOWED = {
     "verify": {"provider", "dealer", "operator", "public"},
     "page": {"dealer", "operator"},
 }
-TODAY = datetime.now(UTC).date()
+TODAY = date_of(brussels_day(int(datetime.now(UTC).timestamp() * 1000)))  # the API's query day
 FIRST_REGISTRATION = TODAY - timedelta(days=6 * 365)
 
 
