@@ -278,20 +278,13 @@ def _plate_agents(context: AppContext) -> None:
     async def registration_marks() -> None:
         """Tell every plate partition how far this worker's timeline agent has come on its registrations
         partitions (``plates.py``: readings wait for that watermark)."""
-        consumer = app.consumer
         now_ms = int(time.time() * 1000)
         marks: dict[int, int] = {}
-        for tp in consumer.assignment():
+        for tp, high in _input_highwaters(context):
             if tp.topic != topics.registrations:
                 continue
-            try:
-                high = consumer.highwater(tp)
-            except Exception:  # not fetched yet
-                continue
-            if high is None:
-                continue
             offset, ms = handled.get(tp.partition, (0, None))
-            committed = getattr(consumer, "_committed_offset", {}).get(tp)  # handled by an earlier owner
+            committed = getattr(app.consumer, "_committed_offset", {}).get(tp)  # handled by an earlier owner
             mark = registration_mark(max(offset, committed or 0), ms, high, now_ms)
             if mark is not None:
                 marks[tp.partition] = mark

@@ -334,7 +334,8 @@ class PlateProcessor:
             reading = self.codec.decode(base64.b64decode(item["value"]), PlateOdometerReading)
             holder = holder_at(_holders(book), reading.observed_at)
             expired = item["deadline"] <= clock.timestamp_ms
-            if holder is not None and (expired or self._released(clock, item.get("at", item["deadline"]))):
+            sent_at = item.get("at", item["deadline"] - self.wait_ms)  # items stored before "at" existed
+            if holder is not None and (expired or self._released(clock, sent_at)):
                 self._resolve(reading, holder, result)
             elif expired:
                 self._unresolved(item, result)
