@@ -53,7 +53,6 @@ from schemas.codec import Codec
 from schemas.errors import DecodeError
 from schemas.records import AnomalyEvent, ProviderRegistration, Receipt
 from streams.domain.state import VehicleState
-from streams.faust_adapters import TableStore
 from streams.processor import OutputSink, RawMessage, StateStore
 from streams.state_codec import decode_state
 
@@ -96,7 +95,9 @@ def decode_provider_event(codec: Codec, value: bytes) -> ProviderEvent | None:
     """A receipt, anomaly or provider registration from its Avro bytes; None for anything else."""
     try:
         record = codec.decode(value)
-    except DecodeError:
+    except DecodeError as exc:
+        if exc.transient:  # the registry is down: the batch is tried again
+            raise
         return None
     return record if isinstance(record, Receipt | AnomalyEvent | ProviderRegistration) else None
 
@@ -308,26 +309,21 @@ def install(ctx: AppContext) -> None:
     rekeyer = ProviderRekey(codec, sink, name(PROVIDER_EVENTS))
 
     async def rekey(stream: Any) -> None:
-        async for batch in ctx.batches(stream):
-            rekeyer.process(batch)
+        await ctx.run("provider-rekey", stream, rekeyer.process)
 
     # Both tables are written like the vehicle table (``streams.faust_adapters.TableStore``: changelog
     # through the confluent sink, then RocksDB), not with ``table[key] = value``: Faust's path checks the
     # partition counts of source and changelog topics with the consumer's metadata snapshot, which can
     # still show a just-created changelog with 0 partitions; the agent then crashes and Faust drops the
     # event it was on (a replay by a new app id lost issuances and receipts that way).
-    folder = QualityFolder(
-        codec, TableStore(quality_table, sink), sink, quality_topic, TableStore(counted_table, sink)
-    )
-    recorder = IssuanceRecorder(TableStore(issued_table, sink))
+    folder = QualityFolder(codec, ctx.store(quality_table), sink, quality_topic, ctx.store(counted_table))
+    recorder = IssuanceRecorder(ctx.store(issued_table))
 
     async def fold_quality(stream: Any) -> None:
-        async for batch in ctx.batches(stream):
-            folder.process(batch)
+        await ctx.run("provider-quality", stream, folder.process)
 
     async def store_issuance(stream: Any) -> None:
-        async for batch in ctx.batches(stream):
-            recorder.process(batch)
+        await ctx.run("certificate-issuances", stream, recorder.process)
 
     app.agent(sources, name="provider-rekey", concurrency=1)(rekey)
     app.agent(provider_events, name="provider-quality", concurrency=1)(fold_quality)

@@ -46,6 +46,11 @@ class DecodeError(SchemaError):
         super().__init__(message)
         self.problem = problem
 
+    @property
+    def transient(self) -> bool:
+        """The bytes may well be fine: try again later rather than dead-letter them."""
+        return self.problem is DecodeProblem.REGISTRY_UNAVAILABLE
+
 
 class EncodeError(SchemaError):
     """A record could not be encoded."""

@@ -292,7 +292,8 @@ class AnomalyEvent:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """Topic ``dead-letters``: an input that could not be decoded or validated, kept whole."""
+    """Topic ``dead-letters``: an input that could not be decoded, validated or answered; its value kept
+    whole up to a bound, then cut (``original_size`` and ``original_sha256`` describe the whole)."""
 
     original_value: bytes | None
     original_key: bytes | None
@@ -302,6 +303,8 @@ class DeadLetter:
     reason: str
     error_type: str
     failed_at: int
+    original_size: int | None = None
+    original_sha256: str | None = None
 
 
 # Input record type -> topic name (the contract).

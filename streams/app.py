@@ -29,11 +29,15 @@ Extension points for other packages (projections): ``CarpassApp.context.vehicle_
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import importlib.util
 import logging
+import os
+import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +59,7 @@ from streams.faust_adapters import (
 )
 from streams.kafka_clients import bootstrap_servers, build_codec, faust_credentials
 from streams.metrics import WorkerMetrics
-from streams.offsets import InputWatermarks
+from streams.offsets import CommitGuard, InputWatermarks
 from streams.pipeline_topics import PipelineTopics
 from streams.plates import TICK, PlateProcessor, PlateTimelineProcessor, mark_message, registration_mark
 from streams.processor import RawMessage, StateCache, VehicleHook, VehicleProcessor
@@ -65,8 +69,16 @@ log = logging.getLogger(__name__)
 
 PROJECTIONS_MODULE = "projections.wiring"
 LAG_EVERY_S = 5.0
+STOP_GRACE_S = 15.0
+"""How long a worker stopping after a failed batch may take before the process is ended."""
+EXIT_BATCH_FAILED = 70
+"""The exit status of a worker ended that way (``EX_SOFTWARE``)."""
 MARK_EVERY_S = 0.5
 """How often each worker sends the registration marks plate readings wait for (see ``plates.py``)."""
+
+
+Step = Callable[[list[RawMessage]], object]
+"""An agent's batch step: returns once the batch's outputs and state are durable, raises otherwise."""
 
 
 @dataclass(slots=True)
@@ -84,16 +96,97 @@ class AppContext:
     """Called after each VIN's new state is stored, in order; empty by default."""
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
     """(topic, partition) -> next offset to process, for the lag metric."""
-    watermarks: InputWatermarks = field(default_factory=InputWatermarks)
-    """What the agents really processed: the ceiling of the commits (``streams.offsets``)."""
+    stores: list[TableStore] = field(default_factory=list)
+    """Every table store the batch steps write through (their unflushed writes go when a step fails)."""
+    watermarks: CommitGuard = field(default_factory=CommitGuard)
+    """What each agent really processed and stored: the ceiling of the commits (``streams.offsets``)."""
 
-    async def batches(self, stream: Any) -> AsyncIterator[list[RawMessage]]:
-        """An agent's input in batches (``settings.batch_*``), as :meth:`batch` makes them; after each
-        batch, partitions with a hole before what was processed are sought back to it."""
+    def store(self, table: Any) -> TableStore:
+        """A :class:`TableStore` over ``table`` through the worker's sink, for a batch step."""
+        store = TableStore(table, self.sink)
+        self.stores.append(store)
+        return store
+
+    async def run(self, name: str, stream: Any, step: Step) -> None:
+        """Agent ``name``'s loop: its input in batches (``settings.batch_*``, as :meth:`batch` admits them),
+        each handed to ``step``, which returns once the batch's outputs and state are durable. Only then
+        does the commit ceiling pass the batch (:mod:`streams.offsets`): ``take_events`` acknowledges a
+        batch to Faust however it ended, so the ceiling is what keeps an unstored batch uncommitted. A step
+        that raises is tried again from the batch's first event (:meth:`attempt`); one that keeps failing
+        stops the worker. After each batch, partitions with a hole before what was processed are sought
+        back to it."""
         settings = self.settings
-        async for events in stream.take_events(settings.batch_max_events, settings.batch_within_s):
-            yield self.batch(events)
-            await self.seek_back_holes()
+        watermarks = self.watermarks.agent(name)
+        self.metrics.batch_failures.labels(name)  # the series exists from the start, at 0
+        given_up: BatchFailedError | None = None
+        batches = stream.take_events(settings.batch_max_events, settings.batch_within_s)
+        # Closed on the way out, so that Faust sees the events acknowledged (else its shutdown waits for
+        # them for ever); the ceiling still keeps a failed batch uncommitted.
+        async with contextlib.aclosing(batches):
+            async for events in batches:
+                batch = self.batch(events, watermarks)
+                if batch:
+                    try:
+                        await self.attempt(name, step, batch)
+                    except BatchFailedError as exc:
+                        watermarks.failed({(m.topic, m.partition) for m in batch})
+                        given_up = exc
+                        break
+                    except BaseException:  # the agent is cancelled (a rebalance, a shutdown)
+                        watermarks.failed({(m.topic, m.partition) for m in batch})
+                        raise
+                watermarks.stored()
+                await self.seek_back_holes()
+        if given_up is not None:
+            await self.stop_worker(given_up)
+
+    async def attempt(self, name: str, step: Step, batch: list[RawMessage]) -> None:
+        """Run ``step(batch)`` until it returns: after a failure, wait (0.5 s, doubling up to
+        ``settings.batch_retry_max_s``) and try the whole batch again (steps are deterministic and their
+        outputs idempotent, a failed flush leaves nothing pending). After ``settings.batch_attempts``
+        failures, log why and raise :class:`BatchFailedError`."""
+        settings = self.settings
+        failures = 0
+        while True:
+            try:
+                step(batch)
+                return
+            except Exception as exc:
+                for store in self.stores:  # steps are synchronous: only the failed one had writes pending
+                    store.discard()
+                failures += 1
+                self.metrics.batch_failures.labels(name).inc()
+                where = _describe(batch)
+                if failures >= settings.batch_attempts:
+                    log.critical(
+                        "agent %s: a batch of %d events (%s) failed %d times; stopping the worker. Nothing "
+                        "of the batch is committed: a restarted worker processes it again. Last error: "
+                        "%s: %s", name, len(batch), where, failures, type(exc).__name__, exc, exc_info=exc,
+                    )  # fmt: skip
+                    raise BatchFailedError(f"agent {name}: batch ({where}) failed: {exc}") from exc
+                delay = min(settings.batch_retry_max_s, 0.5 * 2 ** (failures - 1))
+                log.warning(
+                    "agent %s: a batch of %d events (%s) failed (attempt %d of %d), trying again in %.1f s: "
+                    "%s: %s", name, len(batch), where, failures, settings.batch_attempts, delay,
+                    type(exc).__name__, exc,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+
+    async def stop_worker(self, reason: BaseException) -> None:
+        """Stop the whole worker with ``reason``: the process exits with an error. Faust's shutdown can wait
+        for ever on a last commit once the consumer has left the group (seen in the test of this path), so
+        the process is ended ``STOP_GRACE_S`` later if it is still there; nothing unstored is committed
+        either way (the commit ceiling)."""
+
+        def end() -> None:
+            log.critical("the worker did not stop within %.0f s of a failed batch; exiting", STOP_GRACE_S)
+            logging.shutdown()
+            os._exit(EXIT_BATCH_FAILED)
+
+        timer = threading.Timer(STOP_GRACE_S, end)
+        timer.daemon = True
+        timer.start()
+        await self.app.crash(reason)
 
     async def seek_back_holes(self) -> None:
         holes = self.watermarks.take_holes(time.monotonic())
@@ -102,14 +195,14 @@ class AppContext:
             self.metrics.input_holes.labels(self.topics.base(topic)).inc()
             await self.app.consumer.seek(TP(topic, partition), offset)
 
-    def batch(self, events: Sequence[Any]) -> list[RawMessage]:
+    def batch(self, events: Sequence[Any], watermarks: InputWatermarks) -> list[RawMessage]:
         """A ``take_events`` batch as :class:`RawMessage`: every event of it but those past a hole in
         their partition (:class:`~streams.offsets.InputWatermarks`). take_events acknowledges the whole
-        batch, so Faust would commit those unprocessed; the watermark ceiling on its commits keeps them
+        batch, so Faust would commit those unprocessed; the ceiling on its commits keeps them
         uncommitted, and the seek back to the hole brings them again, in order."""
         batch = []
         positions = self.positions
-        admit = self.watermarks.admit
+        admit = watermarks.admit
         for event in events:
             message = raw_message(event)
             tp = (message.topic, message.partition)
@@ -117,6 +210,20 @@ class AppContext:
                 positions[tp] = message.offset + 1
                 batch.append(message)
         return batch
+
+
+class BatchFailedError(RuntimeError):
+    """A batch step failed ``settings.batch_attempts`` times: the worker stops."""
+
+
+def _describe(batch: Sequence[RawMessage]) -> str:
+    """The offsets a batch spans, per partition: ``topic[p] 10-14, …``."""
+    spans: dict[tuple[str, int], tuple[int, int]] = {}
+    for m in batch:
+        low, high = spans.get((m.topic, m.partition), (m.offset, m.offset))
+        spans[(m.topic, m.partition)] = (min(low, m.offset), max(high, m.offset))
+    parts = [f"{topic}[{p}] {low}-{high}" for (topic, p), (low, high) in sorted(spans.items())]
+    return ", ".join(parts[:4]) + (f", … ({len(parts)} partitions)" if len(parts) > 4 else "")
 
 
 class CarpassApp(faust.App):
@@ -219,15 +326,14 @@ def _vehicle_agent(context: AppContext, policy: Policy) -> None:
     settings, topics = context.settings, context.topics
     table = _raw_table(context, "vehicles")
     processor = VehicleProcessor(
-        codec=context.codec, topics=topics, store=TableStore(table, context.sink), sink=context.sink,
+        codec=context.codec, topics=topics, store=context.store(table), sink=context.sink,
         metrics=context.metrics, policy=policy, hooks=context.vehicle_hooks,
-        cache=StateCache(settings.state_cache_vehicles),
+        cache=StateCache(settings.state_cache_vehicles), max_input_bytes=settings.max_input_bytes,
     )  # fmt: skip
 
     @context.app.agent(_raw_topic(context.app, *topics.vehicle_inputs), name="vehicles", concurrency=1)
     async def vehicles(stream: Any) -> None:
-        async for batch in context.batches(stream):
-            processor.process(batch)
+        await context.run("vehicles", stream, processor.process)
 
     async def table_size_and_lag() -> None:
         _observe_lag(context)
@@ -242,27 +348,28 @@ def _plate_agents(context: AppContext) -> None:
     settings, topics, app = context.settings, context.topics, context.app
     timelines = PlateTimelineProcessor(
         codec=context.codec, topics=topics, sink=context.sink,
-        store=TableStore(_raw_table(context, "registration-plates"), context.sink),
+        store=context.store(_raw_table(context, "registration-plates")),
     )  # fmt: skip
     plates = PlateProcessor(
-        codec=context.codec, topics=topics, store=TableStore(_raw_table(context, "plates"), context.sink),
+        codec=context.codec, topics=topics, store=context.store(_raw_table(context, "plates")),
         sink=context.sink, metrics=context.metrics, wait_ms=round(settings.plate_wait_s * 1000),
-        registration_partitions=settings.partitions,
+        registration_partitions=settings.partitions, max_input_bytes=settings.max_input_bytes,
     )  # fmt: skip
     handled: dict[int, tuple[int, int]] = {}  # registrations partition -> (next offset, last Kafka ms)
 
     @app.agent(_raw_topic(app, topics.registrations), name="registration-plates", concurrency=1)
     async def registration_plates(stream: Any) -> None:
-        async for batch in context.batches(stream):
+        def step(batch: list[RawMessage]) -> None:
             timelines.process(batch)  # its interval messages are flushed before the marks move
             for message in batch:
                 offset, ms = handled.get(message.partition, (0, 0))
                 handled[message.partition] = (max(offset, message.offset + 1), max(ms, message.timestamp_ms))
 
+        await context.run("registration-plates", stream, step)
+
     @app.agent(_raw_topic(app, topics.plate_readings, topics.plate_intervals), name="plates", concurrency=1)
     async def plate_readings(stream: Any) -> None:
-        async for batch in context.batches(stream):
-            plates.process(batch)
+        await context.run("plates", stream, plates.process)
 
     tick_every_s = min(30.0, max(0.5, settings.plate_wait_s / 4))
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from streams.kafka_clients import producer_config
 from streams.offsets import InputWatermarks
-from streams.processor import RawMessage
+from streams.processor import RawMessage, RecordRefusedError
 from streams.settings import Settings
 
 
@@ -136,6 +136,12 @@ class SinkError(RuntimeError):
     """Outputs could not be delivered to Kafka; the batch must not be acknowledged."""
 
 
+# librdkafka refuses these records at ``produce()`` for what they are (not for the state of the cluster):
+# sending them again can never succeed.
+_REFUSED_RECORDS = frozenset({"MSG_SIZE_TOO_LARGE", "_MSG_TIMED_OUT_NEVER", "INVALID_ARG", "_INVALID_ARG",
+                              "INVALID_RECORD", "_KEY_SERIALIZATION", "_VALUE_SERIALIZATION"})  # fmt: skip
+
+
 def raw_message(event: Any) -> RawMessage:
     """A Faust event as a :class:`RawMessage` (raw key and value bytes, timestamp in ms)."""
     m = event.message
@@ -177,6 +183,10 @@ class KafkaSink:
         return self._offsets.pop(topic, {})
 
     def send(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> None:
+        """Queue one record; :class:`~streams.processor.RecordRefusedError` when the producer refuses this
+        record itself (too large, invalid): the caller decides what stands in for it."""
+        from confluent_kafka import KafkaException
+
         produce = self._producer.produce
         while True:
             try:
@@ -187,11 +197,20 @@ class KafkaSink:
                 return
             except BufferError:  # the local queue is full: let deliveries drain
                 self._producer.poll(0.1)
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                if error is not None and error.name() in _REFUSED_RECORDS:
+                    size = len(key) + len(value)
+                    raise RecordRefusedError(f"{topic}: {error.str()} ({size:,} bytes)") from exc
+                raise SinkError(f"{topic}: could not queue a record: {exc}") from exc
 
     def flush(self) -> None:
+        """Wait until everything queued is on Kafka; :class:`SinkError` if anything was not delivered (a
+        timeout, a broker's refusal): the batch is then tried again, its records sent again."""
         left = self._producer.flush(self._timeout_s)
         if left or self._errors:
             errors, self._errors = self._errors, []
+            self._offsets.clear()
             detail = "; ".join(errors[:3]) or f"{left} messages still queued after {self._timeout_s} s"
             raise SinkError(f"outputs not delivered: {detail}")
 
@@ -231,19 +250,21 @@ class TableStore:
         self._pending[(source.partition, key.encode())] = value
 
     def flush(self) -> None:
-        """Changelog records on Kafka, then RocksDB, then the persisted offsets."""
+        """Changelog records on Kafka, then RocksDB, then the persisted offsets. The pending writes are
+        dropped whether this succeeds or raises: a failed batch is computed again from what is stored."""
         if not self._pending:
             return
         from faust.types import TP
         from rocksdict import WriteBatch
 
+        pending, self._pending = self._pending, {}
         topic = self.changelog
         send = self.sink.send
-        for (partition, key), value in self._pending.items():
+        for (partition, key), value in pending.items():
             send(topic, key, value, partition)
         self.sink.flush()
         batches: dict[int, Any] = {}
-        for (partition, key), value in self._pending.items():
+        for (partition, key), value in pending.items():
             batch = batches.get(partition)
             if batch is None:
                 batch = batches[partition] = WriteBatch(raw_mode=True)
@@ -252,4 +273,7 @@ class TableStore:
             self._db(partition).write(batch)
         for partition, offset in self.sink.take_offsets(topic).items():
             self.table.data.set_persisted_offset(TP(topic, partition), offset)
+
+    def discard(self) -> None:
+        """Forget the writes not flushed (a batch step failed before its flush)."""
         self._pending.clear()

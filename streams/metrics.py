@@ -34,6 +34,7 @@ class WorkerMetrics:
     plates_pending: Gauge
     state_cache_lookups: Counter
     input_holes: Counter
+    batch_failures: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> WorkerMetrics:
@@ -100,5 +101,11 @@ class WorkerMetrics:
                 "carpass_input_holes_total",
                 "Input offsets found unprocessed after a rebalance; the partition was sought back to each.",
                 ["topic"], registry=reg,
+            ),
+            batch_failures=Counter(
+                "carpass_batch_failures_total",
+                "Batch steps that raised (outputs or state not stored); each is tried again, and the worker "
+                "stops after CARPASS_BATCH_ATTEMPTS failures of one batch.",
+                ["agent"], registry=reg,
             ),
         )

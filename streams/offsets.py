@@ -1,37 +1,52 @@
-"""Which input offsets the agents have really processed: the ceiling of what the worker may commit.
+"""Which input offsets the agents have really processed *and stored*: the ceiling of what the worker may
+commit.
 
 Faust commits the offsets its streams acknowledged, and fills "gaps" (offsets it never delivered) as if
-acknowledged. Around a rebalance it can deliver a partition's messages past a hole: messages fetched for
-the old consumer generation are skipped by the stream (neither processed nor acknowledged) while its
-fetcher already counts them as read, and a re-fetch from the committed offset is then dropped as "already
-read". The failover test caught the result: an input never processed, with the group's committed offset
-past it (and a vehicle judged without its registration).
+acknowledged. Two ways that commits an input nobody stored:
 
-:class:`InputWatermarks` keeps, per input partition, the next offset the agents must process, advanced only
-by contiguous offsets. The worker never commits past it (``streams.faust_adapters.guard_commits``); on a
-hole it leaves the messages past it unprocessed (they cannot be committed, and the re-fetch brings them
-again, in order) and seeks the partition back once to the missing offset. If the same hole is still there
-after that seek, it is taken as real (a transaction marker, a compacted or deleted range) and skipped, as
-Faust would. Pure: no Kafka, no clock.
+- ``Stream.take_events`` acknowledges a whole batch when the agent's loop leaves it, whether the batch was
+  stored or the batch step raised (then Faust restarts the agent on the next events, and the failed batch's
+  offsets are committed with them: an oversized record once took the seven good readings of its batch
+  with it, silently);
+- around a rebalance it can deliver a partition's messages past a hole: messages fetched for the old
+  consumer generation are skipped by the stream (neither processed nor acknowledged) while its fetcher
+  already counts them as read, and a re-fetch from the committed offset is then dropped as "already read".
+  The failover test caught the result: an input never processed, with the group's committed offset past it.
+
+:class:`InputWatermarks` keeps, for one agent and per input partition, two positions: the next offset to
+*admit* (advanced only by contiguous offsets, before the batch step runs) and the next offset whose
+predecessors are all *stored* (advanced by :meth:`InputWatermarks.stored` once the batch step has put the
+batch's outputs and state on Kafka and RocksDB). The worker never commits past the stored one
+(``streams.faust_adapters.guard_commits``). On a hole it leaves the messages past it unprocessed (they
+cannot be committed, and the re-fetch brings them again, in order) and seeks the partition back to the
+missing offset. If the same hole is still there after three seeks, it is taken as real (a transaction
+marker, a compacted or deleted range) and skipped, as Faust would, unless a batch failed there
+(:meth:`InputWatermarks.failed`): those offsets are never skipped.
+
+:class:`CommitGuard` holds the watermarks of every agent of a worker; a topic read by two agents (the
+registrations) is committed only as far as both have stored it. Pure: no Kafka, no clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 Partition = tuple[str, int]
 """``(topic, partition)``; Faust's ``TP`` named tuple compares and hashes equal."""
 
 
 class InputWatermarks:
-    """Per input partition: the next offset to process (contiguous), holes to seek back to."""
+    """One agent's input partitions: the next offset to admit (contiguous), the next offset not yet stored
+    (the commit ceiling), holes to seek back to."""
 
     def __init__(self) -> None:
         self._next: dict[Partition, int] = {}
+        self._stored: dict[Partition, int] = {}
         self._seen: set[Partition] = set()
         self._holes: dict[Partition, int] = {}
         self._sought: dict[Partition, tuple[int, int, float]] = {}
         self._gaps: dict[Partition, int] = {}
+        self._pinned: dict[Partition, int] = {}
         self.seeks_before_gap = 3
         """Seeks back to the same hole before it is taken as a real gap ..."""
         self.retry_s = 5.0
@@ -47,20 +62,23 @@ class InputWatermarks:
         """After an assignment's seek: where each partition's stream resumes (``None``: unknown, the first
         message processed tells). Forgets everything else."""
         self._next = {tp: start for tp, start in starts.items() if start is not None}
+        self._stored = dict(self._next)
         self._seen.clear()
         self._holes.clear()
         self._sought.clear()
         self._gaps.clear()
+        self._pinned.clear()
         self._idle.clear()
 
     def admit(self, tp: Partition, offset: int) -> bool:
-        """Whether an agent may process ``offset`` of ``tp`` now (called in offset order per partition):
+        """Whether the agent may process ``offset`` of ``tp`` now (called in offset order per partition):
         yes in order or again (a redelivery); no past a hole, which is then to be sought back to."""
         key = (tp[0], tp[1])
         self._seen.add(key)
         expected = self._next.get(key)
         if expected is None or offset == expected:
             self._next[key] = offset + 1
+            self._stored.setdefault(key, offset)
             return True
         if offset < expected:  # a redelivery of something already processed
             return True
@@ -68,6 +86,8 @@ class InputWatermarks:
             del self._gaps[key]
             self._sought.pop(key, None)
             self._next[key] = offset + 1
+            if self._stored.get(key) == expected:  # nothing admitted waits to be stored before the gap
+                self._stored[key] = offset
             self.gaps_skipped += 1
             return True
         if key not in self._holes and self._sought.get(key, (-1,))[0] != expected:
@@ -75,10 +95,29 @@ class InputWatermarks:
         self._holes[key] = expected
         return False
 
+    def stored(self, partitions: Iterable[Partition] | None = None) -> None:
+        """Everything admitted so far on ``partitions`` (default: all) is stored: the ceiling moves up to
+        it. The agent calls it after each batch step that returned; batches of one agent run one after the
+        other, so what was admitted before the call belongs to stored batches."""
+        keys = self._next.keys() if partitions is None else {(tp[0], tp[1]) for tp in partitions}
+        for key in keys:
+            if key in self._next:
+                self._stored[key] = max(self._stored.get(key, 0), self._next[key])
+
+    def failed(self, partitions: Iterable[Partition]) -> None:
+        """The batch step failed for good on ``partitions``: what was admitted since the last stored batch
+        must be processed again, so admission goes back to the ceiling (later messages wait past a hole
+        there), and that hole is never taken as a real gap."""
+        for tp in partitions:
+            key = (tp[0], tp[1])
+            if key in self._stored:
+                self._next[key] = self._stored[key]
+                self._pinned[key] = self._stored[key]
+
     def stalled(self, tp: Partition, highwater: int, checks: int = 2) -> int | None:
         """Called periodically with ``tp``'s high watermark: the offset to seek back to when messages
         wait past the next offset to process and nothing of ``tp`` was processed for ``checks`` calls in
-        a row (the fetcher took them as read and never delivered them), else ``None``. Only partitions an
+        a row (the fetcher took them as read and never delivered them), else ``None``. Only partitions the
         agent processed since the assignment are watched (table recovery delivers nothing for a while)."""
         key = (tp[0], tp[1])
         expected = self._next.get(key)
@@ -96,7 +135,8 @@ class InputWatermarks:
     def take_holes(self, now: float) -> dict[Partition, int]:
         """The partitions to seek back now (``now``: a monotonic clock in seconds), with the offset to seek
         to: a new hole at once, the same hole again only ``retry_s`` after the previous seek, and after
-        ``seeks_before_gap`` seeks the hole is taken as a real gap instead."""
+        ``seeks_before_gap`` seeks the hole is taken as a real gap instead (never one where a batch
+        failed: that one is sought back to every ``retry_s``)."""
         holes, self._holes = self._holes, {}
         due: dict[Partition, int] = {}
         for key, offset in holes.items():
@@ -106,7 +146,7 @@ class InputWatermarks:
                 due[key] = offset
             elif now - at < self.retry_s:
                 continue  # the seek is under way: what still comes was fetched before it
-            elif tries >= self.seeks_before_gap:
+            elif tries >= self.seeks_before_gap and self._pinned.get(key) != offset:
                 self._gaps[key] = offset
             else:
                 self._sought[key] = (offset, tries + 1, now)
@@ -114,7 +154,44 @@ class InputWatermarks:
         return due
 
     def ceiling(self, tp: Partition) -> int | None:
-        """The highest offset the worker may commit for ``tp`` (the next one to process), or ``None`` when
-        no agent processed anything of ``tp`` since the assignment (nothing to guard)."""
+        """The highest offset the worker may commit for ``tp`` (the next one not stored), or ``None`` when
+        the agent processed nothing of ``tp`` since the assignment (nothing to guard)."""
         key = (tp[0], tp[1])
-        return self._next.get(key) if key in self._seen else None
+        return self._stored.get(key) if key in self._seen else None
+
+
+class CommitGuard:
+    """The :class:`InputWatermarks` of every agent of a worker, by agent name."""
+
+    def __init__(self) -> None:
+        self.agents: dict[str, InputWatermarks] = {}
+
+    def agent(self, name: str) -> InputWatermarks:
+        """The watermarks of agent ``name`` (made on first use)."""
+        watermarks = self.agents.get(name)
+        if watermarks is None:
+            watermarks = self.agents[name] = InputWatermarks()
+        return watermarks
+
+    def reset(self, starts: Mapping[Partition, int | None]) -> None:
+        for watermarks in self.agents.values():
+            watermarks.reset(starts)
+
+    def ceiling(self, tp: Partition) -> int | None:
+        """The lowest ceiling of the agents that processed ``tp`` since the assignment (``None``: none)."""
+        ceilings = [c for w in self.agents.values() if (c := w.ceiling(tp)) is not None]
+        return min(ceilings) if ceilings else None
+
+    def stalled(self, tp: Partition, highwater: int) -> int | None:
+        """The lowest offset an agent asks to seek ``tp`` back to (:meth:`InputWatermarks.stalled`)."""
+        offsets = [o for w in self.agents.values() if (o := w.stalled(tp, highwater)) is not None]
+        return min(offsets) if offsets else None
+
+    def take_holes(self, now: float) -> dict[Partition, int]:
+        """Every agent's holes due now (:meth:`InputWatermarks.take_holes`), the lowest offset per
+        partition."""
+        due: dict[Partition, int] = {}
+        for watermarks in self.agents.values():
+            for key, offset in watermarks.take_holes(now).items():
+                due[key] = min(offset, due.get(key, offset))
+        return due

@@ -53,7 +53,15 @@ from streams.domain.evaluation import receipt
 from streams.domain.intake import iso_instant
 from streams.metrics import WorkerMetrics
 from streams.pipeline_topics import PipelineTopics
-from streams.processor import BatchResult, Outputs, OutputSink, RawMessage, StateStore, dead_letter
+from streams.processor import (
+    BatchResult,
+    Outputs,
+    OutputSink,
+    RawMessage,
+    StateStore,
+    dead_letter,
+    oversized,
+)
 
 PENDING_INDEX_KEY = "\x00pending"
 """The reserved key, one per partition of the plates table, of the plates that have waiting readings."""
@@ -168,7 +176,9 @@ class PlateTimelineProcessor:
                 continue
             try:
                 event = self.codec.decode(message.value, VehicleRegistration)
-            except DecodeError:
+            except DecodeError as exc:
+                if exc.transient:
+                    raise
                 continue
             if message.key != event.vin.encode():
                 continue
@@ -204,11 +214,13 @@ class PlateProcessor:
 
     def __init__(
         self, *, codec: Codec, topics: PipelineTopics, store: StateStore, sink: OutputSink,
-        metrics: WorkerMetrics, wait_ms: int, registration_partitions: int = 0,
+        metrics: WorkerMetrics, wait_ms: int, registration_partitions: int = 0, max_input_bytes: int = 65_536,
     ) -> None:  # fmt: skip
         """``registration_partitions``: the partition count of the registrations topic, whose marks make
-        the watermark a reading waits for; 0 resolves readings as soon as their plate has a holder."""
+        the watermark a reading waits for; 0 resolves readings as soon as their plate has a holder.
+        ``max_input_bytes``: a larger plate reading (key and value) is a dead letter, not decoded."""
         self.codec, self.topics, self.store, self.metrics = codec, topics, store, metrics
+        self.max_input_bytes = max_input_bytes
         self.wait_ms = wait_ms
         self.registration_partitions = registration_partitions
         self.outputs = Outputs(codec, topics, sink, metrics)
@@ -217,6 +229,7 @@ class PlateProcessor:
 
     def process(self, batch: Sequence[RawMessage]) -> BatchResult:
         result = BatchResult()
+        self.outputs.begin()
         books: dict[tuple[int, str], dict[str, Any]] = {}
         changed: dict[tuple[int, str], RawMessage] = {}
         now: dict[int, RawMessage] = {}
@@ -286,9 +299,15 @@ class PlateProcessor:
             letter = dead_letter(message, "null value (tombstone): not an event", "null-value")
             self.outputs.dead(result, letter)
             return
+        too_big = oversized(message, self.max_input_bytes)
+        if too_big is not None:
+            self.outputs.dead(result, too_big)
+            return
         try:
             reading = self.codec.decode(message.value, PlateOdometerReading)
         except DecodeError as exc:
+            if exc.transient:  # the registry is down: the batch is tried again, never dead-lettered
+                raise
             self.outputs.dead(result, dead_letter(message, str(exc), exc.problem.value))
             return
         if message.key != reading.plate.encode():
@@ -302,7 +321,7 @@ class PlateProcessor:
             return
         vin = holder_at(_holders(book), reading.observed_at)
         if vin is not None and self._released(message, message.timestamp_ms):
-            self._resolve(reading, vin, result)
+            self._resolve(reading, vin, result, message)
             return
         deadline = message.timestamp_ms + self.wait_ms
         value = base64.b64encode(message.value).decode()
@@ -336,7 +355,7 @@ class PlateProcessor:
             expired = item["deadline"] <= clock.timestamp_ms
             sent_at = item.get("at", item["deadline"] - self.wait_ms)  # items stored before "at" existed
             if holder is not None and (expired or self._released(clock, sent_at)):
-                self._resolve(reading, holder, result)
+                self._resolve(reading, holder, result, None)
             elif expired:
                 self._unresolved(item, result)
                 book["expired"].append(item["event_id"])
@@ -346,8 +365,11 @@ class PlateProcessor:
         book["pending"] = waiting
         return left
 
-    def _resolve(self, reading: PlateOdometerReading, vin: str, result: BatchResult) -> None:
-        self.outputs.record(result, self.topics.resolved_readings, resolved_reading(reading, vin), vin)
+    def _resolve(
+        self, reading: PlateOdometerReading, vin: str, result: BatchResult, source: RawMessage | None
+    ) -> None:
+        resolved = resolved_reading(reading, vin)
+        self.outputs.record(result, self.topics.resolved_readings, resolved, vin, source)
 
     def _expire(
         self, now: dict[int, RawMessage], books: Any, changed: dict[tuple[int, str], RawMessage],
@@ -385,7 +407,7 @@ class PlateProcessor:
             plate=reading.plate, observed=iso_instant(reading.observed_at),
         )  # fmt: skip
         answer = receipt(reading.event_id, "", reading.provider_id, (issue,), item["deadline"])
-        self.outputs.receipt(result, answer, reading.submitted_at, key=reading.plate)
+        self.outputs.receipt(result, answer, reading.submitted_at, None, key=reading.plate)
 
 
 def _holders(book: dict[str, Any]) -> dict[str, list[Interval]]:

@@ -23,6 +23,7 @@ sink or the store fails (then the batch must not be acknowledged).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -125,18 +126,45 @@ class MemorySink:
         self.flushed = len(self.sent)
 
 
+class RecordRefusedError(ValueError):
+    """The producer refuses this very record (too large, invalid): sending it again cannot succeed."""
+
+
+DEAD_LETTER_VALUE_MAX_BYTES = 65_536
+"""A dead letter keeps at most this many bytes of the input's value (with the whole value's size and
+SHA-256), so that it always fits the producer's and the broker's record limits (1 MB by default)."""
+DEAD_LETTER_KEY_MAX_BYTES = 1_024
+DEAD_LETTER_REASON_MAX_CHARS = 2_000
+
+
 def dead_letter(message: RawMessage, reason: str, error_type: str) -> DeadLetter:
-    """The dead letter of ``message``; ``failed_at`` is its Kafka timestamp (replays give the same)."""
+    """The dead letter of ``message``; ``failed_at`` is its Kafka timestamp (replays give the same). The
+    value, key and reason are cut to their bounds (``DEAD_LETTER_*``); the size and SHA-256 of the whole
+    value are kept."""
+    value = message.value
+    if len(reason) > DEAD_LETTER_REASON_MAX_CHARS:
+        reason = reason[: DEAD_LETTER_REASON_MAX_CHARS - 1] + "…"
     return DeadLetter(
-        original_value=message.value,
-        original_key=message.key,
+        original_value=value[:DEAD_LETTER_VALUE_MAX_BYTES] if value is not None else None,
+        original_key=message.key[:DEAD_LETTER_KEY_MAX_BYTES] if message.key is not None else None,
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
         reason=reason,
         error_type=error_type,
         failed_at=message.timestamp_ms,
+        original_size=len(value) if value is not None else None,
+        original_sha256=hashlib.sha256(value).hexdigest() if value is not None else None,
     )
+
+
+def oversized(message: RawMessage, limit: int) -> DeadLetter | None:
+    """The dead letter of an input record whose key and value exceed ``limit`` bytes, else ``None``."""
+    size = len(message.key or b"") + len(message.value or b"")
+    if size <= limit:
+        return None
+    return dead_letter(message, f"record of {size:,} bytes (key and value): over the limit of {limit:,}",
+                       "oversized")  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -170,30 +198,53 @@ class Outputs:
     def event_in(self, topic: str, origin: str) -> None:
         self.count(self.metrics.events_in, self.topics.base(topic), origin)
 
-    def receipt(
-        self, result: BatchResult, receipt: Receipt, submitted_at: int, key: str | None = None
-    ) -> None:
-        self._send(result, self.topics.receipts, receipt, key)
-        self.count(self.metrics.receipts, receipt.status.value)
-        self._submitted.append(submitted_at)
+    def begin(self) -> None:
+        """A batch (or a batch tried again) starts: forget what an earlier attempt left."""
+        self._submitted.clear()
 
-    def anomaly(self, result: BatchResult, event: AnomalyEvent) -> None:
-        self._send(result, self.topics.anomalies, event)
-        self.count(self.metrics.anomalies, event.kind.value, event.status.value)
+    def receipt(
+        self, result: BatchResult, receipt: Receipt, submitted_at: int, source: RawMessage | None,
+        key: str | None = None,
+    ) -> None:  # fmt: skip
+        """The receipt of the input ``source``; a receipt the producer refuses becomes the input's dead
+        letter (``output-refused``), so the input is still answered (without ``source``: the batch
+        fails)."""
+        if self._send(result, self.topics.receipts, receipt, source, key):
+            self.count(self.metrics.receipts, receipt.status.value)
+            self._submitted.append(submitted_at)
+
+    def anomaly(self, result: BatchResult, event: AnomalyEvent, source: RawMessage) -> None:
+        if self._send(result, self.topics.anomalies, event, source):
+            self.count(self.metrics.anomalies, event.kind.value, event.status.value)
 
     def dead(self, result: BatchResult, letter: DeadLetter) -> None:
-        self._send(result, self.topics.dead_letters, letter)
+        self._send(result, self.topics.dead_letters, letter, None)
         self.count(self.metrics.dead_letters, self.topics.base(letter.topic), letter.error_type)
         result.dead_letters += 1
 
-    def record(self, result: BatchResult, topic: str, record: AnyRecord, key: str) -> None:
+    def record(
+        self, result: BatchResult, topic: str, record: AnyRecord, key: str, source: RawMessage | None
+    ) -> None:
         """Any other record (resolved plate readings)."""
-        self._send(result, topic, record, key)
+        self._send(result, topic, record, source, key)
 
-    def _send(self, result: BatchResult, topic: str, record: AnyRecord, key: str | None = None) -> None:
+    def _send(
+        self, result: BatchResult, topic: str, record: AnyRecord, source: RawMessage | None,
+        key: str | None = None,
+    ) -> bool:  # fmt: skip
+        """Whether ``record`` was queued; if the producer refuses it, the dead letter of ``source`` is
+        queued instead (with no ``source``, a dead letter itself, the refusal fails the batch)."""
         value = self.codec.encode(record, topic=topic)
-        self.sink.send(topic, (key if key is not None else key_of(record)).encode(), value)
+        try:
+            self.sink.send(topic, (key if key is not None else key_of(record)).encode(), value)
+        except RecordRefusedError as exc:
+            if source is None:
+                raise
+            reason = f"its {self.topics.base(topic)} record was refused by Kafka: {exc}"
+            self.dead(result, dead_letter(source, reason, "output-refused"))
+            return False
         result.outputs.append((topic, record))
+        return True
 
     def flush(self) -> None:
         """Flush the sink, then observe end-to-end latency (submitted_at -> receipt on Kafka)."""
@@ -266,8 +317,11 @@ class VehicleProcessor:
         hooks: Sequence[VehicleHook] = (),
         clock: Callable[[], float] = time.time,
         cache: StateCache | None = None,
+        max_input_bytes: int = 65_536,
     ) -> None:
+        """``max_input_bytes``: a larger input record (key and value) is a dead letter, not decoded."""
         self.codec = codec
+        self.max_input_bytes = max_input_bytes
         self.cache = cache if cache is not None else StateCache(0)
         self.topics = topics
         self.store = store
@@ -282,6 +336,7 @@ class VehicleProcessor:
         started = time.perf_counter()
         result = BatchResult()
         out = self.outputs
+        out.begin()
         by_vin: dict[str, list[tuple[VehicleEvent, RawMessage]]] = {}
         for message in batch:
             event = self._decode(message, result)
@@ -316,10 +371,15 @@ class VehicleProcessor:
             reason, kind = f"topic {message.topic} is not an input of the vehicle agent", "unexpected-topic"
         elif message.value is None:
             reason, kind = "null value (tombstone): not an event", "null-value"
+        elif (letter := oversized(message, self.max_input_bytes)) is not None:
+            self.outputs.dead(result, letter)
+            return None
         else:
             try:
                 record: VehicleEvent = self.codec.decode(message.value, expected)
             except DecodeError as exc:
+                if exc.transient:  # the registry is down: the batch is tried again, never dead-lettered
+                    raise
                 reason, kind = str(exc), exc.problem.value
             else:
                 problem = _key_problem(message.key, record.vin)
@@ -359,9 +419,9 @@ class VehicleProcessor:
                 last = message
             submitted = event.submitted_at if isinstance(event, OdometerReading | CorrectionRequest) else 0
             for receipt in decision.receipts:
-                out.receipt(result, receipt, submitted)
+                out.receipt(result, receipt, submitted, message)
             for anomaly in decision.anomalies:
-                out.anomaly(result, anomaly)
+                out.anomaly(result, anomaly, message)
         if state is before:
             return None
         return vin, state, encode_state(state), last

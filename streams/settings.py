@@ -66,6 +66,15 @@ class Settings:
     """The worker reads events in batches of at most this many ..."""
     batch_within_s: float = 0.05
     """... or what arrived within this many seconds; each VIN's state is written once per batch."""
+    batch_attempts: int = 8
+    """How many times a batch step is tried (outputs, state) before the worker stops with an error; between
+    attempts it waits 0.5 s, 1 s, 2 s … up to ``batch_retry_max_s``. A failed batch is never committed:
+    a restarted worker takes it again."""
+    batch_retry_max_s: float = 30.0
+    """The longest wait between two attempts of a failed batch step."""
+    max_input_bytes: int = 65_536
+    """The largest input record (key and value bytes) the worker decodes; a larger one is a dead letter
+    (``oversized``) whose value is cut to 64 KiB, with its size and SHA-256."""
     state_cache_vehicles: int = 20_000
     """Decoded vehicle states kept in memory per worker (least recently used go first; 0: none). A hit
     skips decoding the stored state; the stored bytes are always read and compared, so the cache never
@@ -166,6 +175,10 @@ def _check_kafka_security(s: Settings) -> None:
             raise SettingsError(f"CARPASS_KAFKA_SECURITY_PROTOCOL={protocol} needs {' and '.join(missing)}")
     if bool(s.kafka_ssl_cert_file) != bool(s.kafka_ssl_key_file):
         raise SettingsError("CARPASS_KAFKA_SSL_CERT_FILE and CARPASS_KAFKA_SSL_KEY_FILE go together")
+    if s.batch_attempts < 1:
+        raise SettingsError(f"CARPASS_BATCH_ATTEMPTS={s.batch_attempts} must be 1 or more")
+    if s.max_input_bytes < 1024:
+        raise SettingsError(f"CARPASS_MAX_INPUT_BYTES={s.max_input_bytes} must be 1024 or more")
     if s.standby_replicas < 0:
         raise SettingsError(f"CARPASS_STANDBY_REPLICAS={s.standby_replicas} must be 0 or more")
 

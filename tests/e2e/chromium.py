@@ -133,7 +133,16 @@ class Chromium:
                 self._process.kill()
                 self._process.wait(10)
         if self._profile is not None:
-            self._profile.cleanup()
+            # Chromium's helper processes can still write into the profile for a moment after the browser
+            # has exited ("Directory not empty: 'Default'" on a busy machine): try again, then let it be.
+            for _ in range(20):
+                try:
+                    self._profile.cleanup()
+                    break
+                except OSError:
+                    await asyncio.sleep(0.25)
+            else:
+                shutil.rmtree(self._profile.name, ignore_errors=True)
 
     async def _browser_url(self, profile: Path) -> str:
         """The browser's websocket URL, from the port file Chromium writes once it listens."""

@@ -8,6 +8,7 @@ golden test means the bytes on the wire changed: if that is intended (a new sche
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -115,7 +116,7 @@ GOLDEN: dict[str, AnyRecord] = {
     "DeadLetter": DeadLetter(
         original_value=b"\xc3\x01\x00\xff", original_key=VIN.encode(), topic="odometer.readings", partition=3,
         offset=1_234_567, reason="unknown schema fingerprint 00ff", error_type="unknown-schema",
-        failed_at=T0,
+        failed_at=T0, original_size=4, original_sha256=hashlib.sha256(b"\xc3\x01\x00\xff").hexdigest(),
     ),
     "CertificateView": CertificateView(
         vin=VIN, as_of=T0, judgment=Judgment.LOGICAL, plate="1-ABC-123", make="Volkswagen", model="Golf",

@@ -1,8 +1,9 @@
-"""InputWatermarks: the commit ceiling never passes an offset no agent processed."""
+"""InputWatermarks and CommitGuard: the commit ceiling never passes an offset no agent processed and
+stored."""
 
 from __future__ import annotations
 
-from streams.offsets import InputWatermarks
+from streams.offsets import CommitGuard, InputWatermarks
 
 TP = ("t.odometer.readings", 1)
 
@@ -12,6 +13,8 @@ def test_contiguous_processing_moves_the_ceiling_and_unseen_partitions_are_not_g
     w.reset({TP: 100, ("t.vehicle.registrations", 1): 7})
     assert w.ceiling(TP) is None  # nothing processed since the assignment: nothing to guard
     assert all(w.admit(TP, offset) for offset in range(100, 105))
+    assert w.ceiling(TP) == 100  # admitted, not yet stored: nothing of it may be committed
+    w.stored()
     assert w.ceiling(TP) == 105 and w.take_holes(0.0) == {}
     assert w.admit(TP, 103)  # a redelivery changes nothing
     assert w.ceiling(TP) == 105
@@ -23,11 +26,13 @@ def test_a_hole_holds_the_ceiling_and_asks_for_one_seek_back_that_fills_it() -> 
     w.reset({TP: 100})
     assert w.admit(TP, 100)
     assert not w.admit(TP, 102) and not w.admit(TP, 103)  # 101 was skipped by the stream
+    w.stored()
     assert w.ceiling(TP) == 101
     assert w.take_holes(0.0) == {TP: 101} and w.take_holes(0.1) == {}
     assert not w.admit(TP, 104)  # fetched before the seek: still waits, and no second seek yet
     assert w.take_holes(0.2) == {} and w.holes_found == 1
     assert all(w.admit(TP, offset) for offset in (101, 102, 103, 104))  # the re-fetch after the seek
+    w.stored()
     assert w.ceiling(TP) == 105 and w.gaps_skipped == 0
 
 
@@ -41,6 +46,8 @@ def test_a_hole_still_there_after_the_seek_back_is_a_real_gap() -> None:
     assert not w.admit(TP, 102)
     assert w.take_holes(40.0) == {}  # three seeks did not bring it: a real gap
     assert w.admit(TP, 102)
+    assert w.ceiling(TP) == 102  # the gap is passed; 102 itself is not stored yet
+    w.stored()
     assert w.ceiling(TP) == 103 and w.gaps_skipped == 1 and w.take_holes(50.0) == {}
 
 
@@ -48,6 +55,8 @@ def test_an_unknown_start_is_learnt_from_the_first_message_and_reset_forgets_all
     w = InputWatermarks()
     w.reset({TP: None})
     assert w.admit(TP, 40)
+    assert w.ceiling(TP) == 40
+    w.stored()
     assert w.ceiling(TP) == 41
     assert not w.admit(TP, 45)
     w.reset({TP: 41})
@@ -65,3 +74,40 @@ def test_a_partition_that_stops_delivering_with_messages_waiting_is_sought_back(
     assert w.stalled(TP, 130) is None  # progress since: count again
     assert w.stalled(TP, 130) == 111  # no progress for two checks: seek back to 111
     assert w.stalled(TP, 130) is None  # and give the seek time
+
+
+def test_a_failed_batch_is_never_committed_and_what_follows_it_waits_for_it() -> None:
+    w = InputWatermarks()
+    w.reset({TP: 100})
+    assert all(w.admit(TP, offset) for offset in range(100, 103))
+    w.stored()
+    assert all(w.admit(TP, offset) for offset in range(103, 108))  # the batch whose step fails for good
+    w.failed([TP])
+    assert w.ceiling(TP) == 103
+    assert not w.admit(TP, 108)  # the next batch (a restarted agent) waits past the failed one
+    w.stored()
+    assert w.ceiling(TP) == 103
+    for attempt in range(6):  # sought back again and again: never taken as a real gap
+        assert w.take_holes(attempt * 10.0) == {TP: 103}
+        assert not w.admit(TP, 108)
+    assert all(w.admit(TP, offset) for offset in range(103, 109))  # the re-fetch brings it again
+    w.stored()
+    assert w.ceiling(TP) == 109 and w.gaps_skipped == 0
+
+
+def test_a_topic_read_by_two_agents_is_committed_as_far_as_both_stored_it() -> None:
+    guard = CommitGuard()
+    vehicles, timelines = guard.agent("vehicles"), guard.agent("registration-plates")
+    assert guard.agent("vehicles") is vehicles
+    guard.reset({TP: 10})
+    assert guard.ceiling(TP) is None
+    assert all(vehicles.admit(TP, offset) for offset in range(10, 20))
+    vehicles.stored()
+    assert guard.ceiling(TP) == 20  # the other agent has not seen the partition yet (Faust's acks hold it)
+    assert all(timelines.admit(TP, offset) for offset in range(10, 15))
+    assert guard.ceiling(TP) == 10  # admitted by the second agent, not stored
+    timelines.stored()
+    assert guard.ceiling(TP) == 15
+    assert not timelines.admit(TP, 17) and guard.take_holes(0.0) == {TP: 15}
+    guard.reset({TP: 30})
+    assert guard.ceiling(TP) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -11,7 +12,8 @@ from prometheus_client import CollectorRegistry
 
 from schemas.catalog import TOPICS as CONTRACT_TOPICS
 from schemas.catalog import AnyRecord, key_of
-from schemas.codec import decode, encode
+from schemas.codec import Codec, decode, encode
+from schemas.errors import DecodeError
 from schemas.records import (
     AnomalyEvent,
     AnomalyKind,
@@ -23,10 +25,21 @@ from schemas.records import (
     ReceiptStatus,
 )
 from streams.domain.state import VehicleState
+from streams.faust_adapters import SinkError
 from streams.kafka_clients import build_codec
 from streams.metrics import WorkerMetrics
 from streams.pipeline_topics import PipelineTopics
-from streams.processor import MemorySink, MemoryStore, RawMessage, VehicleProcessor
+from streams.processor import (
+    DEAD_LETTER_KEY_MAX_BYTES,
+    DEAD_LETTER_REASON_MAX_CHARS,
+    DEAD_LETTER_VALUE_MAX_BYTES,
+    MemorySink,
+    MemoryStore,
+    RawMessage,
+    RecordRefusedError,
+    VehicleProcessor,
+    dead_letter,
+)
 from streams.settings import Settings
 from streams.state_codec import decode_state
 from tests.unit.streams.domain.builders import VIN, at, reading, registration, yearly
@@ -256,3 +269,100 @@ def test_metrics_count_events_latency_and_batches() -> None:
     assert h.metric("carpass_end_to_end_latency_seconds_sum") >= expected
     assert h.metric("carpass_batch_size_events_count") == 1
     assert h.metric("carpass_vehicle_state_bytes_count") == 1
+
+
+def test_an_oversized_record_is_a_dead_letter_cut_to_a_bound_with_its_size_and_hash() -> None:
+    h = Harness(max_input_bytes=2_048)
+    good = reading("r9", 15_210, "2019-03-04")
+    huge = encode(good) + b"\x00" * 200_000  # would decode: the bound is checked first
+    big = h.message(topic=TOPICS.readings, key=VIN.encode(), value=huge)
+    long_key = h.message(topic=TOPICS.readings, key=b"K" * 5_000, value=b"\x00")
+    outputs = h.run([registration(), big, long_key, *yearly(2)])
+    first, second = of_type(outputs, DeadLetter)
+    assert first.error_type == "oversized" and first.reason.endswith("over the limit of 2,048")
+    assert first.original_value == huge[:DEAD_LETTER_VALUE_MAX_BYTES]
+    assert first.original_size == len(huge) and first.original_sha256 == hashlib.sha256(huge).hexdigest()
+    assert second.error_type == "oversized" and second.original_key == b"K" * DEAD_LETTER_KEY_MAX_BYTES
+    assert [r.event_id for r in of_type(outputs, Receipt)] == ["r1", "r2"]  # the others go on
+    assert max(len(value) for _, _, value, _ in h.sink.sent) < DEAD_LETTER_VALUE_MAX_BYTES + 4_096
+
+
+def test_a_dead_letter_keeps_a_small_value_whole_and_cuts_a_long_reason() -> None:
+    message = RawMessage(TOPICS.readings, 2, 7, b"k", b"abc", 1)
+    letter = dead_letter(message, "x" * 10_000, "unknown-schema")
+    assert letter.original_value == b"abc" and letter.original_size == 3
+    assert len(letter.reason) == DEAD_LETTER_REASON_MAX_CHARS and letter.reason.endswith("…")
+    empty = dead_letter(replace(message, value=None), "null", "null-value")
+    assert empty.original_value is None and empty.original_size is None and empty.original_sha256 is None
+
+
+class RefusingSink(MemorySink):
+    """Refuses every record of one topic, as the producer refuses a record over its size limit."""
+
+    def __init__(self, topic: str) -> None:
+        super().__init__()
+        self.topic = topic
+
+    def send(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> None:
+        if topic == self.topic:
+            raise RecordRefusedError(f"{topic}: Message size too large")
+        super().send(topic, key, value, partition)
+
+
+def test_a_receipt_the_producer_refuses_becomes_the_readings_dead_letter() -> None:
+    h = Harness()
+    h.processor.outputs.sink = RefusingSink(TOPICS.receipts)
+    batch = [h.message(r) for r in [registration(), *yearly(2)]]
+    outputs = h.processor.process(batch).outputs
+    letters = of_type(outputs, DeadLetter)
+    assert [(d.offset, d.error_type) for d in letters] == [(m.offset, "output-refused") for m in batch[1:]]
+    assert "odometer.receipts record was refused" in letters[0].reason
+    assert not of_type(outputs, Receipt)
+    assert h.store.data  # the readings are stored: each input has its answer, a dead letter
+
+
+def test_a_dead_letter_the_producer_refuses_fails_the_batch() -> None:
+    h = Harness()
+    h.processor.outputs.sink = RefusingSink(TOPICS.dead_letters)
+    with pytest.raises(RecordRefusedError):
+        h.run([registration(), h.message(topic=TOPICS.readings, key=VIN.encode(), value=b"junk")])
+    assert not h.store.data
+
+
+def test_a_failed_flush_leaves_nothing_pending_and_the_batch_tried_again_gives_the_same_outputs() -> None:
+    h = Harness()
+    batch = [h.message(r) for r in [registration(), *yearly(3)]]
+    fail = [True]
+
+    def flush() -> None:
+        if fail[0]:
+            raise SinkError("outputs not delivered: broker down")
+
+    h.sink.flush = flush  # type: ignore[method-assign]
+    with pytest.raises(SinkError):
+        h.processor.process(batch)
+    assert not h.store.data and not h.store.pending
+    fail[0] = False
+    retried = h.processor.process(batch)
+    assert [r.event_id for r in of_type(retried.outputs, Receipt)] == ["r1", "r2", "r3"]
+    assert h.metric("carpass_end_to_end_latency_seconds_count") == 3  # the failed attempt is not counted
+
+
+class DownRegistry:
+    """A schema registry that cannot be reached (a network outage)."""
+
+    def register(self, subject: str, schema_json: str) -> int:
+        raise ConnectionError("registry down")
+
+    def schema_json(self, schema_id: int) -> str:
+        raise ConnectionError("registry down")
+
+
+def test_an_unreachable_schema_registry_fails_the_batch_and_dead_letters_nothing() -> None:
+    h = Harness()
+    h.processor.codec = Codec(DownRegistry())
+    confluent = b"\x00\x00\x00\x00\x2a" + b"\x02"  # Confluent framing, schema id 42: the registry is asked
+    with pytest.raises(DecodeError) as caught:
+        h.run([h.message(topic=TOPICS.readings, key=VIN.encode(), value=confluent)])
+    assert caught.value.transient
+    assert h.sink.sent == [] and not h.store.data
