@@ -624,7 +624,8 @@ def raw_core(run: BenchRun, inputs: list[str], events: int, batch: int = 1000) -
     from streams.faust_adapters import KafkaSink
     from streams.kafka_clients import build_codec
     from streams.metrics import WorkerMetrics
-    from streams.processor import RawMessage, StateCache, VehicleProcessor
+    from streams.processor import RawMessage, VehicleProcessor
+    from streams.state.cache import StateCache
 
     directory = run.scratch / "raw-core"
     directory.mkdir(exist_ok=True)

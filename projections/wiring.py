@@ -54,7 +54,7 @@ from schemas.errors import DecodeError
 from schemas.records import AnomalyEvent, ProviderRegistration, Receipt
 from streams.domain.state import VehicleState
 from streams.processor import OutputSink, RawMessage, StateStore
-from streams.state_codec import decode_state
+from streams.state.codec import decode_state
 
 if TYPE_CHECKING:
     from streams.app import AppContext

@@ -4,7 +4,7 @@
 
     odometer.readings, odometer.corrections,  ─┐
     vehicle.registrations, vehicle.recalls,    ├─► agent vehicles ── table vehicles (VIN -> VehicleState,
-    vehicle.accident-inspections,              │   (take_events       state_codec bytes, RocksDB + changelog)
+    vehicle.accident-inspections,              │   (take_events       state.codec bytes, RocksDB + changelog)
     carpass.plate-resolved-readings           ─┘    batches)   ──► odometer.receipts, odometer.anomalies,
                                                                    dead-letters      (confluent producer)
     vehicle.registrations ──► agent registration-plates ── table registration-plates
@@ -62,8 +62,9 @@ from streams.metrics import WorkerMetrics
 from streams.offsets import CommitGuard, InputWatermarks
 from streams.pipeline_topics import PipelineTopics
 from streams.plates import TICK, PlateProcessor, PlateTimelineProcessor, mark_message, registration_mark
-from streams.processor import RawMessage, StateCache, VehicleHook, VehicleProcessor
+from streams.processor import RawMessage, VehicleHook, VehicleProcessor
 from streams.settings import Settings
+from streams.state.cache import StateCache
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@
 
     INPUT topics (VIN-keyed, Avro) ──concat──► apply(judge, stateful, metadata) ─expand─► (is_receipt, bytes)
                                                   │ state per message key (VIN) in Quix's RocksDB store
-                                                  │ (+ its changelog topic), value: streams.state_codec bytes
+                                                  │ (+ its changelog topic), value: streams.state.codec bytes
                                    branch ──► --receipts topic      branch ──► --anomalies topic
 
 What it does like ``carpass worker`` (vehicle agent): Avro decode (``schemas.codec``), ``vehicle.decide``
@@ -42,7 +42,7 @@ from schemas.errors import DecodeError
 from streams.domain.policy import DEFAULT_POLICY
 from streams.domain.state import VehicleState
 from streams.domain.vehicle import decide
-from streams.state_codec import decode_state, encode_state
+from streams.state.codec import decode_state, encode_state
 
 STATE_KEY = b"vehicle"
 dropped = {"undecodable": 0, "key-mismatch": 0, "core-error": 0}

@@ -1,7 +1,7 @@
 """The per-VIN state folded from every VIN-keyed event: what the core must remember, and nothing it can
 recompute.
 
-Layout (the stream stores one ``VehicleState`` per VIN, encoded by ``streams.state_codec``: about 330
+Layout (the stream stores one ``VehicleState`` per VIN, encoded by ``streams.state.codec``: about 330
 bytes for a realistic 10-reading history, 580 for 20; ``tests/unit/streams/domain/test_state.py``):
 
 ``readings``

@@ -167,7 +167,7 @@ def test_issuances_are_stored_by_number() -> None:
 
 
 def test_a_key_missing_while_the_worker_restores_its_tables_is_not_ready_rather_than_not_found() -> None:
-    from streams.state_codec import encode_state
+    from streams.state.codec import encode_state
 
     state = clean_old_vehicle()
     vehicles = {VIN.encode(): encode_state(state)}

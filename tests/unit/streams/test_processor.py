@@ -41,7 +41,7 @@ from streams.processor import (
     dead_letter,
 )
 from streams.settings import Settings
-from streams.state_codec import decode_state
+from streams.state.codec import decode_state
 from tests.unit.streams.domain.builders import VIN, at, reading, registration, yearly
 
 PREFIX = "t-"

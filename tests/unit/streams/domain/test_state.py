@@ -1,7 +1,7 @@
 """The per-VIN state stays compact: a realistic 10-20-reading history fits the stream's 600-byte budget.
 
 The stream stores one ``VehicleState`` per VIN (RocksDB + changelog) in the form of
-``streams.state_codec``. The state keeps only what cannot be recomputed (see ``streams.domain.state``);
+``streams.state.codec``. The state keeps only what cannot be recomputed (see ``streams.domain.state``);
 these tests hold the two together: if a field is added to the state, the budget is what keeps it from
 growing copies of derivable data.
 """
@@ -15,7 +15,7 @@ from schemas.records import OdometerReading, Origin, ProviderKind
 from streams.domain.calendar import MS_PER_DAY
 from streams.domain.state import StoredReading, VehicleState
 from streams.domain.vehicle import decide
-from streams.state_codec import decode_state, encode_state
+from streams.state.codec import decode_state, encode_state
 from tests.unit.streams.domain.builders import VIN, registration
 
 BUDGET_BYTES = 600

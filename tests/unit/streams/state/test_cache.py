@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from schemas.records import AnomalyEvent, Receipt
 from streams.domain.state import VehicleState
-from streams.processor import MemoryStore, StateCache
-from streams.state_codec import decode_state, encode_state
+from streams.processor import MemoryStore
+from streams.state.cache import StateCache
+from streams.state.codec import decode_state, encode_state
 from tests.unit.streams.domain.builders import VIN, reading, registration, yearly
 from tests.unit.streams.test_processor import Harness, of_type
 

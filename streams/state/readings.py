@@ -1,4 +1,4 @@
-"""A list of ``StoredReading`` in the stored state (:mod:`streams.state_codec`), packed column-wise.
+"""A list of ``StoredReading`` in the stored state (:mod:`streams.state.codec`), packed column-wise.
 
 ::
 
@@ -19,9 +19,9 @@ from __future__ import annotations
 import struct
 
 from schemas.records import Origin, ProviderKind, Unit
-from streams.binary import Reader, put_id, put_text, signed, uuid_bytes, varint
 from streams.domain.fastbuild import builder
 from streams.domain.state import StoredReading
+from streams.state.binary import Reader, put_id, put_text, signed, uuid_bytes, varint
 
 Source = tuple[str, ProviderKind, Origin]
 """``(provider_id, provider_kind, origin)``: stored once per state, referred to by index."""

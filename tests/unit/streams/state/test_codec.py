@@ -29,7 +29,7 @@ from streams.domain.state import (
     StoredReading,
     VehicleState,
 )
-from streams.state_codec import (
+from streams.state.codec import (
     ENCODED_FIELDS,
     VERSION,
     VERSION_CONFIRMED,

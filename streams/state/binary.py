@@ -1,4 +1,4 @@
-"""The binary primitives of the stored state (:mod:`streams.state_codec`): varints, times, text, ids.
+"""The binary primitives of the stored state (:mod:`streams.state.codec`): varints, times, text, ids.
 
 * integers are LEB128 varints (``varint``), signed ones zigzagged (``signed``);
 * a *time* (epoch ms) is a zigzag varint of whole seconds shifted left by one, the low bit saying that a
@@ -7,7 +7,7 @@
   12 upper-case hex digits), else text (``put_id``); a 10-digit provider id is a number (``put_provider``);
 * optional values (``put_opt_*``) spend one byte, or nothing extra, on their absence.
 
-Readers raise ``IndexError`` past the end; :func:`streams.state_codec.decode_state` turns that into a
+Readers raise ``IndexError`` past the end; :func:`streams.state.codec.decode_state` turns that into a
 ``StateCodecError``.
 """
 

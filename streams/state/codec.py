@@ -5,9 +5,9 @@
     VehicleState ──encode_state──► version byte + sections ──decode_state(vin, ·)──► VehicleState (equal)
 
 The VIN is the table key, so it is not stored. Everything else is, laid out for 10-20-reading histories
-to fit in 400-600 bytes (``tests/unit/streams/test_state_codec.py`` measures it): numbers are varints,
-times seconds-plus-optional-milliseconds, ids raw UUID or error-number bytes (:mod:`streams.binary`);
-readings are packed column-wise with deltas (:mod:`streams.state_readings`); a reading's source
+to fit in 400-600 bytes (``tests/unit/streams/state/test_codec.py`` measures it): numbers are varints,
+times seconds-plus-optional-milliseconds, ids raw UUID or error-number bytes (:mod:`streams.state.binary`);
+readings are packed column-wise with deltas (:mod:`streams.state.readings`); a reading's source
 ``(provider_id, provider_kind, origin)`` is an index into a table written once per state; an anomaly refers
 to its blamed and related readings by their index in ``readings`` when it can; enums are indexes.
 
@@ -45,7 +45,17 @@ from schemas.records import (
     RegistrationKind,
     SuspectedCause,
 )
-from streams.binary import (
+from streams.domain.fastbuild import builder
+from streams.domain.state import (
+    AccidentFact,
+    ConfirmedReading,
+    OpenAnomaly,
+    RecallFact,
+    RegistrationFacts,
+    StoredReading,
+    VehicleState,
+)
+from streams.state.binary import (
     BinaryError,
     Reader,
     members,
@@ -64,17 +74,7 @@ from streams.binary import (
     signed,
     varint,
 )
-from streams.domain.fastbuild import builder
-from streams.domain.state import (
-    AccidentFact,
-    ConfirmedReading,
-    OpenAnomaly,
-    RecallFact,
-    RegistrationFacts,
-    StoredReading,
-    VehicleState,
-)
-from streams.state_readings import ColumnError, Source, put_readings, read_readings
+from streams.state.readings import ColumnError, Source, put_readings, read_readings
 
 VERSION = 1
 """The layout written by :func:`encode_state` for a state without confirmations."""
