@@ -45,9 +45,10 @@ from benchlib import fleet, free_port, percentile, produce_all, worker
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from streams.kafka_clients import bootstrap_servers, producer_config
+from streams.kafka.admin import ensure_topics
+from streams.kafka.clients import bootstrap_servers, producer_config
+from streams.kafka.topics import PipelineTopics
 from streams.kafka_local import LocalKafka
-from streams.pipeline_topics import PipelineTopics, ensure_topics
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

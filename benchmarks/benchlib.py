@@ -53,9 +53,10 @@ from schemas.records import (
     VehicleRegistration,
 )
 from streams.domain.calendar import MS_PER_DAY
-from streams.kafka_clients import bootstrap_servers, producer_config
+from streams.kafka.admin import ensure_topics
+from streams.kafka.clients import bootstrap_servers, producer_config
+from streams.kafka.topics import PipelineTopics
 from streams.kafka_local import LocalKafka
-from streams.pipeline_topics import PipelineTopics, ensure_topics
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -622,7 +623,7 @@ def raw_core(run: BenchRun, inputs: list[str], events: int, batch: int = 1000) -
     from prometheus_client import CollectorRegistry
 
     from streams.faust_adapters import KafkaSink
-    from streams.kafka_clients import build_codec
+    from streams.kafka.clients import build_codec
     from streams.metrics import WorkerMetrics
     from streams.processor import RawMessage, VehicleProcessor
     from streams.state.cache import StateCache

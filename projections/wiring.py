@@ -234,7 +234,7 @@ class TableViewSource:
 
 def key_partition(key: bytes, partitions: int) -> int:
     """The partition of ``key``: murmur2, as Kafka's Java client, aiokafka (Faust) and the confluent
-    producer with ``murmur2_random`` place keyed messages (``streams.kafka_clients``)."""
+    producer with ``murmur2_random`` place keyed messages (``streams.kafka.clients``)."""
     return (int(murmur2(key)) & 0x7FFFFFFF) % partitions
 
 

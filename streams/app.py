@@ -17,7 +17,7 @@
     web: GET /metrics (Prometheus)
 
 One agent folds every VIN-keyed topic, so the events of a VIN are decided in partition order across
-topics; all of them have the same partition count (``pipeline_topics.ensure_topics``). Agents have
+topics; all of them have the same partition count (``streams.kafka.admin.ensure_topics``). Agents have
 ``concurrency=1`` (faust-streaming loses offsets with more) and read batches (``settings.batch_*``); the
 batch logic lives in :mod:`streams.processor` and :mod:`streams.plates`, testable without Faust.
 
@@ -57,10 +57,10 @@ from streams.faust_adapters import (
     rewind_partitions_without_commits,
     shorten_fetch_wait,
 )
-from streams.kafka_clients import bootstrap_servers, build_codec, faust_credentials
+from streams.kafka.clients import bootstrap_servers, build_codec, faust_credentials
+from streams.kafka.topics import PipelineTopics
 from streams.metrics import WorkerMetrics
 from streams.offsets import CommitGuard, InputWatermarks
-from streams.pipeline_topics import PipelineTopics
 from streams.plates import TICK, PlateProcessor, PlateTimelineProcessor, mark_message, registration_mark
 from streams.processor import RawMessage, VehicleHook, VehicleProcessor
 from streams.settings import Settings

@@ -44,7 +44,7 @@ from schemas.records import (
     PlateOdometerReading,
     Receipt,
 )
-from streams.kafka_clients import admin_config, consumer_config, producer_config
+from streams.kafka.clients import admin_config, consumer_config, producer_config
 from streams.settings import Settings
 from streams.simulator import MalformedRecord, SimRecord, simulate
 from streams.simulator.naive import NaiveDetector
@@ -146,7 +146,7 @@ class Demo:
         return str(result.bootstrap)
 
     def create_topics(self, bootstrap: str) -> int:
-        from streams.pipeline_topics import ensure_topics
+        from streams.kafka.admin import ensure_topics
 
         admin = AdminClient(admin_config(replace(self.settings, kafka_bootstrap_servers=bootstrap)))
         old = [

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from streams.kafka_clients import producer_config
+from streams.kafka.clients import producer_config
 from streams.offsets import InputWatermarks
 from streams.processor import RawMessage, RecordRefusedError
 from streams.settings import Settings

@@ -51,8 +51,8 @@ from schemas.records import OdometerReading, PlateOdometerReading, RegistrationK
 from streams.domain.catalogue import IssueCode, make_issue
 from streams.domain.evaluation import receipt
 from streams.domain.intake import iso_instant
+from streams.kafka.topics import PipelineTopics
 from streams.metrics import WorkerMetrics
-from streams.pipeline_topics import PipelineTopics
 from streams.processor import (
     BatchResult,
     Outputs,

@@ -42,8 +42,8 @@ from schemas.records import (
 from streams.domain.policy import DEFAULT_POLICY, Policy
 from streams.domain.state import VehicleState
 from streams.domain.vehicle import VehicleEvent, decide
+from streams.kafka.topics import PipelineTopics
 from streams.metrics import WorkerMetrics
-from streams.pipeline_topics import PipelineTopics
 from streams.state.cache import StateCache
 from streams.state.codec import StateCodecError, decode_state, encode_state
 

@@ -89,7 +89,7 @@ class Settings:
     key generated once into ``cache_dir``, with a warning."""
     api_keys_file: str = ""
     """JSON file of the API keys and their roles (R15, ``projections.auth``); empty: no key is accepted."""
-    # --- operations (issue 7): standby replicas; TLS and SASL of every Kafka client (kafka_clients.py) ---
+    # --- operations: standby replicas; TLS and SASL of every Kafka client (streams/kafka/clients.py) ---
     standby_replicas: int = 1
     """Standby copies of each state-table partition kept up to date on other workers, so that a failover
     does not rebuild the state from the changelog; 0: none."""

@@ -46,7 +46,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
     from projections.auth import ApiKeys, ApiKeysError
     from streams.gateway.server import run
-    from streams.pipeline_topics import TopicSetupError, ensure_topics
+    from streams.kafka.admin import TopicSetupError, ensure_topics
 
     if args.port is not None:
         settings = dataclasses.replace(settings, gateway_port=args.port)

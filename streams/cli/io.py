@@ -27,9 +27,9 @@ from schemas.codec import Codec
 from schemas.errors import DecodeError, EncodeError, JsonLineError
 from schemas.jsonl import dumps, parse_line
 from streams.cli import CliError
-from streams.kafka_clients import bootstrap_servers, build_codec, consumer_config, producer_config
+from streams.kafka.clients import bootstrap_servers, build_codec, consumer_config, producer_config
+from streams.kafka.topics import CATALOGUE, TopicSpec
 from streams.settings import Settings
-from streams.topics import CATALOGUE, TopicSpec
 
 PROGRESS_EVERY_LINES = 100_000
 MAX_REPORTED_BAD_LINES = 50

@@ -252,7 +252,7 @@ def _open_sink(
 ) -> JsonLinesSink | KafkaSink | None:
     if args.kafka:
         from streams.cli.io import _Producer  # the project's checked producer (topics must exist)
-        from streams.kafka_clients import build_codec
+        from streams.kafka.clients import build_codec
 
         prefix = args.topic_prefix or settings.topic_prefix
         return KafkaSink(_Producer(settings, args.timeout), build_codec(settings), prefix)

@@ -1,4 +1,4 @@
-"""``carpass topics create|list``: make and show the contract topics (``streams.topics.CATALOGUE``).
+"""``carpass topics create|list``: make and show the contract topics (``streams.kafka.topics.CATALOGUE``).
 
 ``create`` is idempotent: it makes the missing topics and reports the existing ones, and it warns (exit
 status 1) when an existing topic breaks co-partitioning (a VIN-keyed topic with another partition count) or
@@ -13,9 +13,9 @@ import time
 from typing import Any
 
 from streams.cli import CliError
-from streams.kafka_clients import admin_config, bootstrap_servers
+from streams.kafka.clients import admin_config, bootstrap_servers
+from streams.kafka.topics import CATALOGUE, TopicSpec
 from streams.settings import Settings
-from streams.topics import CATALOGUE, TopicSpec
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

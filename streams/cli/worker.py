@@ -42,7 +42,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import faust
 
     from streams.app import build_app
-    from streams.pipeline_topics import TopicSetupError, ensure_topics
+    from streams.kafka.admin import TopicSetupError, ensure_topics
 
     try:
         partitions = ensure_topics(settings)

@@ -29,7 +29,7 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, Pr
 from schemas.codec import Codec
 from schemas.errors import DecodeError
 from schemas.records import Receipt
-from streams.kafka_clients import consumer_config, producer_config
+from streams.kafka.clients import consumer_config, producer_config
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from aiohttp import web
 from projections.auth import ApiKeys
 from streams.gateway.kafka import EventProducer, ReceiptFollower
 from streams.gateway.service import Gateway
-from streams.kafka_clients import build_codec
-from streams.pipeline_topics import PipelineTopics
+from streams.kafka.clients import build_codec
+from streams.kafka.topics import PipelineTopics
 from streams.settings import Settings
 
 

@@ -77,7 +77,7 @@ from streams.gateway.requests import (
     parse_observation,
     parse_wait,
 )
-from streams.pipeline_topics import PipelineTopics
+from streams.kafka.topics import PipelineTopics
 from streams.settings import Settings
 
 Publish = Callable[[str, str, bytes], Awaitable[None]]

@@ -1,6 +1,6 @@
 """The contracts on a real broker: Avro through both Kafka clients, co-partitioning, and the CLI end to end.
 
-confluent-kafka (``partitioner=murmur2_random``, from ``streams.kafka_clients``) ──► topic ──► aiokafka
+confluent-kafka (``partitioner=murmur2_random``, from ``streams.kafka.clients``) ──► topic ──► aiokafka
 Faust (aiokafka transport) keyed sends ──► same partitions for the same keys
 ``carpass topics create`` ─► ``carpass produce FILE`` ─► ``carpass tail TOPIC`` ─► the same JSON back
 """
@@ -25,9 +25,9 @@ from schemas.codec import decode, encode
 from schemas.jsonl import dumps, to_json_obj
 from schemas.records import INPUT_TOPICS, OdometerReading
 from streams.cli import main
-from streams.kafka_clients import producer_config
+from streams.kafka.clients import producer_config
+from streams.kafka.topics import CATALOGUE
 from streams.settings import Settings
-from streams.topics import CATALOGUE
 from tests.unit.schemas.golden_records import GOLDEN
 
 pytestmark = pytest.mark.integration

@@ -1,7 +1,7 @@
 """SASL on a real broker: a second local broker (streams.kafka_local) with a SASL_PLAINTEXT listener
 (mechanism PLAIN, users in an inline JAAS config) beside its PLAINTEXT one::
 
-    confluent Producer / AdminClient (kafka_clients configs) ──SASL──► broker ──SASL──► aiokafka consumer
+    confluent Producer / AdminClient (kafka.clients configs) ──SASL──► broker ──SASL──► aiokafka consumer
     carpass worker (Faust, faust_credentials)            ◄──SASL──► broker ◄──PLAINTEXT── test feeder
     wrong password ──► refused: "Authentication failed", and the password appears nowhere
 
@@ -26,7 +26,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from streams.kafka_clients import admin_config, aiokafka_security, producer_config
+from streams.kafka.clients import admin_config, aiokafka_security, producer_config
 from streams.kafka_local import HOST, LocalKafka, LocalKafkaError
 from streams.settings import Settings
 from tests.integration.worker_harness import ROOT, Feeder, free_port, pipeline, read_topic

@@ -25,8 +25,9 @@ from confluent_kafka.admin import AdminClient
 
 from schemas.catalog import TOPICS, AnyRecord, key_of
 from schemas.codec import decode, encode
-from streams.kafka_clients import producer_config
-from streams.pipeline_topics import PipelineTopics, ensure_topics
+from streams.kafka.admin import ensure_topics
+from streams.kafka.clients import producer_config
+from streams.kafka.topics import PipelineTopics
 from streams.settings import Settings
 from tests.conftest import local_kafka_settings
 

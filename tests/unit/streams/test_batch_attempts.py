@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry
 
 from streams.app import AppContext, BatchFailedError
 from streams.faust_adapters import KafkaSink, SinkError, TableStore
+from streams.kafka.topics import PipelineTopics
 from streams.metrics import WorkerMetrics
-from streams.pipeline_topics import PipelineTopics
 from streams.processor import RawMessage, RecordRefusedError
 from streams.settings import Settings
 

@@ -17,9 +17,9 @@ from schemas.records import (
     ReceiptStatus,
     RegistrationKind,
 )
-from streams.kafka_clients import build_codec
+from streams.kafka.clients import build_codec
+from streams.kafka.topics import PipelineTopics
 from streams.metrics import WorkerMetrics
-from streams.pipeline_topics import PipelineTopics
 from streams.plates import (
     MARK_MARGIN_MS,
     TICK,

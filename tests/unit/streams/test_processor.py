@@ -26,9 +26,9 @@ from schemas.records import (
 )
 from streams.domain.state import VehicleState
 from streams.faust_adapters import SinkError
-from streams.kafka_clients import build_codec
+from streams.kafka.clients import build_codec
+from streams.kafka.topics import PipelineTopics
 from streams.metrics import WorkerMetrics
-from streams.pipeline_topics import PipelineTopics
 from streams.processor import (
     DEAD_LETTER_KEY_MAX_BYTES,
     DEAD_LETTER_REASON_MAX_CHARS,

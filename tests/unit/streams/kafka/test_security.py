@@ -1,4 +1,4 @@
-"""TLS and SASL for every Kafka client from the settings, built in one place (streams.kafka_clients), and
+"""TLS and SASL for every Kafka client from the settings, built in one place (streams.kafka.clients), and
 the password kept out of repr, ``carpass config``, ``--help`` and error messages."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from streams.cli import build_parser, main
-from streams.kafka_clients import (
+from streams.kafka.clients import (
     admin_config,
     aiokafka_security,
     consumer_config,

@@ -1,11 +1,11 @@
-"""streams.kafka_clients: one place for bootstrap resolution, murmur2 partitioning and the codec."""
+"""streams.kafka.clients: one place for bootstrap resolution, murmur2 partitioning and the codec."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from schemas.codec import Codec
-from streams.kafka_clients import (
+from streams.kafka.clients import (
     PARTITIONER,
     admin_config,
     bootstrap_servers,

@@ -1,4 +1,4 @@
-"""The topics one worker reads and writes, with the ``topic_prefix`` applied, and their creation.
+"""The creation of every topic a worker reads and writes (:class:`~streams.kafka.topics.PipelineTopics`).
 
 ::
 
@@ -19,101 +19,15 @@ existing VIN-keyed topics (co-partitioning), else ``settings.partitions``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
-from schemas.records import (
-    AccidentInspectionStatus,
-    CorrectionRequest,
-    OdometerReading,
-    ReadingConfirmation,
-    RecallStatus,
-    VehicleRegistration,
-)
-from streams.kafka_clients import admin_config, bootstrap_servers
+from streams.kafka.clients import admin_config, bootstrap_servers
+from streams.kafka.topics import KeyKind, PipelineTopics
 from streams.settings import Settings
-from streams.topics import CATALOGUE, KeyKind
-
-PLATE_INTERVALS = "carpass.plate-intervals"
-RESOLVED_READINGS = "carpass.plate-resolved-readings"
-INTERNAL_RETENTION_MS = 14 * 24 * 3600 * 1000
-"""Internal topics are rebuilt from the inputs by a replay; two weeks covers any restart."""
-_INTERNAL_CONFIG = MappingProxyType(
-    {"cleanup.policy": "delete", "retention.ms": str(INTERNAL_RETENTION_MS), "retention.bytes": "-1"}
-)
-_INTERNAL_KEYS = {PLATE_INTERVALS: KeyKind.PLATE, RESOLVED_READINGS: KeyKind.VIN}
 
 
 class TopicSetupError(RuntimeError):
     """The broker refused or could not be asked to create a topic, or the topics are not co-partitioned."""
-
-
-@dataclass(frozen=True, slots=True)
-class PipelineTopics:
-    """Every topic name a worker uses, with the prefix applied."""
-
-    prefix: str = ""
-
-    def name(self, base: str) -> str:
-        return self.prefix + base
-
-    @property
-    def readings(self) -> str:
-        return self.name("odometer.readings")
-
-    @property
-    def plate_readings(self) -> str:
-        return self.name("odometer.plate-readings")
-
-    @property
-    def registrations(self) -> str:
-        return self.name("vehicle.registrations")
-
-    @property
-    def plate_intervals(self) -> str:
-        return self.name(PLATE_INTERVALS)
-
-    @property
-    def resolved_readings(self) -> str:
-        return self.name(RESOLVED_READINGS)
-
-    @property
-    def receipts(self) -> str:
-        return self.name("odometer.receipts")
-
-    @property
-    def anomalies(self) -> str:
-        return self.name("odometer.anomalies")
-
-    @property
-    def dead_letters(self) -> str:
-        return self.name("dead-letters")
-
-    @property
-    def vehicle_inputs(self) -> Mapping[str, type]:
-        """The VIN-keyed topics of the vehicle agent -> the record type each carries."""
-        return {
-            self.readings: OdometerReading,
-            self.name("odometer.corrections"): CorrectionRequest,
-            self.registrations: VehicleRegistration,
-            self.name("vehicle.recalls"): RecallStatus,
-            self.name("vehicle.accident-inspections"): AccidentInspectionStatus,
-            self.resolved_readings: OdometerReading,
-            self.name("odometer.confirmations"): ReadingConfirmation,
-        }
-
-    def base(self, topic: str) -> str:
-        """``topic`` without the prefix (metric labels use the contract names)."""
-        return topic[len(self.prefix) :] if self.prefix and topic.startswith(self.prefix) else topic
-
-    def all_topics(self) -> dict[str, tuple[KeyKind, Mapping[str, str]]]:
-        """Every topic to create: name -> (key kind, topic configs)."""
-        topics = {self.name(spec.name): (spec.key, spec.config) for spec in CATALOGUE}
-        for base, key in _INTERNAL_KEYS.items():
-            topics[self.name(base)] = (key, _INTERNAL_CONFIG)
-        return topics
 
 
 def resolve_replication(settings: Settings, brokers: int) -> int:

@@ -1,10 +1,10 @@
-"""streams.topics: the catalogue covers the contract and configures each kind as the architecture says."""
+"""streams.kafka.topics: the catalogue covers the contract and configures each kind as the design says."""
 
 from __future__ import annotations
 
 from schemas.catalog import RECORD_TYPES
 from schemas.records import INPUT_TOPICS, OUTPUT_TOPICS, VIEW_TOPICS, OdometerReading
-from streams.topics import (
+from streams.kafka.topics import (
     CATALOGUE,
     OUTPUT_RETENTION_MS,
     KeyKind,

@@ -26,9 +26,15 @@ from schemas.catalog import TOPICS
 from schemas.records import (
     INPUT_TOPICS,
     OUTPUT_TOPICS,
+    AccidentInspectionStatus,
+    CorrectionRequest,
     DeadLetter,
+    OdometerReading,
     PlateOdometerReading,
     ProviderRegistration,
+    ReadingConfirmation,
+    RecallStatus,
+    VehicleRegistration,
 )
 from schemas.views import VIEW_RECORD_TOPICS, ProviderQuality
 
@@ -114,3 +120,79 @@ def spec_for(record_type: type) -> TopicSpec:
 def topics_of_kind(kind: TopicKind) -> tuple[TopicSpec, ...]:
     """The catalogue entries of one kind, in catalogue order."""
     return tuple(spec for spec in CATALOGUE if spec.kind is kind)
+
+
+PLATE_INTERVALS = "carpass.plate-intervals"
+RESOLVED_READINGS = "carpass.plate-resolved-readings"
+INTERNAL_RETENTION_MS = 14 * 24 * 3600 * 1000
+"""Internal topics are rebuilt from the inputs by a replay; two weeks covers any restart."""
+_INTERNAL_CONFIG = MappingProxyType(
+    {"cleanup.policy": "delete", "retention.ms": str(INTERNAL_RETENTION_MS), "retention.bytes": "-1"}
+)
+_INTERNAL_KEYS = {PLATE_INTERVALS: KeyKind.PLATE, RESOLVED_READINGS: KeyKind.VIN}
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineTopics:
+    """Every topic name a worker uses, with the prefix applied."""
+
+    prefix: str = ""
+
+    def name(self, base: str) -> str:
+        return self.prefix + base
+
+    @property
+    def readings(self) -> str:
+        return self.name("odometer.readings")
+
+    @property
+    def plate_readings(self) -> str:
+        return self.name("odometer.plate-readings")
+
+    @property
+    def registrations(self) -> str:
+        return self.name("vehicle.registrations")
+
+    @property
+    def plate_intervals(self) -> str:
+        return self.name(PLATE_INTERVALS)
+
+    @property
+    def resolved_readings(self) -> str:
+        return self.name(RESOLVED_READINGS)
+
+    @property
+    def receipts(self) -> str:
+        return self.name("odometer.receipts")
+
+    @property
+    def anomalies(self) -> str:
+        return self.name("odometer.anomalies")
+
+    @property
+    def dead_letters(self) -> str:
+        return self.name("dead-letters")
+
+    @property
+    def vehicle_inputs(self) -> Mapping[str, type]:
+        """The VIN-keyed topics of the vehicle agent -> the record type each carries."""
+        return {
+            self.readings: OdometerReading,
+            self.name("odometer.corrections"): CorrectionRequest,
+            self.registrations: VehicleRegistration,
+            self.name("vehicle.recalls"): RecallStatus,
+            self.name("vehicle.accident-inspections"): AccidentInspectionStatus,
+            self.resolved_readings: OdometerReading,
+            self.name("odometer.confirmations"): ReadingConfirmation,
+        }
+
+    def base(self, topic: str) -> str:
+        """``topic`` without the prefix (metric labels use the contract names)."""
+        return topic[len(self.prefix) :] if self.prefix and topic.startswith(self.prefix) else topic
+
+    def all_topics(self) -> dict[str, tuple[KeyKind, Mapping[str, str]]]:
+        """Every topic to create: name -> (key kind, topic configs)."""
+        topics = {self.name(spec.name): (spec.key, spec.config) for spec in CATALOGUE}
+        for base, key in _INTERNAL_KEYS.items():
+            topics[self.name(base)] = (key, _INTERNAL_CONFIG)
+        return topics
