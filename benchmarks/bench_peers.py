@@ -7,7 +7,7 @@ with a fresh consumer group and empty state:
 * **ours**: one ``carpass worker`` (Faust, RocksDB table + changelog, without projections);
 * **quix**: ``benchmarks/peers/quix_app.py``, a Quix Streams 3 application running the same judgment core
   (``streams.domain``) with its own RocksDB state per VIN (+ changelog), producing receipts and anomalies;
-* **raw_core**: the worker's own batch step (``streams.processor``) on a bare confluent-kafka consumer and
+* **raw_core**: the worker's own batch step (``worker.vehicles``) on a bare confluent-kafka consumer and
   producer with a rocksdict per partition (+ changelog), no framework: what the core costs without one;
 * **raw_limit**: consume, Avro decode and a RocksDB put, nothing else: the ceiling of any Python consumer.
 
@@ -63,7 +63,7 @@ DOES = {
             "RocksDB state + changelog, receipts and anomalies to their topics by two branches; no dead "
             "letters (bad messages counted and dropped), no metrics, no plates, no projections",
     "raw_core": "no framework: confluent-kafka consumer (batches of 1,000) -> "
-                "streams.processor.VehicleProcessor (the worker's batch step: decode, judge, "
+                "streams.worker.vehicles.VehicleProcessor (the worker's batch step: decode, judge, "
                 "receipts/anomalies produced, state per VIN and batch, the same decoded-state cache) -> "
                 "changelog then rocksdict; no offset commits, no group rebalancing, no web server",
     "raw_limit": "no framework, no judgment: confluent-kafka consumer -> fastavro decode -> rocksdict put; "

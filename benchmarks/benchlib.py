@@ -576,7 +576,7 @@ def raw_limit(bootstrap: str, topics: list[str], events: int, directory: Path) -
 
 
 class _RocksStore:
-    """:class:`streams.processor.StateStore` on one rocksdict database per partition, written like the
+    """:class:`streams.worker.batch.StateStore` on one rocksdict database per partition, written like the
     worker's table: the batch's states to the changelog topic first (flushed), then RocksDB."""
 
     def __init__(self, directory: Path, sink: Any, changelog: str) -> None:
@@ -616,17 +616,18 @@ class _RocksStore:
 
 
 def raw_core(run: BenchRun, inputs: list[str], events: int, batch: int = 1000) -> tuple[float, float]:
-    """(events/s, CPU s) of the worker's own batch step (:class:`streams.processor.VehicleProcessor`: decode,
+    """(events/s, CPU s) of the worker's own batch step (``worker.vehicles.VehicleProcessor``: decode,
     judge, receipts and anomalies produced, state to a changelog topic then RocksDB) on a confluent-kafka
     consumer and a rocksdict per partition, without Faust: no offset commits, no rebalancing, one process."""
     from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
     from prometheus_client import CollectorRegistry
 
-    from streams.faust_adapters import KafkaSink
     from streams.kafka.clients import build_codec
-    from streams.metrics import WorkerMetrics
-    from streams.processor import RawMessage, VehicleProcessor
     from streams.state.cache import StateCache
+    from streams.worker.batch import RawMessage
+    from streams.worker.faust.adapters import KafkaSink
+    from streams.worker.metrics import WorkerMetrics
+    from streams.worker.vehicles import VehicleProcessor
 
     directory = run.scratch / "raw-core"
     directory.mkdir(exist_ok=True)

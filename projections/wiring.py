@@ -53,11 +53,11 @@ from schemas.codec import Codec
 from schemas.errors import DecodeError
 from schemas.records import AnomalyEvent, ProviderRegistration, Receipt
 from streams.domain.state import VehicleState
-from streams.processor import OutputSink, RawMessage, StateStore
 from streams.state.codec import decode_state
+from streams.worker.batch import OutputSink, RawMessage, StateStore
 
 if TYPE_CHECKING:
-    from streams.app import AppContext
+    from streams.worker.faust.app import AppContext
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +284,8 @@ def make_forward(app: Any, tables: dict[str, str], partitions: int) -> Callable[
 
 def install(ctx: AppContext) -> None:
     """Add the views publication hook, the provider-quality and issuance agents, their tables and the
-    API routes to the worker ``ctx`` (``streams.app.AppContext``) builds. Called once by ``build_app``,
+    API routes to the worker ``ctx`` (``streams.worker.faust.app.AppContext``) builds. Called once by
+    ``build_app``,
     before the app starts."""
     app, settings, codec, sink = ctx.app, ctx.settings, ctx.codec, ctx.sink
     name = ctx.topics.name
@@ -311,7 +312,7 @@ def install(ctx: AppContext) -> None:
     async def rekey(stream: Any) -> None:
         await ctx.run("provider-rekey", stream, rekeyer.process)
 
-    # Both tables are written like the vehicle table (``streams.faust_adapters.TableStore``: changelog
+    # Both tables are written like the vehicle table (``streams.worker.faust.adapters.TableStore``: changelog
     # through the confluent sink, then RocksDB), not with ``table[key] = value``: Faust's path checks the
     # partition counts of source and changelog topics with the consumer's metadata snapshot, which can
     # still show a just-created changelog with 0 partitions; the agent then crashes and Faust drops the

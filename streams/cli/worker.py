@@ -41,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import faust
 
-    from streams.app import build_app
     from streams.kafka.admin import TopicSetupError, ensure_topics
+    from streams.worker.faust.app import build_app
 
     try:
         partitions = ensure_topics(settings)

@@ -24,7 +24,7 @@ from schemas.catalog import TOPICS
 from schemas.codec import encode
 from schemas.jsonl import parse_line
 from schemas.records import DeadLetter, OdometerReading, Receipt
-from streams.processor import DEAD_LETTER_VALUE_MAX_BYTES
+from streams.worker.batch import DEAD_LETTER_VALUE_MAX_BYTES
 from tests.integration.worker_harness import Feeder, Pipeline, pipeline, read_all, read_topic, records_of
 
 pytestmark = pytest.mark.integration

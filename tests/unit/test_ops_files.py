@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.metrics import WorkerMetrics
 from streams.settings import Settings
+from streams.worker.metrics import WorkerMetrics
 from tests.ops_files import ALERTS, DOCKER, PROMETHEUS, ROOT, alert_rules, dashboards, panels, queries
 
 COMPOSE = DOCKER / "compose.yaml"
@@ -178,7 +178,7 @@ def test_every_queried_metric_is_declared_by_the_worker() -> None:
     for query in found:
         assert query.metrics or re.search(r"\bup\{", query.expr), f"{query.source} reads nothing known"
         missing = query.metrics - exposed
-        assert not missing, f"{query.source} queries {sorted(missing)}: not declared in streams/metrics.py"
+        assert not missing, f"{query.source} queries {sorted(missing)}: not in streams/worker/metrics.py"
 
 
 def test_worker_image_runs_carpass_worker_as_non_root() -> None:

@@ -25,7 +25,7 @@ from projections.wiring import (
 from schemas.codec import Codec
 from schemas.records import AnomalyEvent, AnomalyKind, AnomalyStatus, Judgment, Receipt, ReceiptStatus
 from schemas.views import CertificateView, OkLabelView, ProviderQuality
-from streams.processor import MemorySink, MemoryStore, RawMessage
+from streams.worker.batch import MemorySink, MemoryStore, RawMessage
 from tests.unit.projections.builders import PROVIDER, VIN, clean_old_vehicle, ms
 
 

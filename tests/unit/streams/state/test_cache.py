@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from schemas.records import AnomalyEvent, Receipt
 from streams.domain.state import VehicleState
-from streams.processor import MemoryStore
 from streams.state.cache import StateCache
 from streams.state.codec import decode_state, encode_state
+from streams.worker.batch import MemoryStore
 from tests.unit.streams.domain.builders import VIN, reading, registration, yearly
-from tests.unit.streams.test_processor import Harness, of_type
+from tests.unit.streams.worker.test_vehicles import Harness, of_type
 
 
 def test_a_hit_needs_the_very_bytes_the_state_was_stored_as() -> None:

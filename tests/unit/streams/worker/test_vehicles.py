@@ -25,11 +25,11 @@ from schemas.records import (
     ReceiptStatus,
 )
 from streams.domain.state import VehicleState
-from streams.faust_adapters import SinkError
 from streams.kafka.clients import build_codec
 from streams.kafka.topics import PipelineTopics
-from streams.metrics import WorkerMetrics
-from streams.processor import (
+from streams.settings import Settings
+from streams.state.codec import decode_state
+from streams.worker.batch import (
     DEAD_LETTER_KEY_MAX_BYTES,
     DEAD_LETTER_REASON_MAX_CHARS,
     DEAD_LETTER_VALUE_MAX_BYTES,
@@ -37,11 +37,11 @@ from streams.processor import (
     MemoryStore,
     RawMessage,
     RecordRefusedError,
-    VehicleProcessor,
     dead_letter,
 )
-from streams.settings import Settings
-from streams.state.codec import decode_state
+from streams.worker.faust.adapters import SinkError
+from streams.worker.metrics import WorkerMetrics
+from streams.worker.vehicles import VehicleProcessor
 from tests.unit.streams.domain.builders import VIN, at, reading, registration, yearly
 
 PREFIX = "t-"
@@ -220,7 +220,7 @@ def test_records_that_decode_but_are_invalid_are_dead_letters() -> None:
 def test_a_failure_of_the_core_dead_letters_the_event_and_keeps_the_vin_going(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import streams.processor as processor_module
+    import streams.worker.vehicles as processor_module
 
     real = processor_module.decide
 

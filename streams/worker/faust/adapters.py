@@ -1,4 +1,4 @@
-"""The processors' I/O protocols (:mod:`streams.processor`) over Faust and confluent-kafka.
+"""The processors' I/O protocols (:mod:`streams.worker.batch`) over Faust and confluent-kafka.
 
 ::
 
@@ -27,9 +27,9 @@ from collections import defaultdict
 from typing import Any
 
 from streams.kafka.clients import producer_config
-from streams.offsets import InputWatermarks
-from streams.processor import RawMessage, RecordRefusedError
 from streams.settings import Settings
+from streams.worker.batch import RawMessage, RecordRefusedError
+from streams.worker.offsets import InputWatermarks
 
 
 def rewind_partitions_without_commits() -> None:
@@ -41,7 +41,7 @@ def rewind_partitions_without_commits() -> None:
     (a new group, or a worker killed before its first commit) keeps the position after the skipped
     events, and they are never processed. After Faust's seek, this seeks such input partitions to their
     beginning (``consumer_auto_offset_reset = earliest``). Changelog and assignor partitions are left to
-    Faust's recovery. It also tells the worker's :class:`~streams.offsets.InputWatermarks` where each
+    Faust's recovery. It also tells the worker's :class:`~streams.worker.offsets.InputWatermarks` where each
     input partition resumes. Process-wide and idempotent, like the worker.
     """
     from faust.transport.consumer import Consumer
@@ -80,11 +80,11 @@ def _watermarks(consumer: Any) -> InputWatermarks | None:
 
 
 def guard_commits() -> None:
-    """Never commit an input partition past the next offset its agent must process
-    (:mod:`streams.offsets`, which says why). Wraps Faust's ``Consumer._new_offset`` (the offset its
+    """Never commit an input partition past what its agents processed and stored
+    (:mod:`streams.worker.offsets`, which says why). Wraps Faust's ``Consumer._new_offset`` (the offset its
     commit would write, from the acknowledged offsets and the gaps it filled) with the worker's
-    :class:`~streams.offsets.InputWatermarks` ceiling. Process-wide and idempotent; a consumer of an app
-    without watermarks is left as it was."""
+    :class:`~streams.worker.offsets.CommitGuard` ceiling. Process-wide and idempotent; a consumer of an
+    app without watermarks is left as it was."""
     from faust.transport.consumer import Consumer
 
     if getattr(Consumer._new_offset, "carpass_guarded", False):
@@ -149,7 +149,7 @@ def raw_message(event: Any) -> RawMessage:
 
 
 class KafkaSink:
-    """:class:`~streams.processor.OutputSink` over one confluent-kafka producer; remembers the offsets of
+    """:class:`~streams.worker.batch.OutputSink` over one confluent-kafka producer; remembers the offsets of
     delivered records on the topics given to :meth:`track`."""
 
     def __init__(self, settings: Settings, flush_timeout_s: float = 30.0) -> None:
@@ -183,7 +183,7 @@ class KafkaSink:
         return self._offsets.pop(topic, {})
 
     def send(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> None:
-        """Queue one record; :class:`~streams.processor.RecordRefusedError` when the producer refuses this
+        """Queue one record; :class:`~streams.worker.batch.RecordRefusedError` when the producer refuses this
         record itself (too large, invalid): the caller decides what stands in for it."""
         from confluent_kafka import KafkaException
 
@@ -219,7 +219,7 @@ class KafkaSink:
 
 
 class TableStore:
-    """:class:`~streams.processor.StateStore` over a Faust table (raw bytes keys and values) whose writes
+    """:class:`~streams.worker.batch.StateStore` over a Faust table (raw bytes keys and values) whose writes
     go changelog first, RocksDB second (see the module docstring)."""
 
     def __init__(self, table: Any, sink: KafkaSink) -> None:

@@ -3,7 +3,7 @@ stored."""
 
 from __future__ import annotations
 
-from streams.offsets import CommitGuard, InputWatermarks
+from streams.worker.offsets import CommitGuard, InputWatermarks
 
 TP = ("t.odometer.readings", 1)
 

@@ -19,7 +19,7 @@
 One agent folds every VIN-keyed topic, so the events of a VIN are decided in partition order across
 topics; all of them have the same partition count (``streams.kafka.admin.ensure_topics``). Agents have
 ``concurrency=1`` (faust-streaming loses offsets with more) and read batches (``settings.batch_*``); the
-batch logic lives in :mod:`streams.processor` and :mod:`streams.plates`, testable without Faust.
+batch logic lives in :mod:`streams.worker.batch` and :mod:`streams.worker.plates`, testable without Faust.
 
 Extension points for other packages (projections): ``CarpassApp.context.vehicle_hooks`` (called with
 ``(vin, state, as_of_ms)`` after a VIN's state is stored), ``context.app.page(...)`` /
@@ -48,7 +48,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from schemas.codec import Codec
 from streams.domain.policy import DEFAULT_POLICY, Policy
-from streams.faust_adapters import (
+from streams.kafka.clients import bootstrap_servers, build_codec, faust_credentials
+from streams.kafka.topics import PipelineTopics
+from streams.settings import Settings
+from streams.state.cache import StateCache
+from streams.worker.batch import RawMessage
+from streams.worker.faust.adapters import (
     KafkaSink,
     TableStore,
     guard_commits,
@@ -57,14 +62,16 @@ from streams.faust_adapters import (
     rewind_partitions_without_commits,
     shorten_fetch_wait,
 )
-from streams.kafka.clients import bootstrap_servers, build_codec, faust_credentials
-from streams.kafka.topics import PipelineTopics
-from streams.metrics import WorkerMetrics
-from streams.offsets import CommitGuard, InputWatermarks
-from streams.plates import TICK, PlateProcessor, PlateTimelineProcessor, mark_message, registration_mark
-from streams.processor import RawMessage, VehicleHook, VehicleProcessor
-from streams.settings import Settings
-from streams.state.cache import StateCache
+from streams.worker.metrics import WorkerMetrics
+from streams.worker.offsets import CommitGuard, InputWatermarks
+from streams.worker.plates import (
+    TICK,
+    PlateProcessor,
+    PlateTimelineProcessor,
+    mark_message,
+    registration_mark,
+)
+from streams.worker.vehicles import VehicleHook, VehicleProcessor
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +107,7 @@ class AppContext:
     stores: list[TableStore] = field(default_factory=list)
     """Every table store the batch steps write through (their unflushed writes go when a step fails)."""
     watermarks: CommitGuard = field(default_factory=CommitGuard)
-    """What each agent really processed and stored: the ceiling of the commits (``streams.offsets``)."""
+    """What each agent really processed and stored: the commit ceiling (``streams.worker.offsets``)."""
 
     def store(self, table: Any) -> TableStore:
         """A :class:`TableStore` over ``table`` through the worker's sink, for a batch step."""
@@ -111,7 +118,7 @@ class AppContext:
     async def run(self, name: str, stream: Any, step: Step) -> None:
         """Agent ``name``'s loop: its input in batches (``settings.batch_*``, as :meth:`batch` admits them),
         each handed to ``step``, which returns once the batch's outputs and state are durable. Only then
-        does the commit ceiling pass the batch (:mod:`streams.offsets`): ``take_events`` acknowledges a
+        does the commit ceiling pass the batch (:mod:`streams.worker.offsets`): ``take_events`` acknowledges a
         batch to Faust however it ended, so the ceiling is what keeps an unstored batch uncommitted. A step
         that raises is tried again from the batch's first event (:meth:`attempt`); one that keeps failing
         stops the worker. After each batch, partitions with a hole before what was processed are sought
@@ -198,7 +205,7 @@ class AppContext:
 
     def batch(self, events: Sequence[Any], watermarks: InputWatermarks) -> list[RawMessage]:
         """A ``take_events`` batch as :class:`RawMessage`: every event of it but those past a hole in
-        their partition (:class:`~streams.offsets.InputWatermarks`). take_events acknowledges the whole
+        their partition (:class:`~streams.worker.offsets.InputWatermarks`). take_events acknowledges the whole
         batch, so Faust would commit those unprocessed; the ceiling on its commits keeps them
         uncommitted, and the seek back to the hole brings them again, in order."""
         batch = []
@@ -244,7 +251,7 @@ def _tune_faust(settings: Settings) -> None:
     """Process-wide adjustments of Faust, like the worker: its producer buffer (changelogs of tables
     written through Faust, e.g. by projections) stalls the streams once it holds more than
     ``max_messages`` (100), and one batch writes up to ``batch_max_events`` keys; and the two corrections
-    of its consumer in :mod:`streams.faust_adapters`."""
+    of its consumer in :mod:`streams.worker.faust.adapters`."""
     ProducerBuffer.max_messages = max(ProducerBuffer.max_messages, 2 * settings.batch_max_events)
     rewind_partitions_without_commits()
     guard_commits()

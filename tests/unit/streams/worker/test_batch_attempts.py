@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streams.app import AppContext, BatchFailedError
-from streams.faust_adapters import KafkaSink, SinkError, TableStore
 from streams.kafka.topics import PipelineTopics
-from streams.metrics import WorkerMetrics
-from streams.processor import RawMessage, RecordRefusedError
 from streams.settings import Settings
+from streams.worker.batch import RawMessage, RecordRefusedError
+from streams.worker.faust.adapters import KafkaSink, SinkError, TableStore
+from streams.worker.faust.app import AppContext, BatchFailedError
+from streams.worker.metrics import WorkerMetrics
 
 SETTINGS = Settings(kafka_bootstrap_servers="127.0.0.1:9", batch_attempts=3, batch_retry_max_s=0.01)
 BATCH = [RawMessage("t-odometer.readings", 1, offset, b"k", b"v", 0) for offset in (10, 11, 12)]

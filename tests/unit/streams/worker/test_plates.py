@@ -19,8 +19,10 @@ from schemas.records import (
 )
 from streams.kafka.clients import build_codec
 from streams.kafka.topics import PipelineTopics
-from streams.metrics import WorkerMetrics
-from streams.plates import (
+from streams.settings import Settings
+from streams.worker.batch import MemorySink, MemoryStore, RawMessage
+from streams.worker.metrics import WorkerMetrics
+from streams.worker.plates import (
     MARK_MARGIN_MS,
     TICK,
     PlateProcessor,
@@ -31,8 +33,6 @@ from streams.plates import (
     mark_message,
     registration_mark,
 )
-from streams.processor import MemorySink, MemoryStore, RawMessage
-from streams.settings import Settings
 from tests.unit.streams.domain.builders import at, registration
 
 TOPICS = PipelineTopics("t-")

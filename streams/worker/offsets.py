@@ -17,7 +17,7 @@ acknowledged. Two ways that commits an input nobody stored:
 *admit* (advanced only by contiguous offsets, before the batch step runs) and the next offset whose
 predecessors are all *stored* (advanced by :meth:`InputWatermarks.stored` once the batch step has put the
 batch's outputs and state on Kafka and RocksDB). The worker never commits past the stored one
-(``streams.faust_adapters.guard_commits``). On a hole it leaves the messages past it unprocessed (they
+(``streams.worker.faust.adapters.guard_commits``). On a hole it leaves the messages past it unprocessed (they
 cannot be committed, and the re-fetch brings them again, in order) and seeks the partition back to the
 missing offset. If the same hole is still there after three seeks, it is taken as real (a transaction
 marker, a compacted or deleted range) and skipped, as Faust would, unless a batch failed there

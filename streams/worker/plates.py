@@ -52,8 +52,7 @@ from streams.domain.catalogue import IssueCode, make_issue
 from streams.domain.evaluation import receipt
 from streams.domain.intake import iso_instant
 from streams.kafka.topics import PipelineTopics
-from streams.metrics import WorkerMetrics
-from streams.processor import (
+from streams.worker.batch import (
     BatchResult,
     Outputs,
     OutputSink,
@@ -62,6 +61,7 @@ from streams.processor import (
     dead_letter,
     oversized,
 )
+from streams.worker.metrics import WorkerMetrics
 
 PENDING_INDEX_KEY = "\x00pending"
 """The reserved key, one per partition of the plates table, of the plates that have waiting readings."""

@@ -1,0 +1,200 @@
+"""The vehicle agent's batch step, without Faust: raw Kafka messages in; outputs and state writes out.
+
+::
+
+    batch of RawMessage ──decode + validate──► VIN-keyed records ──┐   bad bytes, unknown schema, wrong
+                              │                                   │   record or key, null value
+                              └──────────────► DeadLetter ◄────────┘   (original bytes, topic, partition,
+                                                                        offset, reason)
+    group by VIN, arrival order kept
+    per VIN: store.get once ─► decode_state (or the StateCache) ─► vehicle.decide per event ─► Receipt, …
+    outputs ──► sink.send … sink.flush()       every output is on Kafka before any state is written
+    states  ──► store.put once per VIN … store.flush() ──► hooks: on_vehicle_changed(vin, state, as_of_ms)
+
+Why outputs first: once a state is written the core treats its events as done, so a crash between the
+state write and the outputs would lose receipts for good; the other way round, a crash only repeats
+outputs, and those are deterministic (``processed_at`` is the input's Kafka timestamp, ids are uuid5), so a
+consumer deduplicating by id sees each once. Offsets are committed by the caller after :meth:`process`.
+
+:meth:`VehicleProcessor.process` never raises for bad input: a record the core refuses (a bug) or a stored
+state it cannot read also becomes a dead letter, and the VIN's other events go on. It raises only when the
+sink or the store fails (then the batch must not be acknowledged).
+"""
+
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from schemas.codec import Codec
+from schemas.errors import DecodeError
+from schemas.records import CorrectionRequest, OdometerReading
+from streams.domain.policy import DEFAULT_POLICY, Policy
+from streams.domain.state import VehicleState
+from streams.domain.vehicle import VehicleEvent, decide
+from streams.kafka.topics import PipelineTopics
+from streams.state.cache import StateCache
+from streams.state.codec import StateCodecError, decode_state, encode_state
+from streams.worker.batch import (
+    BatchResult,
+    Outputs,
+    OutputSink,
+    RawMessage,
+    StateStore,
+    dead_letter,
+    oversized,
+)
+from streams.worker.metrics import WorkerMetrics
+
+VehicleHook = Callable[[str, VehicleState, int], None]
+"""``on_vehicle_changed(vin, state, as_of_ms)``: called after a VIN's new state is stored; ``as_of_ms`` is
+the Kafka timestamp of the last event that changed it. Hooks must not raise."""
+
+
+
+class VehicleProcessor:
+    """Folds batches of VIN-keyed input messages into per-VIN state through the judgment core."""
+
+    def __init__(
+        self,
+        *,
+        codec: Codec,
+        topics: PipelineTopics,
+        store: StateStore,
+        sink: OutputSink,
+        metrics: WorkerMetrics,
+        policy: Policy = DEFAULT_POLICY,
+        hooks: Sequence[VehicleHook] = (),
+        clock: Callable[[], float] = time.time,
+        cache: StateCache | None = None,
+        max_input_bytes: int = 65_536,
+    ) -> None:
+        """``max_input_bytes``: a larger input record (key and value) is a dead letter, not decoded."""
+        self.codec = codec
+        self.max_input_bytes = max_input_bytes
+        self.cache = cache if cache is not None else StateCache(0)
+        self.topics = topics
+        self.store = store
+        self.metrics = metrics
+        self.policy = policy
+        self.hooks = hooks
+        self.clock = clock
+        self.outputs = Outputs(codec, topics, sink, metrics, clock)
+        self._expected: Mapping[str, type] = topics.vehicle_inputs
+
+    def process(self, batch: Sequence[RawMessage]) -> BatchResult:
+        started = time.perf_counter()
+        result = BatchResult()
+        out = self.outputs
+        out.begin()
+        by_vin: dict[str, list[tuple[VehicleEvent, RawMessage]]] = {}
+        for message in batch:
+            event = self._decode(message, result)
+            if event is not None:
+                by_vin.setdefault(event.vin, []).append((event, message))
+        writes: list[tuple[str, VehicleState, bytes, RawMessage]] = []
+        for vin, events in by_vin.items():
+            write = self._fold(vin, events, result)
+            if write is not None:
+                writes.append(write)
+        out.flush()
+        state_bytes = self.metrics.state_bytes.observe
+        for vin, _, stored, last in writes:
+            self.store.put(vin, stored, last)
+            state_bytes(len(stored))
+        self.store.flush()
+        remember = self.cache.put
+        for vin, state, stored, last in writes:
+            remember(last.partition, vin, stored, state)
+        result.states_written = len(writes)
+        for vin, state, _, last in writes:
+            for hook in self.hooks:
+                hook(vin, state, last.timestamp_ms)
+        self.metrics.batch_size.observe(len(batch))
+        self.metrics.batch_duration.observe(time.perf_counter() - started)
+        return result
+
+    def _decode(self, message: RawMessage, result: BatchResult) -> VehicleEvent | None:
+        expected = self._expected.get(message.topic)
+        reason: str
+        if expected is None:
+            reason, kind = f"topic {message.topic} is not an input of the vehicle agent", "unexpected-topic"
+        elif message.value is None:
+            reason, kind = "null value (tombstone): not an event", "null-value"
+        elif (letter := oversized(message, self.max_input_bytes)) is not None:
+            self.outputs.dead(result, letter)
+            return None
+        else:
+            try:
+                record: VehicleEvent = self.codec.decode(message.value, expected)
+            except DecodeError as exc:
+                if exc.transient:  # the registry is down: the batch is tried again, never dead-lettered
+                    raise
+                reason, kind = str(exc), exc.problem.value
+            else:
+                problem = _key_problem(message.key, record.vin)
+                if problem is None:
+                    origin = record.origin.value if isinstance(record, OdometerReading) else ""
+                    self.outputs.event_in(message.topic, origin)
+                    return record
+                reason, kind = problem, "key-mismatch"
+        self.outputs.dead(result, dead_letter(message, reason, kind))
+        return None
+
+    def _fold(
+        self, vin: str, events: Iterable[tuple[VehicleEvent, RawMessage]], result: BatchResult
+    ) -> tuple[str, VehicleState, bytes, RawMessage] | None:
+        """Decide every event of ``vin`` in order; the write to make (or ``None``: nothing changed)."""
+        events = list(events)
+        first = events[0][1]
+        stored = self.store.get(vin, first)
+        try:
+            state = self._load(vin, stored, first.partition)
+        except StateCodecError as exc:
+            for _, message in events:
+                self.outputs.dead(result, dead_letter(message, f"stored state unreadable: {exc}", "state"))
+            return None
+        before = state
+        last = first
+        out = self.outputs
+        for event, message in events:
+            try:
+                decision = decide(state, event, self.policy, message.timestamp_ms)
+            except Exception as exc:  # a bug in the core must not stop the worker; keep the event
+                reason = f"the judgment core failed: {type(exc).__name__}: {exc}"
+                out.dead(result, dead_letter(message, reason, "processing-error"))
+                continue
+            if decision.state is not state:
+                state = decision.state
+                last = message
+            submitted = event.submitted_at if isinstance(event, OdometerReading | CorrectionRequest) else 0
+            for receipt in decision.receipts:
+                out.receipt(result, receipt, submitted, message)
+            for anomaly in decision.anomalies:
+                out.anomaly(result, anomaly, message)
+        if state is before:
+            return None
+        return vin, state, encode_state(state), last
+
+    def _load(self, vin: str, stored: bytes | None, partition: int) -> VehicleState:
+        if stored is None:
+            return VehicleState(vin)
+        if self.cache.capacity:
+            state = self.cache.get(partition, vin, stored)
+            self.outputs.count(self.metrics.state_cache_lookups, "miss" if state is None else "hit")
+            if state is not None:
+                return state
+        return decode_state(vin, stored)
+
+
+def _key_problem(key: bytes | None, vin: str) -> str | None:
+    if key is None:
+        return f"no key; the key of a VIN-keyed topic must be the record's VIN {vin!r}"
+    try:
+        text = key.decode()
+    except UnicodeDecodeError:
+        return f"key {key!r} is not UTF-8; it must be the record's VIN {vin!r}"
+    if text != vin:
+        return f"key {text!r} is not the record's VIN {vin!r}"
+    return None
