@@ -48,7 +48,7 @@ from confluent_kafka.admin import AdminClient
 from streams.kafka.admin import ensure_topics
 from streams.kafka.clients import bootstrap_servers, producer_config
 from streams.kafka.topics import PipelineTopics
-from streams.kafka_local import LocalKafka
+from streams.local.kafka import LocalKafka
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streams.kafka.clients import bootstrap_servers
-from streams.kafka_local import LocalKafka
+from streams.local.kafka import LocalKafka
 from streams.settings import Settings
 from tests.integration.test_failover import failover
 

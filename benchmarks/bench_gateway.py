@@ -44,7 +44,7 @@ import aiohttp
 
 from schemas.records import RegistrationKind, VehicleRegistration
 from streams.domain.calendar import day_of
-from streams.kafka_local import LocalKafka
+from streams.local.kafka import LocalKafka
 from streams.settings import Settings
 from tests.conftest import local_kafka_settings
 from tests.integration.gateway_harness import start_gateway, write_keys

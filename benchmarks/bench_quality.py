@@ -3,7 +3,7 @@
 A simulated Belgian fleet (``streams.simulator``: the faults injected are listed in its ground truth) is
 judged twice, offline and on the same records (``streams.simulator.evaluate``):
 
-* **ours**: the judgment core of the stream worker (``streams.judge``, plate readings resolved to VINs);
+* **ours**: the judgment core of the stream worker (``domain.offline``, plate readings resolved to VINs);
 * **naive**: "flag any reading lower than the previous one" (``streams.simulator.naive``), the rule most
   registries use: no tolerance, no typo analysis, no source weighting, no odometer replacements or wraps.
 

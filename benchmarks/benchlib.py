@@ -56,7 +56,7 @@ from streams.domain.calendar import MS_PER_DAY
 from streams.kafka.admin import ensure_topics
 from streams.kafka.clients import bootstrap_servers, producer_config
 from streams.kafka.topics import PipelineTopics
-from streams.kafka_local import LocalKafka
+from streams.local.kafka import LocalKafka
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ A broker for integration tests (``kafka_bootstrap``), chosen once per session, f
 
     KAFKA_BOOTSTRAP_SERVERS set ──► that cluster (it must answer)
     a Docker engine answers ─────► testcontainers' KafkaContainer (KRaft)
-    otherwise ───────────────────► the project's local broker (streams.kafka_local) on the TEST ports
+    otherwise ───────────────────► the project's local broker (streams.local.kafka) on the TEST ports
                                    19192/19193, so that a demo broker on 19092 is never disturbed
 
 The local broker is *leased*: started if not running, shared with concurrent test sessions, and stopped when
@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from streams.kafka_local import LocalKafka, LocalKafkaError
+from streams.local.kafka import LocalKafka, LocalKafkaError
 from streams.settings import Settings
 
 TEST_KAFKA_PORT = 19192

@@ -21,7 +21,7 @@ from streams.cli import CliError
 from streams.settings import Settings
 
 if TYPE_CHECKING:
-    from streams.demo import Demo
+    from streams.local.demo import Demo
 
 _EPILOG = """\
 examples:
@@ -63,7 +63,7 @@ def _say(text: str) -> None:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from schemas.records import PlateOdometerReading
-    from streams.demo import Demo, DemoError, DemoOptions, _percentile, latencies, score_run
+    from streams.local.demo import Demo, DemoError, DemoOptions, _percentile, latencies, score_run
     from streams.simulator.report import format_report
 
     if args.vehicles < 1:

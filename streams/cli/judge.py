@@ -25,8 +25,8 @@ from schemas.records import (
     VehicleRegistration,
 )
 from streams.cli import CliError
+from streams.domain.offline import VehicleSummary, judge
 from streams.domain.vehicle import VehicleEvent
-from streams.judge import VehicleSummary, judge
 from streams.settings import Settings
 
 _JUDGED = (OdometerReading, CorrectionRequest, VehicleRegistration, RecallStatus, AccidentInspectionStatus)

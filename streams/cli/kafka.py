@@ -1,4 +1,4 @@
-"""``carpass kafka up|down|status``: the local single-node Apache Kafka broker (see ``streams.kafka_local``).
+"""``carpass kafka up|down|status``: the local single-node Apache Kafka broker (see ``streams.local.kafka``).
 
 ``up`` prints the bootstrap string on stdout (progress goes to stderr), so a shell can do
 ``export KAFKA_BOOTSTRAP_SERVERS=$(carpass kafka up)``.
@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from streams.cli import CliError
-from streams.kafka_local import LocalKafka, LocalKafkaError
+from streams.local.kafka import LocalKafka, LocalKafkaError
 from streams.settings import Settings
 
 _DESCRIPTION = """\

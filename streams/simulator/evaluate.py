@@ -3,7 +3,7 @@
 ::
 
     Simulation ──tap (e.g. a file sink)──► MalformedRecord ──codec.decode fails──► dead letters
-                                       └─► resolve_plates ──► streams.judge.judge ──► AnomalyEvents, Receipts
+                                       └─► resolve_plates ──► domain.offline.judge ──► AnomalyEvents, Receipts
                                                           └─► NaiveDetector ──────► naive flags
     truth (after the last record) ──► score(engine) · score(naive, kind_agnostic)
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from schemas.codec import decode
 from schemas.errors import DecodeError
 from schemas.records import AnomalyEvent, OdometerReading, Receipt
+from streams.domain.offline import judge
 from streams.domain.vehicle import VehicleEvent
-from streams.judge import judge
 from streams.simulator.fleet import Simulation
 from streams.simulator.naive import NaiveDetector
 from streams.simulator.plates import resolve_plates

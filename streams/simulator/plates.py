@@ -1,4 +1,4 @@
-"""Plate readings to VIN readings, for judging a simulated log offline (``streams.judge`` takes VIN-keyed
+"""Plate readings to VIN readings, for judging a simulated log offline (``domain.offline`` takes VIN-keyed
 events only; the pipeline resolves plates itself).
 
 A plate is resolved to the VIN registered to it **at the reading's ``observed_at``** (plates move between

@@ -1,4 +1,4 @@
-"""SASL on a real broker: a second local broker (streams.kafka_local) with a SASL_PLAINTEXT listener
+"""SASL on a real broker: a second local broker (streams.local.kafka) with a SASL_PLAINTEXT listener
 (mechanism PLAIN, users in an inline JAAS config) beside its PLAINTEXT one::
 
     confluent Producer / AdminClient (kafka.clients configs) ──SASL──► broker ──SASL──► aiokafka consumer
@@ -27,7 +27,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from streams.kafka.clients import admin_config, aiokafka_security, producer_config
-from streams.kafka_local import HOST, LocalKafka, LocalKafkaError
+from streams.local.kafka import HOST, LocalKafka, LocalKafkaError
 from streams.settings import Settings
 from tests.integration.worker_harness import ROOT, Feeder, free_port, pipeline, read_topic
 from tests.unit.streams.domain.builders import registration, yearly

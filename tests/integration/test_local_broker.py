@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from streams.cli import build_parser
-from streams.kafka_local import LocalKafka
+from streams.local.kafka import LocalKafka
 
 pytestmark = pytest.mark.integration
 

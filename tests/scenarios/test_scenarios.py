@@ -1,4 +1,4 @@
-"""The scenario suite: one YAML file per scenario, run through ``streams.judge.judge`` (issue 3).
+"""The scenario suite: one YAML file per scenario, run through ``streams.domain.offline.judge`` (issue 3).
 
 A scenario file::
 
@@ -36,7 +36,7 @@ import yaml
 from schemas.jsonl import from_json_obj
 from schemas.records import AnomalyEvent, CorrectionRequest, OdometerReading, Receipt
 from streams.domain.ids import anomaly_id
-from streams.judge import VehicleSummary, judge
+from streams.domain.offline import VehicleSummary, judge
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = sorted(HERE.glob("*.yaml"))

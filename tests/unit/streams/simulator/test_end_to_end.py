@@ -1,4 +1,4 @@
-"""Injected faults are detectable: simulated fleets through ``streams.judge.judge``, scored on their truth.
+"""Injected faults are detectable: simulated fleets through ``domain.offline.judge``, scored on their truth.
 
 Floors sit below the measured figures (noted beside each) with room for the core to change, but high enough
 that a broken simulator or core fails them. ``carpass simulate --judge`` prints the full table.

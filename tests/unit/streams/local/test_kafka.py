@@ -13,7 +13,7 @@ import pytest
 
 from streams.cli import CliError, build_parser
 from streams.cli.kafka import cmd_up
-from streams.kafka_local import (
+from streams.local.kafka import (
     BrokerStartError,
     JarFetchError,
     LocalKafka,

@@ -1,4 +1,4 @@
-"""``streams.judge`` and ``carpass judge``: the offline judge over many VINs, JSON Lines in and out."""
+"""``streams.domain.offline`` and ``carpass judge``: the offline judge, JSON Lines in and out."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from schemas.records import (
     Receipt,
 )
 from streams.cli import main
-from streams.judge import VehicleSummary, event_time, judge
+from streams.domain.offline import VehicleSummary, event_time, judge
 from tests.unit.streams.domain.builders import VIN, at, correction, reading, registration, yearly
 
 OTHER_VIN = "VF1RFB00X56789012"

@@ -133,7 +133,7 @@ class Demo:
     def start_broker(self) -> str:
         if self.settings.kafka_bootstrap_servers:
             return self.settings.kafka_bootstrap_servers
-        from streams.kafka_local import LocalKafka
+        from streams.local.kafka import LocalKafka
 
         self.say(
             "starting the local Kafka broker (the first run downloads Apache Kafka from Maven Central) …\n"

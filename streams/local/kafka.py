@@ -139,7 +139,7 @@ def render_server_properties(
         "group.initial.rebalance.delay.ms": 0,
     }
     props.update(extra or {})
-    lines = ["# Written by carpass (streams/kafka_local.py); regenerated at every start."]
+    lines = ["# Written by carpass (streams/local/kafka.py); regenerated at every start."]
     lines += [f"{key}={value}" for key, value in props.items()]
     return "\n".join(lines) + "\n"
 
