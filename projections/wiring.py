@@ -55,6 +55,7 @@ from schemas.records import AnomalyEvent, ProviderRegistration, Receipt
 from streams.domain.state import VehicleState
 from streams.state.codec import decode_state
 from streams.worker.batch import OutputSink, RawMessage, StateStore
+from streams.worker.faust.adapters import flush_together
 
 if TYPE_CHECKING:
     from streams.worker.faust.app import AppContext
@@ -136,10 +137,18 @@ class QualityFolder:
 
     def __init__(
         self, codec: Codec, store: StateStore, sink: OutputSink, quality_topic: str,
-        counted: StateStore | None = None,
+        counted: StateStore | None = None, flush_stores: Callable[[], None] | None = None,
     ) -> None:  # fmt: skip
+        """``flush_stores``: stores the writes of both tables as one (a retried batch must not find the
+        tallies stored without the receipts they counted); by default one after the other."""
         self.codec, self.store, self.sink, self.quality_topic = codec, store, sink, quality_topic
         self.counted = counted
+        self.flush_stores = flush_stores if flush_stores is not None else self._flush_one_by_one
+
+    def _flush_one_by_one(self) -> None:
+        self.store.flush()
+        if self.counted is not None:  # after the tallies: a crash in between counts again, never loses
+            self.counted.flush()
 
     def process(self, batch: list[RawMessage]) -> None:
         by_provider: dict[bytes, list[tuple[ProviderEvent, RawMessage]]] = {}
@@ -166,9 +175,7 @@ class QualityFolder:
                 self.store.put(provider_id, tally_to_json(new), events[-1][1])
                 self.sink.send(self.quality_topic, key, self.codec.encode(quality_view(new)))
                 changed = True
-        self.store.flush()
-        if self.counted is not None:  # after the tallies: a crash in between counts again, never loses
-            self.counted.flush()
+        self.flush_stores()
         if changed:  # the views are on Kafka before the batch is acknowledged
             self.sink.flush()
 
@@ -296,7 +303,6 @@ def install(ctx: AppContext) -> None:
         "key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw",
     }  # fmt: skip
     inputs = (name("odometer.receipts"), name("odometer.anomalies"), name("providers.registry"))
-    sources = app.topic(*inputs, **raw)
     provider_events = app.topic(name(PROVIDER_EVENTS), partitions=settings.partitions, internal=True, **raw)
     issuances = app.topic(name(ISSUANCES), partitions=settings.partitions, internal=True, **raw)
     # key_type/value_type bytes: Faust's "raw" serializer for the store and the changelog
@@ -309,26 +315,19 @@ def install(ctx: AppContext) -> None:
 
     rekeyer = ProviderRekey(codec, sink, name(PROVIDER_EVENTS))
 
-    async def rekey(stream: Any) -> None:
-        await ctx.run("provider-rekey", stream, rekeyer.process)
-
     # Both tables are written like the vehicle table (``streams.worker.faust.adapters.TableStore``: changelog
     # through the confluent sink, then RocksDB), not with ``table[key] = value``: Faust's path checks the
     # partition counts of source and changelog topics with the consumer's metadata snapshot, which can
     # still show a just-created changelog with 0 partitions; the agent then crashes and Faust drops the
     # event it was on (a replay by a new app id lost issuances and receipts that way).
-    folder = QualityFolder(codec, ctx.store(quality_table), sink, quality_topic, ctx.store(counted_table))
+    tallies, counted = ctx.store(quality_table), ctx.store(counted_table)
+    folder = QualityFolder(
+        codec, tallies, sink, quality_topic, counted, lambda: flush_together([tallies, counted])
+    )
     recorder = IssuanceRecorder(ctx.store(issued_table))
-
-    async def fold_quality(stream: Any) -> None:
-        await ctx.run("provider-quality", stream, folder.process)
-
-    async def store_issuance(stream: Any) -> None:
-        await ctx.run("certificate-issuances", stream, recorder.process)
-
-    app.agent(sources, name="provider-rekey", concurrency=1)(rekey)
-    app.agent(provider_events, name="provider-quality", concurrency=1)(fold_quality)
-    app.agent(issuances, name="certificate-issuances", concurrency=1)(store_issuance)
+    ctx.agent("provider-rekey", rekeyer.process, *inputs)
+    ctx.agent("provider-quality", folder.process, name(PROVIDER_EVENTS), channel=provider_events)
+    ctx.agent("certificate-issuances", recorder.process, name(ISSUANCES), channel=issuances)
 
     def settled() -> bool:
         return not (getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False))

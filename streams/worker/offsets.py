@@ -37,9 +37,10 @@ Partition = tuple[str, int]
 
 class InputWatermarks:
     """One agent's input partitions: the next offset to admit (contiguous), the next offset not yet stored
-    (the commit ceiling), holes to seek back to."""
+    (the commit ceiling), holes to seek back to. ``topics``: the agent's input topics (empty: any)."""
 
-    def __init__(self) -> None:
+    def __init__(self, topics: Iterable[str] = ()) -> None:
+        self.topics = frozenset(topics)
         self._next: dict[Partition, int] = {}
         self._stored: dict[Partition, int] = {}
         self._seen: set[Partition] = set()
@@ -56,13 +57,18 @@ class InputWatermarks:
         """Holes seen (each asks for one seek back)."""
         self.gaps_skipped = 0
         """Holes still there after the seek back, taken as real gaps."""
+        self.last_gap: tuple[Partition, int, int] | None = None
+        """The last gap taken: (partition, first offset skipped, first offset after it), for the log."""
         self._idle: dict[Partition, tuple[int, int]] = {}
 
     def reset(self, starts: Mapping[Partition, int | None]) -> None:
-        """After an assignment's seek: where each partition's stream resumes (``None``: unknown, the first
-        message processed tells). Forgets everything else."""
-        self._next = {tp: start for tp, start in starts.items() if start is not None}
-        self._stored = dict(self._next)
+        """After an assignment's seek: where each partition of the agent's topics resumes (``None``:
+        unknown, the first message processed tells); that is also the ceiling until a batch is stored, so
+        nothing Faust skipped while it recovered is committed. Forgets everything else."""
+        mine = {(tp[0], tp[1]): start for tp, start in starts.items()
+                if start is not None and (not self.topics or tp[0] in self.topics)}  # fmt: skip
+        self._next = dict(mine)
+        self._stored = dict(mine)
         self._seen.clear()
         self._holes.clear()
         self._sought.clear()
@@ -89,6 +95,7 @@ class InputWatermarks:
             if self._stored.get(key) == expected:  # nothing admitted waits to be stored before the gap
                 self._stored[key] = offset
             self.gaps_skipped += 1
+            self.last_gap = (key, expected, offset)
             return True
         if key not in self._holes and self._sought.get(key, (-1,))[0] != expected:
             self.holes_found += 1
@@ -104,15 +111,18 @@ class InputWatermarks:
             if key in self._next:
                 self._stored[key] = max(self._stored.get(key, 0), self._next[key])
 
-    def failed(self, partitions: Iterable[Partition]) -> None:
-        """The batch step failed for good on ``partitions``: what was admitted since the last stored batch
-        must be processed again, so admission goes back to the ceiling (later messages wait past a hole
-        there), and that hole is never taken as a real gap."""
-        for tp in partitions:
+    def failed(self, firsts: Mapping[Partition, int]) -> None:
+        """The batch step failed for good; ``firsts``: the first offset of the batch in each partition. The
+        batch must be processed again: the ceiling stays at or below it (also when an assignment reset
+        the watermarks while the step was being retried), admission goes back to it (later messages wait
+        past a hole there), and that hole is never taken as a real gap."""
+        for tp, first in firsts.items():
             key = (tp[0], tp[1])
-            if key in self._stored:
-                self._next[key] = self._stored[key]
-                self._pinned[key] = self._stored[key]
+            self._seen.add(key)
+            floor = min(first, self._stored.get(key, first))
+            self._stored[key] = floor
+            self._next[key] = floor
+            self._pinned[key] = floor
 
     def stalled(self, tp: Partition, highwater: int, checks: int = 2) -> int | None:
         """Called periodically with ``tp``'s high watermark: the offset to seek back to when messages
@@ -154,10 +164,9 @@ class InputWatermarks:
         return due
 
     def ceiling(self, tp: Partition) -> int | None:
-        """The highest offset the worker may commit for ``tp`` (the next one not stored), or ``None`` when
-        the agent processed nothing of ``tp`` since the assignment (nothing to guard)."""
-        key = (tp[0], tp[1])
-        return self._stored.get(key) if key in self._seen else None
+        """The highest offset the worker may commit for ``tp`` (the next one not stored), or ``None`` for a
+        partition the agent does not read or knows nothing of since the assignment (nothing to guard)."""
+        return self._stored.get((tp[0], tp[1]))
 
 
 class CommitGuard:
@@ -166,11 +175,12 @@ class CommitGuard:
     def __init__(self) -> None:
         self.agents: dict[str, InputWatermarks] = {}
 
-    def agent(self, name: str) -> InputWatermarks:
-        """The watermarks of agent ``name`` (made on first use)."""
+    def agent(self, name: str, topics: Iterable[str] = ()) -> InputWatermarks:
+        """The watermarks of agent ``name`` reading ``topics`` (made on first use: before the worker
+        starts, so that the first assignment's :meth:`reset` reaches them)."""
         watermarks = self.agents.get(name)
         if watermarks is None:
-            watermarks = self.agents[name] = InputWatermarks()
+            watermarks = self.agents[name] = InputWatermarks(topics)
         return watermarks
 
     def reset(self, starts: Mapping[Partition, int | None]) -> None:

@@ -165,14 +165,19 @@ class PlateTimelineProcessor:
     Undecodable registrations are skipped here: the vehicle agent reads the same topic and dead-letters
     them once."""
 
-    def __init__(self, *, codec: Codec, topics: PipelineTopics, store: StateStore, sink: OutputSink) -> None:
+    def __init__(
+        self, *, codec: Codec, topics: PipelineTopics, store: StateStore, sink: OutputSink,
+        max_input_bytes: int = 65_536,
+    ) -> None:  # fmt: skip
+        """``max_input_bytes``: a larger registration is skipped (the vehicle agent dead-letters it)."""
         self.codec, self.topics, self.store, self.sink = codec, topics, store, sink
+        self.max_input_bytes = max_input_bytes
 
     def process(self, batch: Sequence[RawMessage]) -> int:
         """Handle a batch; the number of interval messages sent."""
         timelines: dict[str, tuple[list[Entry], list[Entry], RawMessage]] = {}
         for message in batch:
-            if message.value is None:
+            if message.value is None or oversized(message, self.max_input_bytes) is not None:
                 continue
             try:
                 event = self.codec.decode(message.value, VehicleRegistration)

@@ -10,6 +10,7 @@
     per VIN: store.get once ─► decode_state (or the StateCache) ─► vehicle.decide per event ─► Receipt, …
     outputs ──► sink.send … sink.flush()       every output is on Kafka before any state is written
     states  ──► store.put once per VIN … store.flush() ──► hooks: on_vehicle_changed(vin, state, as_of_ms)
+    what the hooks sent ──► sink.flush()     before the step returns (then the batch may be committed)
 
 Why outputs first: once a state is written the core treats its events as done, so a crash between the
 state write and the outputs would lose receipts for good; the other way round, a crash only repeats
@@ -111,6 +112,8 @@ class VehicleProcessor:
         for vin, state, _, last in writes:
             for hook in self.hooks:
                 hook(vin, state, last.timestamp_ms)
+        if self.hooks and writes:  # what the hooks sent (views) is on Kafka before the batch is committed
+            out.sink.flush()
         self.metrics.batch_size.observe(len(batch))
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         return result

@@ -24,6 +24,7 @@ changelog recovery uses; they are confined to this module, like the two correcti
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from streams.kafka.clients import producer_config
@@ -138,8 +139,8 @@ class SinkError(RuntimeError):
 
 # librdkafka refuses these records at ``produce()`` for what they are (not for the state of the cluster):
 # sending them again can never succeed.
-_REFUSED_RECORDS = frozenset({"MSG_SIZE_TOO_LARGE", "_MSG_TIMED_OUT_NEVER", "INVALID_ARG", "_INVALID_ARG",
-                              "INVALID_RECORD", "_KEY_SERIALIZATION", "_VALUE_SERIALIZATION"})  # fmt: skip
+_REFUSED_RECORDS = frozenset({"MSG_SIZE_TOO_LARGE", "_INVALID_ARG", "INVALID_RECORD", "_KEY_SERIALIZATION",
+                              "_VALUE_SERIALIZATION"})  # fmt: skip
 
 
 def raw_message(event: Any) -> RawMessage:
@@ -162,7 +163,10 @@ class KafkaSink:
         config = producer_config(
             settings,
             {"linger.ms": 2, "client.id": f"{settings.app_id}-outputs", "on_delivery": self._delivered,
-             "queue.buffering.max.messages": 500_000},
+             "queue.buffering.max.messages": 500_000,
+             # a record not delivered within a flush fails within it too: nothing of a failed batch stays
+             # queued for a later batch's flush to wait on (librdkafka's default is 5 minutes)
+             "message.timeout.ms": max(1, round(flush_timeout_s * 900))},
         )  # fmt: skip
         self._producer = Producer(config)
 
@@ -252,17 +256,25 @@ class TableStore:
     def flush(self) -> None:
         """Changelog records on Kafka, then RocksDB, then the persisted offsets. The pending writes are
         dropped whether this succeeds or raises: a failed batch is computed again from what is stored."""
-        if not self._pending:
-            return
-        from faust.types import TP
-        from rocksdict import WriteBatch
+        flush_together([self])
 
+    def _send(self) -> dict[tuple[int, bytes], bytes]:
+        """Queue the pending writes' changelog records; the writes, now no longer pending."""
         pending, self._pending = self._pending, {}
         topic = self.changelog
         send = self.sink.send
         for (partition, key), value in pending.items():
             send(topic, key, value, partition)
-        self.sink.flush()
+        return pending
+
+    def _write(self, pending: dict[tuple[int, bytes], bytes]) -> None:
+        """RocksDB and the persisted changelog offsets, once the changelog holds ``pending``."""
+        from faust.types import TP
+        from rocksdict import WriteBatch
+
+        if not pending:
+            return
+        topic = self.changelog
         batches: dict[int, Any] = {}
         for (partition, key), value in pending.items():
             batch = batches.get(partition)
@@ -277,3 +289,15 @@ class TableStore:
     def discard(self) -> None:
         """Forget the writes not flushed (a batch step failed before its flush)."""
         self._pending.clear()
+
+
+def flush_together(stores: Sequence[TableStore]) -> None:
+    """The pending writes of several tables (of one sink) as one: every changelog record on Kafka in one
+    flush, then each table's RocksDB. If the flush fails, no table is written (a batch that keeps two
+    tables in step, such as a provider's tally and the receipts it counted, is retried from both as they
+    were); the pending writes are dropped either way."""
+    sent = [(store, store._send()) for store in stores]
+    if any(pending for _, pending in sent):
+        stores[0].sink.flush()
+    for store, pending in sent:
+        store._write(pending)

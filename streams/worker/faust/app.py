@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import importlib.util
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +116,20 @@ class AppContext:
         self.stores.append(store)
         return store
 
+    def agent(self, name: str, step: Step, *topics: str, channel: Any = None) -> None:
+        """Agent ``name``: ``topics`` (raw bytes; ``channel``: a Faust topic made for them, e.g. an internal
+        one) read in batches by :meth:`run` through ``step``, one at a time (``concurrency=1``:
+        faust-streaming loses offsets with more). Its watermarks exist from now on, before the first
+        assignment."""
+        self.watermarks.agent(name, topics)
+        self.metrics.batch_failures.labels(name)  # the series exists from the start, at 0
+        source = channel if channel is not None else _raw_topic(self.app, *topics)
+
+        async def consume(stream: Any) -> None:
+            await self.run(name, stream, step)
+
+        self.app.agent(source, name=name, concurrency=1)(consume)
+
     async def run(self, name: str, stream: Any, step: Step) -> None:
         """Agent ``name``'s loop: its input in batches (``settings.batch_*``, as :meth:`batch` admits them),
         each handed to ``step``, which returns once the batch's outputs and state are durable. Only then
@@ -125,7 +140,6 @@ class AppContext:
         back to it."""
         settings = self.settings
         watermarks = self.watermarks.agent(name)
-        self.metrics.batch_failures.labels(name)  # the series exists from the start, at 0
         given_up: BatchFailedError | None = None
         batches = stream.take_events(settings.batch_max_events, settings.batch_within_s)
         # Closed on the way out, so that Faust sees the events acknowledged (else its shutdown waits for
@@ -137,11 +151,15 @@ class AppContext:
                     try:
                         await self.attempt(name, step, batch)
                     except BatchFailedError as exc:
-                        watermarks.failed({(m.topic, m.partition) for m in batch})
+                        watermarks.failed(_firsts(batch))
                         given_up = exc
                         break
+                    except PartitionsRevokedError as exc:
+                        log.warning("agent %s: %s; the batch is left to their new owner", name, exc)
+                        watermarks.failed(_firsts(batch))
+                        continue
                     except BaseException:  # the agent is cancelled (a rebalance, a shutdown)
-                        watermarks.failed({(m.topic, m.partition) for m in batch})
+                        watermarks.failed(_firsts(batch))
                         raise
                 watermarks.stored()
                 await self.seek_back_holes()
@@ -152,10 +170,16 @@ class AppContext:
         """Run ``step(batch)`` until it returns: after a failure, wait (0.5 s, doubling up to
         ``settings.batch_retry_max_s``) and try the whole batch again (steps are deterministic and their
         outputs idempotent, a failed flush leaves nothing pending). After ``settings.batch_attempts``
-        failures, log why and raise :class:`BatchFailedError`."""
+        failures, log why and raise :class:`BatchFailedError`. Before each new attempt, the batch's
+        partitions must still be this worker's: else :class:`PartitionsRevokedError` (a retry would write
+        the state of a partition another worker now owns)."""
         settings = self.settings
         failures = 0
         while True:
+            if failures:
+                lost = self.not_assigned(batch)
+                if lost:
+                    raise PartitionsRevokedError(f"{', '.join(lost)} no longer assigned to this worker")
             try:
                 step(batch)
                 return
@@ -179,6 +203,13 @@ class AppContext:
                     type(exc).__name__, exc,
                 )  # fmt: skip
                 await asyncio.sleep(delay)
+
+    def not_assigned(self, batch: Sequence[RawMessage]) -> list[str]:
+        """The partitions of ``batch`` this worker's consumer is no longer assigned (``topic[p]``)."""
+        if self.app is None:  # a context without a running app (unit tests of the retries)
+            return []
+        assigned = {(tp.topic, tp.partition) for tp in self.app.consumer.assignment()}
+        return sorted({f"{m.topic}[{m.partition}]" for m in batch if (m.topic, m.partition) not in assigned})
 
     async def stop_worker(self, reason: BaseException) -> None:
         """Stop the whole worker with ``reason``: the process exits with an error. Faust's shutdown can wait
@@ -211,17 +242,36 @@ class AppContext:
         batch = []
         positions = self.positions
         admit = watermarks.admit
+        gaps = watermarks.gaps_skipped
         for event in events:
             message = raw_message(event)
             tp = (message.topic, message.partition)
             if admit(tp, message.offset):
                 positions[tp] = message.offset + 1
                 batch.append(message)
+        if watermarks.gaps_skipped != gaps and watermarks.last_gap is not None:
+            (topic, partition), first, after = watermarks.last_gap
+            log.warning("input %s[%d]: offsets %d-%d still missing after %d seeks back; taken as a real gap "
+                        "(transaction markers, deleted records)", topic, partition, first, after - 1,
+                        watermarks.seeks_before_gap)  # fmt: skip
         return batch
 
 
 class BatchFailedError(RuntimeError):
     """A batch step failed ``settings.batch_attempts`` times: the worker stops."""
+
+
+class PartitionsRevokedError(RuntimeError):
+    """A failed batch's partitions went to another worker while it waited to be tried again."""
+
+
+def _firsts(batch: Sequence[RawMessage]) -> dict[tuple[str, int], int]:
+    """The first offset of ``batch`` in each of its partitions."""
+    firsts: dict[tuple[str, int], int] = {}
+    for m in batch:
+        key = (m.topic, m.partition)
+        firsts[key] = min(m.offset, firsts.get(key, m.offset))
+    return firsts
 
 
 def _describe(batch: Sequence[RawMessage]) -> str:
@@ -339,9 +389,7 @@ def _vehicle_agent(context: AppContext, policy: Policy) -> None:
         cache=StateCache(settings.state_cache_vehicles), max_input_bytes=settings.max_input_bytes,
     )  # fmt: skip
 
-    @context.app.agent(_raw_topic(context.app, *topics.vehicle_inputs), name="vehicles", concurrency=1)
-    async def vehicles(stream: Any) -> None:
-        await context.run("vehicles", stream, processor.process)
+    context.agent("vehicles", processor.process, *topics.vehicle_inputs)
 
     async def table_size_and_lag() -> None:
         _observe_lag(context)
@@ -355,7 +403,7 @@ def _vehicle_agent(context: AppContext, policy: Policy) -> None:
 def _plate_agents(context: AppContext) -> None:
     settings, topics, app = context.settings, context.topics, context.app
     timelines = PlateTimelineProcessor(
-        codec=context.codec, topics=topics, sink=context.sink,
+        codec=context.codec, topics=topics, sink=context.sink, max_input_bytes=settings.max_input_bytes,
         store=context.store(_raw_table(context, "registration-plates")),
     )  # fmt: skip
     plates = PlateProcessor(
@@ -365,22 +413,18 @@ def _plate_agents(context: AppContext) -> None:
     )  # fmt: skip
     handled: dict[int, tuple[int, int]] = {}  # registrations partition -> (next offset, last Kafka ms)
 
-    @app.agent(_raw_topic(app, topics.registrations), name="registration-plates", concurrency=1)
-    async def registration_plates(stream: Any) -> None:
-        def step(batch: list[RawMessage]) -> None:
-            timelines.process(batch)  # its interval messages are flushed before the marks move
-            for message in batch:
-                offset, ms = handled.get(message.partition, (0, 0))
-                handled[message.partition] = (max(offset, message.offset + 1), max(ms, message.timestamp_ms))
+    def registration_step(batch: list[RawMessage]) -> None:
+        timelines.process(batch)  # its interval messages are flushed before the marks move
+        for message in batch:
+            offset, ms = handled.get(message.partition, (0, 0))
+            handled[message.partition] = (max(offset, message.offset + 1), max(ms, message.timestamp_ms))
 
-        await context.run("registration-plates", stream, step)
-
-    @app.agent(_raw_topic(app, topics.plate_readings, topics.plate_intervals), name="plates", concurrency=1)
-    async def plate_readings(stream: Any) -> None:
-        await context.run("plates", stream, plates.process)
+    context.agent("registration-plates", registration_step, topics.registrations)
+    context.agent("plates", plates.process, topics.plate_readings, topics.plate_intervals)
 
     tick_every_s = min(30.0, max(0.5, settings.plate_wait_s / 4))
 
+    @_logged("plate ticks")
     async def plate_ticks() -> None:
         mine = [tp.partition for tp in app.consumer.assignment() if tp.topic == topics.plate_intervals]
         for partition in sorted(mine):
@@ -390,6 +434,7 @@ def _plate_agents(context: AppContext) -> None:
 
     app.timer(tick_every_s, name="plate-ticks")(plate_ticks)
 
+    @_logged("registration marks")
     async def registration_marks() -> None:
         """Tell every plate partition how far this worker's timeline agent has come on its registrations
         partitions (``plates.py``: readings wait for that watermark)."""
@@ -410,6 +455,23 @@ def _plate_agents(context: AppContext) -> None:
             context.sink.flush()
 
     app.timer(MARK_EVERY_S, name="registration-marks")(registration_marks)
+
+
+def _logged(what: str) -> Callable[[Callable[[], Awaitable[None]]], Callable[[], Awaitable[None]]]:
+    """A timer that logs its failure and runs again at its next tick (a raising timer crashes Faust's
+    app without the worker's own stop): ticks and marks are sent again anyway."""
+
+    def wrap(timer: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        @functools.wraps(timer)
+        async def run() -> None:
+            try:
+                await timer()
+            except Exception as exc:
+                log.warning("%s not sent (again at the next tick): %s: %s", what, type(exc).__name__, exc)
+
+        return run
+
+    return wrap
 
 
 def _metrics_page(context: AppContext) -> None:

@@ -12,13 +12,14 @@ import asyncio
 from typing import Any
 
 import pytest
+from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from streams.kafka.topics import PipelineTopics
 from streams.settings import Settings
 from streams.worker.batch import RawMessage, RecordRefusedError
-from streams.worker.faust.adapters import KafkaSink, SinkError, TableStore
-from streams.worker.faust.app import AppContext, BatchFailedError
+from streams.worker.faust.adapters import KafkaSink, SinkError, TableStore, flush_together
+from streams.worker.faust.app import AppContext, BatchFailedError, PartitionsRevokedError
 from streams.worker.metrics import WorkerMetrics
 
 SETTINGS = Settings(kafka_bootstrap_servers="127.0.0.1:9", batch_attempts=3, batch_retry_max_s=0.01)
@@ -106,3 +107,44 @@ def test_the_sink_refuses_a_record_over_the_producers_limit_at_once() -> None:
             sink.send("t-odometer.receipts", b"k", b"x" * 1_100_000)
     finally:
         sink._producer.purge()  # nothing was queued; leave no client thread waiting for a broker
+
+
+class _Consumer:
+    def __init__(self, assigned: set[tuple[str, int]]) -> None:
+        self.assigned = assigned
+
+    def assignment(self) -> set[Any]:
+        return {TP(topic, partition) for topic, partition in self.assigned}
+
+
+class _App:
+    def __init__(self, assigned: set[tuple[str, int]]) -> None:
+        self.consumer = _Consumer(assigned)
+
+
+def test_a_failed_batch_is_not_tried_again_once_its_partition_went_to_another_worker() -> None:
+    ctx = context()
+    app = _App({("t-odometer.readings", 1)})
+    ctx.app = app  # type: ignore[assignment]
+    calls = []
+
+    def step(batch: list[RawMessage]) -> None:
+        calls.append(1)
+        app.consumer.assigned.clear()  # a rebalance while the batch waits for its next attempt
+        raise SinkError("outputs not delivered: broker down")
+
+    with pytest.raises(PartitionsRevokedError, match=r"t-odometer.readings\[1\]"):
+        asyncio.run(ctx.attempt("vehicles", step, BATCH))
+    assert len(calls) == 1
+
+
+def test_two_tables_flushed_together_are_written_both_or_neither() -> None:
+    sink: Any = _FailingSink()
+    tallies, counted = TableStore(_Table(), sink), TableStore(_Table(), sink)
+    tallies.put("0123456789", b"tally", BATCH[0])
+    counted.put("receipt-1", b"1", BATCH[0])
+    with pytest.raises(SinkError):
+        flush_together([tallies, counted])
+    assert len(sink.sent) == 2  # both changelog records were queued, then the one flush failed
+    flush_together([tallies, counted])  # nothing pending any more: nothing is written later
+    assert len(sink.sent) == 2

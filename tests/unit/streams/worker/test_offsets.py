@@ -8,17 +8,17 @@ from streams.worker.offsets import CommitGuard, InputWatermarks
 TP = ("t.odometer.readings", 1)
 
 
-def test_contiguous_processing_moves_the_ceiling_and_unseen_partitions_are_not_guarded() -> None:
-    w = InputWatermarks()
+def test_contiguous_processing_moves_the_ceiling_and_other_topics_are_not_guarded() -> None:
+    w = InputWatermarks(topics=["t.odometer.readings"])
     w.reset({TP: 100, ("t.vehicle.registrations", 1): 7})
-    assert w.ceiling(TP) is None  # nothing processed since the assignment: nothing to guard
+    assert w.ceiling(TP) == 100  # from the assignment on: nothing Faust skipped while recovering is committed
     assert all(w.admit(TP, offset) for offset in range(100, 105))
     assert w.ceiling(TP) == 100  # admitted, not yet stored: nothing of it may be committed
     w.stored()
     assert w.ceiling(TP) == 105 and w.take_holes(0.0) == {}
     assert w.admit(TP, 103)  # a redelivery changes nothing
     assert w.ceiling(TP) == 105
-    assert w.ceiling(("t.vehicle.registrations", 1)) is None
+    assert w.ceiling(("t.vehicle.registrations", 1)) is None  # not the agent's topic
 
 
 def test_a_hole_holds_the_ceiling_and_asks_for_one_seek_back_that_fills_it() -> None:
@@ -60,7 +60,7 @@ def test_an_unknown_start_is_learnt_from_the_first_message_and_reset_forgets_all
     assert w.ceiling(TP) == 41
     assert not w.admit(TP, 45)
     w.reset({TP: 41})
-    assert w.take_holes(0.0) == {} and w.ceiling(TP) is None
+    assert w.take_holes(0.0) == {} and w.ceiling(TP) == 41
 
 
 def test_a_partition_that_stops_delivering_with_messages_waiting_is_sought_back() -> None:
@@ -82,7 +82,7 @@ def test_a_failed_batch_is_never_committed_and_what_follows_it_waits_for_it() ->
     assert all(w.admit(TP, offset) for offset in range(100, 103))
     w.stored()
     assert all(w.admit(TP, offset) for offset in range(103, 108))  # the batch whose step fails for good
-    w.failed([TP])
+    w.failed({TP: 103})
     assert w.ceiling(TP) == 103
     assert not w.admit(TP, 108)  # the next batch (a restarted agent) waits past the failed one
     w.stored()
@@ -100,14 +100,28 @@ def test_a_topic_read_by_two_agents_is_committed_as_far_as_both_stored_it() -> N
     vehicles, timelines = guard.agent("vehicles"), guard.agent("registration-plates")
     assert guard.agent("vehicles") is vehicles
     guard.reset({TP: 10})
-    assert guard.ceiling(TP) is None
+    assert guard.ceiling(TP) == 10
     assert all(vehicles.admit(TP, offset) for offset in range(10, 20))
     vehicles.stored()
-    assert guard.ceiling(TP) == 20  # the other agent has not seen the partition yet (Faust's acks hold it)
+    assert guard.ceiling(TP) == 10  # the other agent has not stored it yet
     assert all(timelines.admit(TP, offset) for offset in range(10, 15))
     assert guard.ceiling(TP) == 10  # admitted by the second agent, not stored
     timelines.stored()
     assert guard.ceiling(TP) == 15
     assert not timelines.admit(TP, 17) and guard.take_holes(0.0) == {TP: 15}
     guard.reset({TP: 30})
-    assert guard.ceiling(TP) is None
+    assert guard.ceiling(TP) == 30
+    assert guard.ceiling(("t.other", 0)) is None
+
+
+def test_a_batch_that_fails_after_a_reassignment_is_still_not_committed() -> None:
+    """The step was being retried when a rebalance reset the watermarks (the same partitions came back)."""
+    w = InputWatermarks()
+    w.reset({TP: 100})
+    assert all(w.admit(TP, offset) for offset in range(100, 110))
+    w.reset({TP: 100})
+    w.failed({TP: 100})
+    assert w.ceiling(TP) == 100 and not w.admit(TP, 110)
+    w.reset({})  # the partition went to another worker
+    w.failed({TP: 100})
+    assert w.ceiling(TP) == 100

@@ -148,7 +148,15 @@ def test_outputs_are_flushed_before_any_state_is_written() -> None:
 
     h.sink.flush = flush  # type: ignore[method-assign]
     h.run([registration(), *yearly()])
-    assert seen_at_flush == [0] and h.store.data
+    assert seen_at_flush == [0, 1] and h.store.data  # outputs, then what the hooks sent after the state
+
+
+def test_what_the_hooks_send_is_flushed_before_the_step_returns() -> None:
+    h = Harness()
+    sink = h.sink
+    h.processor.hooks = [lambda vin, state, as_of: sink.send("t-carpass.ok-labels", vin.encode(), b"view")]
+    h.run([registration(), *yearly(2)])
+    assert sink.sent[-1][0] == "t-carpass.ok-labels" and sink.flushed == len(sink.sent)
 
 
 def test_hooks_see_the_stored_state_and_the_last_changing_timestamp() -> None:
