@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from schemas.catalog import key_of
@@ -325,11 +325,28 @@ def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[tuple[str, int], 
         for topic in topics:
             metadata = consumer.list_topics(topic, timeout=10).topics[topic]
             for partition in metadata.partitions:
-                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-                out[(topic, partition)] = high
+                out[(topic, partition)] = _high_watermark(consumer, TopicPartition(topic, partition))
         return out
     finally:
         consumer.close()
+
+
+def _high_watermark(consumer: Any, tp: Any, within_s: float = 30.0) -> int:
+    """``tp``'s high watermark; a retriable error (a leader not elected yet on a just-created topic, on a
+    busy machine) is asked again for up to ``within_s``, then raised with what was waited for."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            _, high = consumer.get_watermark_offsets(tp, timeout=10)
+            return int(high)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            moving = error is not None and error.name() == "NOT_LEADER_FOR_PARTITION"
+            retriable = error is not None and (error.retriable() or moving)
+            if not retriable or time.monotonic() > deadline:
+                raise KafkaException(f"high watermark of {tp.topic}[{tp.partition}] after {within_s:.0f} s: "
+                                     f"{exc}") from exc  # fmt: skip
+            time.sleep(0.5)
 
 
 def group_committed(

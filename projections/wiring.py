@@ -340,5 +340,4 @@ def install(ctx: AppContext) -> None:
         load_signer(settings),
         forward=make_forward(app, tables, settings.partitions),
     )
-    web_driver: Any = app.web  # faust.web.drivers.aiohttp.Web: an aiohttp Application inside
-    web_driver.web_app.router.add_routes(api.route_defs())
+    ctx.add_routes(api.route_defs())

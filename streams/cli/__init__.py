@@ -7,14 +7,10 @@ built here, once, and handed to the command.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from streams.settings import Settings, SettingsError
-
-# Modules under streams.cli that contribute sub-commands, in --help order.
-_COMMAND_MODULES = ("demo", "config", "kafka", "topics", "io", "judge", "simulate", "worker", "gateway")
 
 
 class CliError(Exception):
@@ -30,8 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in _COMMAND_MODULES:
-        module = importlib.import_module(f"streams.cli.{name}")
+    # The command modules import CliError from here: imported once it exists. In --help order.
+    from streams.cli import config, demo, gateway, io, judge, kafka, simulate, topics, worker
+
+    for module in (demo, config, kafka, topics, io, judge, simulate, worker, gateway):
         module.register(sub)
     return parser
 

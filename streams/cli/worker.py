@@ -39,17 +39,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    import faust
-
+    from projections.wiring import install as projections
     from streams.kafka.admin import TopicSetupError, ensure_topics
-    from streams.worker.faust.app import build_app
+    from streams.worker.faust.app import build_app, run_worker
 
     try:
         partitions = ensure_topics(settings)
     except TopicSetupError as exc:
         raise CliError(str(exc)) from exc
     settings = dataclasses.replace(settings, partitions=partitions)
-    app = build_app(settings, extensions=not args.without_projections)
+    app = build_app(settings, extensions=() if args.without_projections else (projections,))
     print(
         f"carpass worker: group {settings.app_id}, {partitions} partitions, topic prefix "
         f"{settings.topic_prefix!r}, metrics on http://{settings.web_bind}:{settings.web_port}/metrics",
@@ -60,12 +59,4 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     # the batch step: about 10 % fewer µs per event.
     gc.freeze()
     gc.set_threshold(100_000, 50, 50)
-    worker = faust.Worker(app, loglevel=args.log_level, redirect_stdouts=False, quiet=True)
-    # Faust's terminal spinner turns on DEBUG on the root logger (it spins on every record): without it,
-    # the debug records aiokafka emits for every produced message are never built.
-    worker.spinner = None
-    try:
-        worker.execute_from_commandline()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+    return run_worker(app, args.log_level)

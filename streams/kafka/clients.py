@@ -9,7 +9,7 @@
              ──build_codec()────────► schemas.codec.Codec         Confluent framing iff a registry URL is set
              ──security_config()───► librdkafka TLS/SASL keys     (merged into the three configs above)
              ──aiokafka_security()──► aiokafka client keywords     ┐ from one validated KafkaSecurity
-             ──faust_credentials()──► faust.App(broker_credentials)┘ (the worker's consumer and producer)
+             ──(worker.faust.app.faust_credentials)──► faust.App ┘ (the worker's consumer and producer)
 
 Every confluent-kafka producer of the project must come from :func:`producer_config`: librdkafka's default
 partitioner is CRC32, but aiokafka, Faust and Java use murmur2, and all VIN-keyed topics must be
@@ -170,27 +170,12 @@ def aiokafka_security(settings: Settings) -> dict[str, Any]:
     security = kafka_security(settings)
     kwargs = _protocol_and_sasl(security, _AIOKAFKA_NAMES)
     if security.tls:
-        kwargs["ssl_context"] = _ssl_context(security)
+        kwargs["ssl_context"] = ssl_context(security)
     return kwargs
 
 
-def faust_credentials(settings: Settings) -> Any:
-    """``faust.App(broker_credentials=...)``: None for PLAINTEXT, else Faust's SSL or SASL credentials,
-    which its aiokafka transport turns into the keywords of :func:`aiokafka_security`."""
-    import faust
-
-    security = kafka_security(settings)
-    if security.sasl:
-        return faust.SASLCredentials(
-            username=security.username, password=security.password, mechanism=security.mechanism,
-            ssl_context=_ssl_context(security) if security.tls else None,
-        )  # fmt: skip
-    if security.tls:
-        return faust.SSLCredentials(_ssl_context(security))
-    return None
-
-
-def _ssl_context(security: KafkaSecurity) -> Any:
+def ssl_context(security: KafkaSecurity) -> Any:
+    """The TLS context of aiokafka (and Faust) for ``security``."""
     from aiokafka.helpers import create_ssl_context
 
     return create_ssl_context(

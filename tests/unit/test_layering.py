@@ -50,3 +50,84 @@ def test_pure_module_reads_no_clock_and_draws_no_random_id(path: Path) -> None:
     text = path.read_text()
     bad = [call for call in FORBIDDEN_CALLS if call + "(" in text]
     assert not bad, f"{path.name} calls {bad}: time and ids must come in as arguments"
+
+
+# --- the package layout's import rules (README "Layout") ------------------------------------------------
+
+ALLOWED: dict[str, set[str]] = {
+    # package: the project packages it may import besides itself (the standard library and third parties
+    # are checked above for the pure ones, and for Faust below)
+    "streams.domain": {"schemas"},
+    "streams.state": {"schemas", "streams.domain"},
+    "streams.kafka": {"schemas", "streams.domain", "streams.settings"},
+}
+FAUST_DOOR = "streams.worker.faust"
+"""The only package that imports faust or mode (Faust's service library)."""
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _project_imports(tree: ast.AST) -> set[str]:
+    """Every absolute import of the file, wherever it stands (functions included), as dotted names."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def _product_files() -> list[Path]:
+    return sorted([*(ROOT / "streams").rglob("*.py"), *(ROOT / "projections").rglob("*.py")])
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_each_package_imports_only_the_layers_below_it(package: str) -> None:
+    allowed = {package, *ALLOWED[package]}
+    bad: list[str] = []
+    for path in _product_files():
+        if not _within(_module_name(path), package):
+            continue
+        for name in _project_imports(ast.parse(path.read_text(), str(path))):
+            top = name.split(".")[0]
+            if top in ("streams", "projections", "schemas") and not any(_within(name, a) for a in allowed):
+                bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not bad, "\n".join(sorted(set(bad)))
+
+
+def test_only_the_faust_door_imports_faust() -> None:
+    bad = []
+    for path in _product_files():
+        if _within(_module_name(path), FAUST_DOOR):
+            continue
+        names = _project_imports(ast.parse(path.read_text(), str(path)))
+        if any(_within(name, "faust") or _within(name, "mode") for name in names):
+            bad.append(str(path.relative_to(ROOT)))
+    assert not bad, f"import faust outside {FAUST_DOOR}: {bad}"
+
+
+def test_no_project_module_is_imported_by_its_name_as_a_string() -> None:
+    bad = []
+    for path in _product_files():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name):
+                called = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+                if called in ("import_module", "__import__", "find_spec"):
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not bad, f"modules imported by name: {bad}"
+
+
+def test_the_rules_are_not_vacuous() -> None:
+    """Each rule has files to check, and a forbidden import is caught."""
+    for package in [*ALLOWED, FAUST_DOOR]:
+        assert any(_within(_module_name(p), package) for p in _product_files()), package
+    tree = ast.parse("def f():\n    from streams.worker.batch import RawMessage\n")
+    assert "streams.worker.batch" in _project_imports(tree)

@@ -17,8 +17,7 @@ up from the persisted offset), never ahead of it (a state no other worker could 
 The table is still a Faust table: Faust creates its changelog, assigns its partitions with the inputs,
 recovers it at start-up and keeps standbys; readers (``table[key]``, table routing) see the same data.
 The Faust internals used (``Store._db_for_partition``, ``Store.set_persisted_offset``) are the ones its own
-changelog recovery uses; they are confined to this module, like the two corrections of Faust's consumer
-(:func:`rewind_partitions_without_commits`, :func:`shorten_fetch_wait`).
+changelog recovery uses; they are reached through :mod:`streams.worker.faust.patches`, like every other.
 """
 
 from __future__ import annotations
@@ -30,107 +29,7 @@ from typing import Any
 from streams.kafka.clients import producer_config
 from streams.settings import Settings
 from streams.worker.batch import RawMessage, RecordRefusedError
-from streams.worker.offsets import InputWatermarks
-
-
-def rewind_partitions_without_commits() -> None:
-    """Work around a loss of input events in faust-streaming 0.15 (aiokafka 0.14), found by the crash test.
-
-    While a worker recovers its tables after an assignment, its fetcher already runs and the stream skips
-    what it fetches; recovery then seeks every partition back to its committed offset. aiokafka's
-    ``seek_to_committed`` seeks only when that offset is above 0, so a partition with no committed offset
-    (a new group, or a worker killed before its first commit) keeps the position after the skipped
-    events, and they are never processed. After Faust's seek, this seeks such input partitions to their
-    beginning (``consumer_auto_offset_reset = earliest``). Changelog and assignor partitions are left to
-    Faust's recovery. It also tells the worker's :class:`~streams.worker.offsets.InputWatermarks` where each
-    input partition resumes. Process-wide and idempotent, like the worker.
-    """
-    from faust.transport.consumer import Consumer
-
-    if getattr(Consumer.perform_seek, "carpass_rewinds", False):
-        return
-    original = Consumer.perform_seek
-
-    async def perform_seek(self: Any) -> None:
-        await original(self)
-        inputs = [tp for tp in self.assignment() if is_input_topic(tp.topic)]
-        uncommitted = [tp for tp in inputs if not self._committed_offset.get(tp)]
-        starts: dict[Any, int | None] = {tp: self._committed_offset.get(tp) for tp in inputs}
-        if uncommitted:
-            earliest = await self.earliest_offsets(*uncommitted)
-            await self.seek_wait({tp: offset for tp, offset in earliest.items() if offset is not None})
-            for tp in uncommitted:
-                self._read_offset[tp] = None
-                starts[tp] = earliest.get(tp)
-        watermarks = _watermarks(self)
-        if watermarks is not None:
-            watermarks.reset(starts)
-
-    perform_seek.carpass_rewinds = True  # type: ignore[attr-defined]
-    Consumer.perform_seek = perform_seek  # type: ignore[method-assign]
-
-
-def is_input_topic(topic: str) -> bool:
-    """A topic the agents consume (not a table changelog, not Faust's assignor topic)."""
-    return not topic.endswith("-changelog") and "__assignor" not in topic
-
-
-def _watermarks(consumer: Any) -> InputWatermarks | None:
-    context = getattr(consumer.app, "context", None)
-    return getattr(context, "watermarks", None)
-
-
-def guard_commits() -> None:
-    """Never commit an input partition past what its agents processed and stored
-    (:mod:`streams.worker.offsets`, which says why). Wraps Faust's ``Consumer._new_offset`` (the offset its
-    commit would write, from the acknowledged offsets and the gaps it filled) with the worker's
-    :class:`~streams.worker.offsets.CommitGuard` ceiling. Process-wide and idempotent; a consumer of an
-    app without watermarks is left as it was."""
-    from faust.transport.consumer import Consumer
-
-    if getattr(Consumer._new_offset, "carpass_guarded", False):
-        return
-    original = Consumer._new_offset
-
-    def _new_offset(self: Any, tp: Any) -> int | None:
-        offset: int | None = original(self, tp)
-        watermarks = _watermarks(self)
-        if offset is None or watermarks is None:
-            return offset
-        ceiling = watermarks.ceiling(tp)
-        return offset if ceiling is None else min(offset, ceiling)
-
-    _new_offset.carpass_guarded = True  # type: ignore[attr-defined]
-    Consumer._new_offset = _new_offset  # type: ignore[method-assign]
-
-
-FETCH_MAX_WAIT_MS = 20
-"""How long the broker may hold a fetch of the worker's consumer waiting for data (Faust hard-codes 1,500)."""
-
-
-def shorten_fetch_wait(wait_ms: int = FETCH_MAX_WAIT_MS) -> None:
-    """Give the worker's aiokafka consumer a short fetch wait.
-
-    faust-streaming 0.15 creates it with ``fetch_max_wait_ms=1500``. Measured here under a steady 1,500
-    readings/s, the worker then sees each reading 1 to 2.5 s after it was sent, while busy only a third of
-    the time; with 20 ms the receipt is out 80 ms (p50) after the reading was sent. The cost is an empty
-    fetch every 20 ms on an idle partition. Process-wide and idempotent.
-    """
-    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
-
-    create = AIOKafkaConsumerThread._create_worker_consumer
-    if getattr(create, "carpass_wait_ms", None) == wait_ms:
-        return
-    original = getattr(create, "carpass_original", create)
-
-    def create_worker_consumer(self: Any, transport: Any) -> Any:
-        consumer = original(self, transport)
-        consumer._fetch_max_wait_ms = wait_ms  # read by aiokafka when the consumer starts its fetcher
-        return consumer
-
-    create_worker_consumer.carpass_wait_ms = wait_ms  # type: ignore[attr-defined]
-    create_worker_consumer.carpass_original = original  # type: ignore[attr-defined]
-    AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+from streams.worker.faust.patches import partition_db, persist_offset
 
 
 class SinkError(RuntimeError):
@@ -240,7 +139,7 @@ class TableStore:
         return self._changelog
 
     def _db(self, partition: int) -> Any:
-        return self.table.data._db_for_partition(partition)
+        return partition_db(self.table, partition)
 
     def get(self, key: str, source: RawMessage) -> bytes | None:
         raw = key.encode()
@@ -284,7 +183,7 @@ class TableStore:
         for partition, batch in batches.items():
             self._db(partition).write(batch)
         for partition, offset in self.sink.take_offsets(topic).items():
-            self.table.data.set_persisted_offset(TP(topic, partition), offset)
+            persist_offset(self.table, TP(topic, partition), offset)
 
     def discard(self) -> None:
         """Forget the writes not flushed (a batch step failed before its flush)."""

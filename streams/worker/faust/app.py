@@ -21,10 +21,9 @@ topics; all of them have the same partition count (``streams.kafka.admin.ensure_
 ``concurrency=1`` (faust-streaming loses offsets with more) and read batches (``settings.batch_*``); the
 batch logic lives in :mod:`streams.worker.batch` and :mod:`streams.worker.plates`, testable without Faust.
 
-Extension points for other packages (projections): ``CarpassApp.context.vehicle_hooks`` (called with
-``(vin, state, as_of_ms)`` after a VIN's state is stored), ``context.app.page(...)`` /
-``context.app.agent(...)`` for routes and agents, and ``projections.wiring.install(context)``, called by
-:func:`build_app` when that module exists.
+Extension points for other packages (projections), given to :func:`build_app` as ``extensions``: each is
+called with the :class:`AppContext`, whose ``vehicle_hooks`` (called with ``(vin, state, as_of_ms)`` after
+a VIN's state is stored), ``agent(...)``, ``store(...)`` and ``add_routes(...)`` it uses.
 """
 
 from __future__ import annotations
@@ -32,8 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import importlib
-import importlib.util
 import logging
 import os
 import threading
@@ -43,26 +40,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from schemas.codec import Codec
 from streams.domain.policy import DEFAULT_POLICY, Policy
-from streams.kafka.clients import bootstrap_servers, build_codec, faust_credentials
+from streams.kafka.clients import bootstrap_servers, build_codec, kafka_security, ssl_context
 from streams.kafka.topics import PipelineTopics
 from streams.settings import Settings
 from streams.state.cache import StateCache
 from streams.worker.batch import RawMessage
-from streams.worker.faust.adapters import (
-    KafkaSink,
-    TableStore,
-    guard_commits,
-    is_input_topic,
-    raw_message,
-    rewind_partitions_without_commits,
-    shorten_fetch_wait,
-)
+from streams.worker.faust import patches
+from streams.worker.faust.adapters import KafkaSink, TableStore, raw_message
+from streams.worker.faust.patches import is_input_topic
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.offsets import CommitGuard, InputWatermarks
 from streams.worker.plates import (
@@ -76,7 +66,6 @@ from streams.worker.vehicles import VehicleHook, VehicleProcessor
 
 log = logging.getLogger(__name__)
 
-PROJECTIONS_MODULE = "projections.wiring"
 LAG_EVERY_S = 5.0
 STOP_GRACE_S = 15.0
 """How long a worker stopping after a failed batch may take before the process is ended."""
@@ -115,6 +104,10 @@ class AppContext:
         store = TableStore(table, self.sink)
         self.stores.append(store)
         return store
+
+    def add_routes(self, routes: Iterable[Any]) -> None:
+        """aiohttp route definitions served by the worker's web server (the API)."""
+        patches.add_routes(self.app, routes)
 
     def agent(self, name: str, step: Step, *topics: str, channel: Any = None) -> None:
         """Agent ``name``: ``topics`` (raw bytes; ``channel``: a Faust topic made for them, e.g. an internal
@@ -288,6 +281,8 @@ class CarpassApp(faust.App):
     """A ``faust.App`` carrying its :class:`AppContext` (set by :func:`build_app`)."""
 
     context: AppContext
+    commit_guard: CommitGuard
+    """What the consumer patches cap Faust's commits with (``patches.guard_commits``)."""
 
     def on_init_dependencies(self) -> Iterable[Any]:
         """Faust's ``Monitor`` sensor records every event in and out (about a fifth of the stream's
@@ -298,14 +293,18 @@ class CarpassApp(faust.App):
 
 
 def _tune_faust(settings: Settings) -> None:
-    """Process-wide adjustments of Faust, like the worker: its producer buffer (changelogs of tables
-    written through Faust, e.g. by projections) stalls the streams once it holds more than
-    ``max_messages`` (100), and one batch writes up to ``batch_max_events`` keys; and the two corrections
-    of its consumer in :mod:`streams.worker.faust.adapters`."""
-    ProducerBuffer.max_messages = max(ProducerBuffer.max_messages, 2 * settings.batch_max_events)
-    rewind_partitions_without_commits()
-    guard_commits()
-    shorten_fetch_wait()
+    """Process-wide adjustments of Faust, like the worker (:mod:`streams.worker.faust.patches`): its
+    producer buffer (changelogs of tables written through Faust, e.g. by projections) holds a batch's
+    keys, and the three corrections of its consumer."""
+    patches.check_versions()
+    patches.raise_producer_buffer(2 * settings.batch_max_events)
+    patches.rewind_partitions_without_commits()
+    patches.guard_commits()
+    patches.shorten_fetch_wait()
+
+
+Extension = Callable[["AppContext"], None]
+"""Adds agents, tables, hooks or routes to a worker being built (``projections.wiring.install``)."""
 
 
 def build_app(
@@ -313,13 +312,14 @@ def build_app(
     *,
     registry: CollectorRegistry | None = None,
     policy: Policy = DEFAULT_POLICY,
-    extensions: bool = True,
+    extensions: Sequence[Extension] = (),
 ) -> CarpassApp:
     """The worker's Faust app, configured from ``settings`` only (no environment, no I/O until started).
 
     ``settings.partitions`` must be the partition count of the input topics (``carpass worker`` reads it
-    from the broker). ``registry`` defaults to a fresh Prometheus registry. ``extensions=False`` leaves out
-    ``projections.wiring`` (to measure or test the pipeline alone).
+    from the broker). ``registry`` defaults to a fresh Prometheus registry. ``extensions`` are called
+    with the app's context, in order, before it starts (``carpass worker`` passes the projections';
+    none: the pipeline alone).
     """
     _tune_faust(settings)
     topics = PipelineTopics(settings.topic_prefix)
@@ -353,20 +353,41 @@ def build_app(
     )
     context = AppContext(app, settings, topics, metrics, codec, out)
     app.context = context
+    app.commit_guard = context.watermarks
     _vehicle_agent(context, policy)
     _plate_agents(context)
     _metrics_page(context)
     _rebalance_metrics(context)
-    if extensions and _module_exists(PROJECTIONS_MODULE):
-        importlib.import_module(PROJECTIONS_MODULE).install(context)
+    for extend in extensions:
+        extend(context)
     return app
 
 
-def _module_exists(name: str) -> bool:
-    parent = name.rpartition(".")[0]
-    return (not parent or importlib.util.find_spec(parent) is not None) and (
-        importlib.util.find_spec(name) is not None
-    )
+def run_worker(app: CarpassApp, log_level: str) -> int:
+    """Run ``app`` as this process's Faust worker until it is stopped; the exit status."""
+    worker = faust.Worker(app, loglevel=log_level, redirect_stdouts=False, quiet=True)
+    # Faust's terminal spinner turns on DEBUG on the root logger (it spins on every record): without it,
+    # the debug records aiokafka emits for every produced message are never built.
+    worker.spinner = None
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """``faust.App(broker_credentials=...)``: None for PLAINTEXT, else Faust's SSL or SASL credentials,
+    which its aiokafka transport turns into the keywords of ``kafka.clients.aiokafka_security``."""
+    security = kafka_security(settings)
+    if security.sasl:
+        return faust.SASLCredentials(
+            username=security.username, password=security.password, mechanism=security.mechanism,
+            ssl_context=ssl_context(security) if security.tls else None,
+        )  # fmt: skip
+    if security.tls:
+        return faust.SSLCredentials(ssl_context(security))
+    return None
 
 
 def _raw_topic(app: faust.App, *names: str) -> Any:
@@ -444,7 +465,7 @@ def _plate_agents(context: AppContext) -> None:
             if tp.topic != topics.registrations:
                 continue
             offset, ms = handled.get(tp.partition, (0, None))
-            committed = getattr(app.consumer, "_committed_offset", {}).get(tp)  # handled by an earlier owner
+            committed = patches.committed_offset(app.consumer, tp)  # handled by an earlier owner
             mark = registration_mark(max(offset, committed or 0), ms, high, now_ms)
             if mark is not None:
                 marks[tp.partition] = mark
@@ -537,15 +558,12 @@ def _input_highwaters(context: AppContext) -> Iterator[tuple[Any, int]]:
 
 
 def _estimated_keys(table: Any) -> int:
-    """RocksDB's estimate of the keys held, summed over the table's active partitions on this worker
-    (standby copies left out, so the sum over workers is the table's size)."""
-    store = table.data
-    actives = getattr(store, "_dbs_for_actives", None)
+    """RocksDB's estimate of the keys held, summed over the table's databases on this worker (standby
+    copies included: Faust 0.15 does not tell them apart, so the sum over workers counts a standby too)."""
     total = 0
-    for db in actives() if actives is not None else getattr(store, "_dbs", {}).values():
+    for db in patches.table_dbs(table):
         try:
             total += int(db.property_int_value("rocksdb.estimate-num-keys") or 0)
         except Exception:  # a store without RocksDB properties
             continue
     return total
-

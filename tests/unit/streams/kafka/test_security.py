@@ -22,12 +22,12 @@ from streams.kafka.clients import (
     admin_config,
     aiokafka_security,
     consumer_config,
-    faust_credentials,
     kafka_security,
     producer_config,
     security_config,
 )
 from streams.settings import Settings, SettingsError
+from streams.worker.faust.app import faust_credentials
 
 SECRET = "s3cr3t-Pa55-do-not-show"
 SASL = {

@@ -1,0 +1,207 @@
+"""Every use of Faust's and aiokafka's private API, in one place, for the versions it was written against.
+
+The worker corrects three behaviours of faust-streaming 0.15 (on aiokafka 0.13-0.14), raises one class
+limit and reads a few private attributes. Each is a function here, idempotent where it patches, and each
+has a unit test against a stub of what it touches plus a check that the installed class still has it
+(``tests/unit/streams/worker/faust/test_patches.py``): a release the pins allow that renames or drops one
+fails a unit test, not only a slow broker test. :func:`check_versions` refuses other versions at start-up.
+
+=====================================  ============================================  =========================
+function                               private API it uses                           why
+=====================================  ============================================  =========================
+:func:`rewind_partitions_without_      ``Consumer.perform_seek``,                    input events lost after
+commits`                               ``_committed_offset``, ``_read_offset``       an assignment
+:func:`guard_commits`                  ``Consumer._new_offset``                      never commit unstored
+:func:`shorten_fetch_wait`             ``AIOKafkaConsumerThread._create_worker_      receipts 1-2.5 s late
+                                       consumer``, aiokafka ``_fetch_max_wait_ms``
+:func:`raise_producer_buffer`          ``ProducerBuffer.max_messages``               streams stalled
+:func:`committed_offset`               ``Consumer._committed_offset``                registration marks
+:func:`partition_db`,                  ``Store._db_for_partition``,                  tables written beside
+:func:`persist_offset`                 ``Store.set_persisted_offset``                ``Table.__setitem__``
+:func:`table_dbs`                      ``Store._dbs``                                the table-keys gauge
+:func:`add_routes`                     ``Web.web_app`` (aiohttp application)         the API's routes
+=====================================  ============================================  =========================
+
+The consumer patches find the worker's commit guard as ``consumer.app.commit_guard`` (an attribute the
+worker's app sets; a consumer of an app without one is left as Faust made it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from importlib import metadata
+from typing import Any, Protocol
+
+SUPPORTED = {"faust-streaming": ("0.15.",), "aiokafka": ("0.13.", "0.14.")}
+"""Distribution -> the version prefixes this module was written against (the pins in pyproject.toml)."""
+
+FETCH_MAX_WAIT_MS = 20
+"""How long the broker may hold a fetch of the worker's consumer waiting for data (Faust hard-codes 1,500)."""
+
+
+class CommitCeiling(Protocol):
+    """What the consumer patches ask of the worker (``streams.worker.offsets.CommitGuard``)."""
+
+    def reset(self, starts: Mapping[Any, int | None]) -> None: ...
+
+    def ceiling(self, tp: Any) -> int | None: ...
+
+
+class UnsupportedVersionError(RuntimeError):
+    """faust-streaming or aiokafka is not a version these patches were written against."""
+
+
+def check_versions(installed: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`UnsupportedVersionError` unless faust-streaming and aiokafka are versions listed in
+    :data:`SUPPORTED`. ``installed``: distribution -> version (default: what is installed)."""
+    for name, prefixes in SUPPORTED.items():
+        version = installed[name] if installed is not None else metadata.version(name)
+        if not version.startswith(prefixes):
+            raise UnsupportedVersionError(
+                f"{name} {version} is installed; streams/worker/faust/patches.py was written against "
+                f"{' or '.join(p + 'x' for p in prefixes)}. Check each patch against it (its unit tests "
+                "say which private names it needs) before widening the pin."
+            )
+
+
+def is_input_topic(topic: str) -> bool:
+    """A topic the agents consume (not a table changelog, not Faust's assignor topic)."""
+    return not topic.endswith("-changelog") and "__assignor" not in topic
+
+
+def _guard(consumer: Any) -> CommitCeiling | None:
+    return getattr(getattr(consumer, "app", None), "commit_guard", None)
+
+
+def _faust_consumer() -> Any:
+    from faust.transport.consumer import Consumer
+
+    return Consumer
+
+
+def rewind_partitions_without_commits(consumer_class: Any = None) -> None:
+    """Work around a loss of input events in faust-streaming 0.15 (aiokafka 0.14), found by the crash test.
+
+    While a worker recovers its tables after an assignment, its fetcher already runs and the stream skips
+    what it fetches; recovery then seeks every partition back to its committed offset. aiokafka's
+    ``seek_to_committed`` seeks only when that offset is above 0, so a partition with no committed offset
+    (a new group, or a worker killed before its first commit) keeps the position after the skipped
+    events, and they are never processed. After Faust's seek, this seeks such input partitions to their
+    beginning (``consumer_auto_offset_reset = earliest``). Changelog and assignor partitions are left to
+    Faust's recovery. It also tells the worker's commit guard where each input partition resumes.
+    ``consumer_class``: Faust's ``Consumer`` (a stub in tests). Process-wide and idempotent.
+    """
+    cls = consumer_class if consumer_class is not None else _faust_consumer()
+    if getattr(cls.perform_seek, "carpass_rewinds", False):
+        return
+    original = cls.perform_seek
+
+    async def perform_seek(self: Any) -> None:
+        await original(self)
+        inputs = [tp for tp in self.assignment() if is_input_topic(tp.topic)]
+        uncommitted = [tp for tp in inputs if not self._committed_offset.get(tp)]
+        starts: dict[Any, int | None] = {tp: self._committed_offset.get(tp) for tp in inputs}
+        if uncommitted:
+            earliest = await self.earliest_offsets(*uncommitted)
+            await self.seek_wait({tp: offset for tp, offset in earliest.items() if offset is not None})
+            for tp in uncommitted:
+                self._read_offset[tp] = None
+                starts[tp] = earliest.get(tp)
+        guard = _guard(self)
+        if guard is not None:
+            guard.reset(starts)
+
+    perform_seek.carpass_rewinds = True  # type: ignore[attr-defined]
+    cls.perform_seek = perform_seek
+
+
+def guard_commits(consumer_class: Any = None) -> None:
+    """Never commit an input partition past what the worker's agents processed and stored
+    (:mod:`streams.worker.offsets` says why). Wraps Faust's ``Consumer._new_offset`` (the offset its commit
+    would write, from the acknowledged offsets and the gaps it filled) with the commit guard's ceiling.
+    ``consumer_class``: Faust's ``Consumer`` (a stub in tests). Process-wide and idempotent."""
+    cls = consumer_class if consumer_class is not None else _faust_consumer()
+    if getattr(cls._new_offset, "carpass_guarded", False):
+        return
+    original = cls._new_offset
+
+    def _new_offset(self: Any, tp: Any) -> int | None:
+        offset: int | None = original(self, tp)
+        guard = _guard(self)
+        if offset is None or guard is None:
+            return offset
+        ceiling = guard.ceiling(tp)
+        return offset if ceiling is None else min(offset, ceiling)
+
+    _new_offset.carpass_guarded = True  # type: ignore[attr-defined]
+    cls._new_offset = _new_offset
+
+
+def shorten_fetch_wait(wait_ms: int = FETCH_MAX_WAIT_MS, thread_class: Any = None) -> None:
+    """Give the worker's aiokafka consumer a short fetch wait.
+
+    faust-streaming 0.15 creates it with ``fetch_max_wait_ms=1500``. Measured here under a steady 1,500
+    readings/s, the worker then sees each reading 1 to 2.5 s after it was sent, while busy only a third of
+    the time; with 20 ms the receipt is out 80 ms (p50) after the reading was sent. The cost is an empty
+    fetch every 20 ms on an idle partition. ``thread_class``: Faust's ``AIOKafkaConsumerThread`` (a stub
+    in tests). Process-wide and idempotent.
+    """
+    if thread_class is None:
+        from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+        thread_class = AIOKafkaConsumerThread
+    create = thread_class._create_worker_consumer
+    if getattr(create, "carpass_wait_ms", None) == wait_ms:
+        return
+    original = getattr(create, "carpass_original", create)
+
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        consumer._fetch_max_wait_ms = wait_ms  # read by aiokafka when the consumer starts its fetcher
+        return consumer
+
+    create_worker_consumer.carpass_wait_ms = wait_ms  # type: ignore[attr-defined]
+    create_worker_consumer.carpass_original = original  # type: ignore[attr-defined]
+    thread_class._create_worker_consumer = create_worker_consumer
+
+
+def raise_producer_buffer(minimum: int, buffer_class: Any = None) -> None:
+    """Faust's producer buffer (changelogs of tables written through Faust) stalls the streams once it
+    holds more than ``ProducerBuffer.max_messages`` (100); one batch can write ``minimum`` keys. Never
+    lowers it. ``buffer_class``: Faust's ``ProducerBuffer`` (a stub in tests). Process-wide."""
+    if buffer_class is None:
+        from faust.transport.producer import ProducerBuffer
+
+        buffer_class = ProducerBuffer
+    buffer_class.max_messages = max(buffer_class.max_messages, minimum)
+
+
+def committed_offset(consumer: Any, tp: Any) -> int | None:
+    """The offset the group had committed for ``tp`` when this worker was assigned it (Faust's record of
+    it), or ``None``."""
+    committed: int | None = getattr(consumer, "_committed_offset", {}).get(tp)
+    return committed
+
+
+def partition_db(table: Any, partition: int) -> Any:
+    """The RocksDB database (rocksdict ``Rdict``) of one partition of a Faust table, opened if needed:
+    what Faust's own changelog recovery writes into."""
+    return table.data._db_for_partition(partition)
+
+
+def persist_offset(table: Any, tp: Any, offset: int) -> None:
+    """Record in the table's store that its changelog partition ``tp`` is applied up to ``offset``
+    (recovery resumes after it)."""
+    table.data.set_persisted_offset(tp, offset)
+
+
+def table_dbs(table: Any) -> Iterator[Any]:
+    """The RocksDB databases a Faust table has open on this worker (its active partitions and its
+    standbys: faust-streaming 0.15 does not tell them apart here)."""
+    yield from getattr(table.data, "_dbs", {}).values()
+
+
+def add_routes(app: Any, routes: Iterable[Any]) -> None:
+    """Add aiohttp route definitions to the Faust web server of ``app`` (its ``@app.page`` takes Faust
+    views only)."""
+    app.web.web_app.router.add_routes(list(routes))

@@ -1,0 +1,189 @@
+"""The Faust door: each patch against a stub of what it touches, and the installed Faust and aiokafka still
+have every private name the patches use (a release the pins allow that renames one fails here)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+import pytest
+
+from streams.worker.faust import patches
+from streams.worker.offsets import CommitGuard
+
+IN, CHANGELOG = ("t-odometer.readings", 0), ("app-vehicles-changelog", 0)
+
+
+class _TP(tuple[str, int]):
+    """Faust's TP is a named tuple with ``topic`` and ``partition``."""
+
+    @property
+    def topic(self) -> str:
+        return self[0]
+
+    @property
+    def partition(self) -> int:
+        return self[1]
+
+
+class _App:
+    def __init__(self, guard: Any = None) -> None:
+        if guard is not None:
+            self.commit_guard = guard
+
+
+def _consumer_class() -> Any:
+    class Consumer:
+        def __init__(self, app: Any, acked_offset: int | None = 50) -> None:
+            self.app, self.acked_offset = app, acked_offset
+            self._committed_offset: dict[Any, int | None] = {_TP(IN): 5}
+            self._read_offset: dict[Any, int | None] = {}
+            self.sought: dict[Any, int] = {}
+            self.seeks = 0
+
+        def _new_offset(self, tp: Any) -> int | None:
+            return self.acked_offset
+
+        async def perform_seek(self) -> None:
+            self.seeks += 1
+
+        def assignment(self) -> set[Any]:
+            return {_TP(IN), _TP(("t-vehicle.recalls", 0)), _TP(CHANGELOG)}
+
+        async def earliest_offsets(self, *tps: Any) -> dict[Any, int]:
+            return dict.fromkeys(tps, 0)
+
+        async def seek_wait(self, offsets: dict[Any, int]) -> None:
+            self.sought.update(offsets)
+
+    return Consumer
+
+
+def test_installed_versions_are_the_ones_written_against_and_others_are_refused() -> None:
+    patches.check_versions()
+    with pytest.raises(patches.UnsupportedVersionError, match=r"faust-streaming 0\.16\.0"):
+        patches.check_versions({"faust-streaming": "0.16.0", "aiokafka": "0.14.0"})
+    with pytest.raises(patches.UnsupportedVersionError, match="aiokafka"):
+        patches.check_versions({"faust-streaming": "0.15.3", "aiokafka": "0.15.1"})
+
+
+def test_commits_are_capped_at_the_ceiling_once_and_only_with_a_guard() -> None:
+    cls = _consumer_class()
+    patches.guard_commits(cls)
+    patches.guard_commits(cls)  # idempotent: wrapped once
+    guard = CommitGuard()
+    watermarks = guard.agent("vehicles")
+    guard.reset({IN: 30})
+    assert cls(_App(guard))._new_offset(IN) == 30  # acknowledged to 50, stored to 30
+    assert cls(_App(guard), acked_offset=20)._new_offset(IN) == 20
+    assert cls(_App(guard), acked_offset=None)._new_offset(IN) is None
+    assert cls(_App(guard))._new_offset(("other", 0)) == 50  # a partition no agent guards
+    assert cls(_App())._new_offset(IN) == 50  # an app without a guard
+    assert all(watermarks.admit(IN, offset) for offset in range(30, 60))
+    watermarks.stored()
+    assert cls(_App(guard))._new_offset(IN) == 50
+
+
+def test_partitions_without_a_commit_are_rewound_to_the_start_and_the_guard_is_reset() -> None:
+    cls = _consumer_class()
+    patches.rewind_partitions_without_commits(cls)
+    patches.rewind_partitions_without_commits(cls)
+    resets: list[dict[Any, int | None]] = []
+
+    class Guard:
+        def reset(self, starts: Any) -> None:
+            resets.append(dict(starts))
+
+        def ceiling(self, tp: Any) -> int | None:
+            return None
+
+    consumer = cls(_App(Guard()))
+    asyncio.run(consumer.perform_seek())
+    assert consumer.seeks == 1  # Faust's own seek ran, once
+    recalls = _TP(("t-vehicle.recalls", 0))
+    assert consumer.sought == {recalls: 0}  # no commit: to the beginning; the changelog is Faust's
+    assert consumer._read_offset == {recalls: None}
+    assert resets == [{IN: 5, recalls: 0}]
+
+
+def test_the_fetch_wait_is_set_on_each_consumer_made_and_can_be_changed() -> None:
+    class Thread:
+        def _create_worker_consumer(self, transport: Any) -> Any:
+            return type("AIOKafkaConsumer", (), {"_fetch_max_wait_ms": 1500})()
+
+    patches.shorten_fetch_wait(thread_class=Thread)
+    patches.shorten_fetch_wait(thread_class=Thread)
+    assert Thread()._create_worker_consumer(None)._fetch_max_wait_ms == patches.FETCH_MAX_WAIT_MS
+    patches.shorten_fetch_wait(100, thread_class=Thread)  # wraps Faust's original again, not the wrapper
+    assert Thread()._create_worker_consumer(None)._fetch_max_wait_ms == 100
+    assert not hasattr(Thread._create_worker_consumer.carpass_original, "carpass_wait_ms")  # type: ignore[attr-defined]
+
+
+def test_the_producer_buffer_is_raised_never_lowered() -> None:
+    class Buffer:
+        max_messages = 100
+
+    patches.raise_producer_buffer(2_000, Buffer)
+    assert Buffer.max_messages == 2_000
+    patches.raise_producer_buffer(500, Buffer)
+    assert Buffer.max_messages == 2_000
+
+
+def test_the_reads_reach_what_faust_keeps() -> None:
+    class Store:
+        def __init__(self) -> None:
+            self._dbs = {0: "db0", 3: "db3"}
+            self.persisted: dict[Any, int] = {}
+
+        def _db_for_partition(self, partition: int) -> str:
+            return self._dbs[partition]
+
+        def set_persisted_offset(self, tp: Any, offset: int) -> None:
+            self.persisted[tp] = offset
+
+    table = type("Table", (), {"data": Store()})()
+    assert patches.partition_db(table, 3) == "db3"
+    patches.persist_offset(table, CHANGELOG, 41)
+    assert table.data.persisted == {CHANGELOG: 41}
+    assert sorted(patches.table_dbs(table)) == ["db0", "db3"]
+    consumer = _consumer_class()(_App())
+    assert patches.committed_offset(consumer, IN) == 5
+    assert patches.committed_offset(consumer, CHANGELOG) is None
+    added: list[Any] = []
+    router = type("Router", (), {"add_routes": lambda self, routes: added.extend(routes)})()
+    app = type("App", (), {"web": type("Web", (), {"web_app": type("A", (), {"router": router})()})()})()
+    patches.add_routes(app, iter(["route"]))
+    assert added == ["route"]
+    assert patches.is_input_topic(IN[0]) and not patches.is_input_topic(CHANGELOG[0])
+    assert not patches.is_input_topic("app-__assignor-__leader")
+
+
+def _source(obj: Any) -> str:
+    return inspect.getsource(obj)
+
+
+def test_the_installed_faust_and_aiokafka_still_have_every_private_name_used() -> None:
+    from aiokafka import AIOKafkaConsumer
+    from faust.stores.rocksdb import Store
+    from faust.transport.consumer import Consumer
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+    from faust.transport.producer import ProducerBuffer
+    from faust.web.drivers.aiohttp import Web
+
+    assert inspect.iscoroutinefunction(Consumer.perform_seek)
+    assert list(inspect.signature(Consumer._new_offset).parameters) == ["self", "tp"]
+    assert inspect.iscoroutinefunction(Consumer.earliest_offsets)
+    assert inspect.iscoroutinefunction(Consumer.seek_wait)
+    init = _source(Consumer.__init__)
+    assert "self._committed_offset =" in init and "self._read_offset =" in init
+    assert list(inspect.signature(AIOKafkaConsumerThread._create_worker_consumer).parameters) == [
+        "self", "transport",
+    ]  # fmt: skip
+    assert "self._fetch_max_wait_ms = fetch_max_wait_ms" in _source(AIOKafkaConsumer.__init__)
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in _source(AIOKafkaConsumer.start)
+    assert isinstance(ProducerBuffer.max_messages, int)
+    assert list(inspect.signature(Store._db_for_partition).parameters) == ["self", "partition"]
+    assert list(inspect.signature(Store.set_persisted_offset).parameters) == ["self", "tp", "offset"]
+    assert "self._dbs = {}" in _source(Store.__init__)
+    assert "self.web_app: Application = Application(" in _source(Web.__init__)
