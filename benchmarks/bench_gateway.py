@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
 
+from schemas import topics
 from schemas.records import RegistrationKind, VehicleRegistration
 from streams.domain.calendar import day_of
 from streams.local.kafka import LocalKafka
@@ -176,7 +177,7 @@ def wait_for_registrations(p: Pipeline, count: int, timeout_s: float = 300.0) ->
     while time.monotonic() < deadline:
         samples = p.metrics(0)
         done = sum(v for k, v in samples.items()
-                   if k.startswith("carpass_events_in_total") and "vehicle.registrations" in k)  # fmt: skip
+                   if k.startswith("carpass_events_in_total") and topics.REGISTRATIONS in k)  # fmt: skip
         if done >= count:
             return
         p.assert_alive()

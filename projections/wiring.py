@@ -62,8 +62,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROVIDER_EVENTS = "carpass.provider-events"
-ISSUANCES = "carpass.certificate-issuances"
 QUALITY_TABLE = "provider-quality"
 COUNTED_TABLE = "provider-receipts"
 """Event ids of the receipts counted in a provider's tally (a redelivered receipt is counted once)."""
@@ -295,25 +293,17 @@ def install(ctx: AppContext) -> None:
     ``build_app``,
     before the app starts."""
     app, settings, codec, sink = ctx.app, ctx.settings, ctx.codec, ctx.sink
-    name = ctx.topics.name
     ctx.vehicle_hooks.append(
-        ViewPublisher(codec, sink, name("carpass.certificates"), name("carpass.ok-labels"))
+        ViewPublisher(codec, sink, ctx.topics.certificates, ctx.topics.ok_labels)
     )
-    raw: dict[str, Any] = {
-        "key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw",
-    }  # fmt: skip
-    inputs = (name("odometer.receipts"), name("odometer.anomalies"), name("providers.registry"))
-    provider_events = app.topic(name(PROVIDER_EVENTS), partitions=settings.partitions, internal=True, **raw)
-    issuances = app.topic(name(ISSUANCES), partitions=settings.partitions, internal=True, **raw)
-    # key_type/value_type bytes: Faust's "raw" serializer for the store and the changelog
-    quality_table = app.Table(QUALITY_TABLE, partitions=settings.partitions, key_type=bytes, value_type=bytes)
-    counted_table = app.Table(COUNTED_TABLE, partitions=settings.partitions, key_type=bytes, value_type=bytes)
-    issued_table = app.Table(ISSUED_TABLE, partitions=settings.partitions, key_type=bytes, value_type=bytes)
-    ctx.tables[QUALITY_TABLE], ctx.tables[ISSUED_TABLE] = quality_table, issued_table
-    ctx.tables[COUNTED_TABLE] = counted_table
-    quality_topic = name("providers.quality")
+    inputs = (ctx.topics.receipts, ctx.topics.anomalies, ctx.topics.providers)
+    provider_events = ctx.internal_topic(ctx.topics.provider_events)
+    issuances = ctx.internal_topic(ctx.topics.issuances)
+    quality_table, counted_table = ctx.table(QUALITY_TABLE), ctx.table(COUNTED_TABLE)
+    issued_table = ctx.table(ISSUED_TABLE)
+    quality_topic = ctx.topics.provider_quality
 
-    rekeyer = ProviderRekey(codec, sink, name(PROVIDER_EVENTS))
+    rekeyer = ProviderRekey(codec, sink, ctx.topics.provider_events)
 
     # Both tables are written like the vehicle table (``streams.worker.faust.adapters.TableStore``: changelog
     # through the confluent sink, then RocksDB), not with ``table[key] = value``: Faust's path checks the
@@ -326,8 +316,8 @@ def install(ctx: AppContext) -> None:
     )
     recorder = IssuanceRecorder(ctx.store(issued_table))
     ctx.agent("provider-rekey", rekeyer.process, *inputs)
-    ctx.agent("provider-quality", folder.process, name(PROVIDER_EVENTS), channel=provider_events)
-    ctx.agent("certificate-issuances", recorder.process, name(ISSUANCES), channel=issuances)
+    ctx.agent("provider-quality", folder.process, ctx.topics.provider_events, channel=provider_events)
+    ctx.agent("certificate-issuances", recorder.process, ctx.topics.issuances, channel=issuances)
 
     def settled() -> bool:
         return not (getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False))

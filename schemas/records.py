@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from schemas import topics
+
 
 class Unit(StrEnum):
     KM = "KM"
@@ -309,20 +311,20 @@ class DeadLetter:
 
 # Input record type -> topic name (the contract).
 INPUT_TOPICS: dict[type, str] = {
-    OdometerReading: "odometer.readings",
-    PlateOdometerReading: "odometer.plate-readings",
-    CorrectionRequest: "odometer.corrections",
-    VehicleRegistration: "vehicle.registrations",
-    RecallStatus: "vehicle.recalls",
-    AccidentInspectionStatus: "vehicle.accident-inspections",
-    ProviderRegistration: "providers.registry",
-    ReadingConfirmation: "odometer.confirmations",
+    OdometerReading: topics.READINGS,
+    PlateOdometerReading: topics.PLATE_READINGS,
+    CorrectionRequest: topics.CORRECTIONS,
+    VehicleRegistration: topics.REGISTRATIONS,
+    RecallStatus: topics.RECALLS,
+    AccidentInspectionStatus: topics.ACCIDENT_INSPECTIONS,
+    ProviderRegistration: topics.PROVIDERS,
+    ReadingConfirmation: topics.CONFIRMATIONS,
 }
 
 OUTPUT_TOPICS: dict[type, str] = {
-    Receipt: "odometer.receipts",
-    AnomalyEvent: "odometer.anomalies",
-    DeadLetter: "dead-letters",
+    Receipt: topics.RECEIPTS,
+    AnomalyEvent: topics.ANOMALIES,
+    DeadLetter: topics.DEAD_LETTERS,
 }
 
-VIEW_TOPICS: tuple[str, ...] = ("carpass.certificates", "carpass.ok-labels", "providers.quality")
+VIEW_TOPICS: tuple[str, ...] = (topics.CERTIFICATES, topics.OK_LABELS, topics.PROVIDER_QUALITY)

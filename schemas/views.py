@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from schemas import topics
 from schemas.records import (
     AnomalyKind,
     Co2TestProcedure,
@@ -164,7 +165,7 @@ class ProviderQuality:
 
 # View record type -> topic name (the contract); all compacted.
 VIEW_RECORD_TOPICS: dict[type, str] = {
-    CertificateView: "carpass.certificates",
-    OkLabelView: "carpass.ok-labels",
-    ProviderQuality: "providers.quality",
+    CertificateView: topics.CERTIFICATES,
+    OkLabelView: topics.OK_LABELS,
+    ProviderQuality: topics.PROVIDER_QUALITY,
 }

@@ -305,7 +305,7 @@ class Gateway:
         if not receipt.vin:
             return error(409, "the plate of this reading was never resolved to a vehicle: nothing to confirm")
         parsed = parse_confirmation(body, event_id, receipt.vin, provider, self.clock_ms())
-        refused = await self._produce(parsed, self.topics.name("odometer.confirmations"))
+        refused = await self._produce(parsed, self.topics.confirmations)
         if refused is not None:
             return refused
         confirmation_id = parsed.record.event_id
@@ -329,7 +329,7 @@ class Gateway:
         else:
             return error(404, "unknown error number (give the vin too for a receipt older than a day)")
         parsed = draft.record(vin, provider, self.clock_ms())
-        refused = await self._produce(parsed, self.topics.name("odometer.corrections"))
+        refused = await self._produce(parsed, self.topics.corrections)
         if refused is not None:
             return refused
         event_id = parsed.record.event_id

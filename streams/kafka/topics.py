@@ -22,19 +22,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
+from schemas import topics as names
 from schemas.catalog import TOPICS
 from schemas.records import (
     INPUT_TOPICS,
     OUTPUT_TOPICS,
-    AccidentInspectionStatus,
-    CorrectionRequest,
     DeadLetter,
     OdometerReading,
     PlateOdometerReading,
     ProviderRegistration,
-    ReadingConfirmation,
-    RecallStatus,
-    VehicleRegistration,
 )
 from schemas.views import VIEW_RECORD_TOPICS, ProviderQuality
 
@@ -122,14 +118,16 @@ def topics_of_kind(kind: TopicKind) -> tuple[TopicSpec, ...]:
     return tuple(spec for spec in CATALOGUE if spec.kind is kind)
 
 
-PLATE_INTERVALS = "carpass.plate-intervals"
-RESOLVED_READINGS = "carpass.plate-resolved-readings"
+VIN_INPUTS: tuple[TopicSpec, ...] = tuple(s for s in topics_of_kind(TopicKind.INPUT) if s.key is KeyKind.VIN)
+"""The contract's VIN-keyed inputs: what the vehicle agent folds into each VIN's state."""
+
+
 INTERNAL_RETENTION_MS = 14 * 24 * 3600 * 1000
 """Internal topics are rebuilt from the inputs by a replay; two weeks covers any restart."""
 _INTERNAL_CONFIG = MappingProxyType(
     {"cleanup.policy": "delete", "retention.ms": str(INTERNAL_RETENTION_MS), "retention.bytes": "-1"}
 )
-_INTERNAL_KEYS = {PLATE_INTERVALS: KeyKind.PLATE, RESOLVED_READINGS: KeyKind.VIN}
+_INTERNAL_KEYS = {names.PLATE_INTERVALS: KeyKind.PLATE, names.RESOLVED_READINGS: KeyKind.VIN}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,48 +141,75 @@ class PipelineTopics:
 
     @property
     def readings(self) -> str:
-        return self.name("odometer.readings")
+        return self.name(names.READINGS)
 
     @property
     def plate_readings(self) -> str:
-        return self.name("odometer.plate-readings")
+        return self.name(names.PLATE_READINGS)
 
     @property
     def registrations(self) -> str:
-        return self.name("vehicle.registrations")
+        return self.name(names.REGISTRATIONS)
 
     @property
     def plate_intervals(self) -> str:
-        return self.name(PLATE_INTERVALS)
+        return self.name(names.PLATE_INTERVALS)
 
     @property
     def resolved_readings(self) -> str:
-        return self.name(RESOLVED_READINGS)
+        return self.name(names.RESOLVED_READINGS)
+
+    @property
+    def corrections(self) -> str:
+        return self.name(names.CORRECTIONS)
+
+    @property
+    def confirmations(self) -> str:
+        return self.name(names.CONFIRMATIONS)
+
+    @property
+    def providers(self) -> str:
+        return self.name(names.PROVIDERS)
+
+    @property
+    def certificates(self) -> str:
+        return self.name(names.CERTIFICATES)
+
+    @property
+    def ok_labels(self) -> str:
+        return self.name(names.OK_LABELS)
+
+    @property
+    def provider_quality(self) -> str:
+        return self.name(names.PROVIDER_QUALITY)
+
+    @property
+    def provider_events(self) -> str:
+        return self.name(names.PROVIDER_EVENTS)
+
+    @property
+    def issuances(self) -> str:
+        return self.name(names.ISSUANCES)
 
     @property
     def receipts(self) -> str:
-        return self.name("odometer.receipts")
+        return self.name(names.RECEIPTS)
 
     @property
     def anomalies(self) -> str:
-        return self.name("odometer.anomalies")
+        return self.name(names.ANOMALIES)
 
     @property
     def dead_letters(self) -> str:
-        return self.name("dead-letters")
+        return self.name(names.DEAD_LETTERS)
 
     @property
     def vehicle_inputs(self) -> Mapping[str, type]:
-        """The VIN-keyed topics of the vehicle agent -> the record type each carries."""
-        return {
-            self.readings: OdometerReading,
-            self.name("odometer.corrections"): CorrectionRequest,
-            self.registrations: VehicleRegistration,
-            self.name("vehicle.recalls"): RecallStatus,
-            self.name("vehicle.accident-inspections"): AccidentInspectionStatus,
-            self.resolved_readings: OdometerReading,
-            self.name("odometer.confirmations"): ReadingConfirmation,
-        }
+        """The VIN-keyed topics of the vehicle agent -> the record type each carries: every VIN-keyed input
+        of the contract, and the plate readings resolved to their VIN."""
+        inputs = {self.name(spec.name): spec.record_type for spec in VIN_INPUTS}
+        inputs[self.resolved_readings] = OdometerReading
+        return inputs
 
     def base(self, topic: str) -> str:
         """``topic`` without the prefix (metric labels use the contract names)."""

@@ -32,6 +32,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
+from schemas import topics
 from schemas.catalog import key_of
 from schemas.codec import decode, encode
 from schemas.errors import DecodeError
@@ -266,8 +267,8 @@ class Demo:
         if self._receipt_consumer is not None:
             self._receipt_consumer.close()
             self._receipt_consumer = None
-        anomalies = [a for a in self._drain("odometer.anomalies") if isinstance(a, AnomalyEvent)]
-        letters = [r for r in self._drain("dead-letters") if isinstance(r, DeadLetter)]
+        anomalies = [a for a in self._drain(topics.ANOMALIES) if isinstance(a, AnomalyEvent)]
+        letters = [r for r in self._drain(topics.DEAD_LETTERS) if isinstance(r, DeadLetter)]
         dead = [r.original_value for r in letters if r.original_value is not None]
         return list(self._receipts.values()), anomalies, dead
 
@@ -305,7 +306,7 @@ class Demo:
         ``expected`` distinct event ids have one."""
         if self._receipt_consumer is None:
             self._receipt_consumer = Consumer(consumer_config(self.settings, f"demo-reader-{self.run_id}"))
-            self._receipt_consumer.subscribe([self.prefix + "odometer.receipts"])
+            self._receipt_consumer.subscribe([self.prefix + topics.RECEIPTS])
         consumer = self._receipt_consumer
         receipts = self._receipts
         started = time.perf_counter()
@@ -374,7 +375,7 @@ class Demo:
     def input_timestamps(self) -> dict[str, int]:
         """event_id → Kafka timestamp (ms) of its input message, for the submissions topics."""
         stamps: dict[str, int] = {}
-        for topic in ("odometer.readings", "odometer.plate-readings", "odometer.corrections"):
+        for topic in (topics.READINGS, topics.PLATE_READINGS, topics.CORRECTIONS):
             consumer = Consumer(consumer_config(self.settings, f"demo-ts-{self.run_id}-{topic}"))
             consumer.subscribe([self.prefix + topic])
             idle_since = time.monotonic()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from schemas import topics
 from schemas.records import OdometerReading, Origin, PlateOdometerReading, Unit
 from streams.simulator.faults import MALFORMED_CAUSES, draw_keying_cause, keying_error, malformed_value
 from streams.simulator.truth import TOLERANCE_KM, Cause, Fault, FaultKind
@@ -86,7 +87,7 @@ def maybe_malformed(world: World, vehicle: Vehicle, record: OdometerReading | Pl
     value = malformed_value(record, cause, rng)
     if not world.malformed:
         return
-    topic = "odometer.plate-readings" if isinstance(record, PlateOdometerReading) else "odometer.readings"
+    topic = topics.PLATE_READINGS if isinstance(record, PlateOdometerReading) else topics.READINGS
     key = record.plate if isinstance(record, PlateOdometerReading) else record.vin
     arrival = record.submitted_at + MS_PER_MINUTE
     world.emit(arrival, MalformedRecord(topic, key, value, arrival))

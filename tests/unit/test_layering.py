@@ -131,3 +131,21 @@ def test_the_rules_are_not_vacuous() -> None:
         assert any(_within(_module_name(p), package) for p in _product_files()), package
     tree = ast.parse("def f():\n    from streams.worker.batch import RawMessage\n")
     assert "streams.worker.batch" in _project_imports(tree)
+
+
+def test_topic_names_are_written_in_one_module() -> None:
+    """Every topic name is a string literal in ``schemas/topics.py`` only; the rest of the product refers to
+    it (a new input topic is added there, not in seven files)."""
+    from schemas import topics
+
+    names = {value for key, value in vars(topics).items() if key.isupper() and isinstance(value, str)}
+    assert len(names) >= 18
+    bad = []
+    others = [*sorted((ROOT / "schemas").glob("*.py")), *sorted((ROOT / "benchmarks").rglob("*.py"))]
+    for path in [*_product_files(), *others]:
+        if path == ROOT / "schemas" / "topics.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Constant) and node.value in names:
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}")
+    assert not bad, "topic names written outside schemas/topics.py:\n" + "\n".join(bad)

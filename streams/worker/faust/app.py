@@ -105,6 +105,20 @@ class AppContext:
         self.stores.append(store)
         return store
 
+    def table(self, name: str) -> Any:
+        """A Faust table ``name`` of raw bytes keys and values, partitioned like the inputs (write it
+        through :meth:`store`)."""
+        # key_type/value_type bytes make Faust use its "raw" serializer for the store and the changelog.
+        table = self.app.Table(name, partitions=self.settings.partitions, key_type=bytes, value_type=bytes)
+        self.tables[name] = table
+        return table
+
+    def internal_topic(self, topic: str) -> Any:
+        """A topic of raw bytes between this worker's agents, partitioned like the inputs (Faust makes
+        it), for :meth:`agent`'s ``channel`` and for sending."""
+        return self.app.topic(topic, partitions=self.settings.partitions, internal=True, key_type=bytes,
+                              value_type=bytes, key_serializer="raw", value_serializer="raw")  # fmt: skip
+
     def add_routes(self, routes: Iterable[Any]) -> None:
         """aiohttp route definitions served by the worker's web server (the API)."""
         patches.add_routes(self.app, routes)
@@ -394,16 +408,9 @@ def _raw_topic(app: faust.App, *names: str) -> Any:
     return app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
 
-def _raw_table(context: AppContext, name: str) -> Any:
-    # key_type/value_type bytes make Faust use its "raw" serializer for the store and the changelog.
-    table = context.app.Table(name, partitions=context.settings.partitions, key_type=bytes, value_type=bytes)
-    context.tables[name] = table
-    return table
-
-
 def _vehicle_agent(context: AppContext, policy: Policy) -> None:
     settings, topics = context.settings, context.topics
-    table = _raw_table(context, "vehicles")
+    table = context.table("vehicles")
     processor = VehicleProcessor(
         codec=context.codec, topics=topics, store=context.store(table), sink=context.sink,
         metrics=context.metrics, policy=policy, hooks=context.vehicle_hooks,
@@ -425,10 +432,10 @@ def _plate_agents(context: AppContext) -> None:
     settings, topics, app = context.settings, context.topics, context.app
     timelines = PlateTimelineProcessor(
         codec=context.codec, topics=topics, sink=context.sink, max_input_bytes=settings.max_input_bytes,
-        store=context.store(_raw_table(context, "registration-plates")),
+        store=context.store(context.table("registration-plates")),
     )  # fmt: skip
     plates = PlateProcessor(
-        codec=context.codec, topics=topics, store=context.store(_raw_table(context, "plates")),
+        codec=context.codec, topics=topics, store=context.store(context.table("plates")),
         sink=context.sink, metrics=context.metrics, wait_ms=round(settings.plate_wait_s * 1000),
         registration_partitions=settings.partitions, max_input_bytes=settings.max_input_bytes,
     )  # fmt: skip
