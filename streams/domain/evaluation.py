@@ -42,7 +42,8 @@ def receipt(
         status = ReceiptStatus.REJECTED
     else:
         status = ReceiptStatus.ACCEPTED_WITH_WARNINGS
-    return _RECEIPT(event_id, vin, provider_id, status, issues, processed_at)
+    return _RECEIPT(event_id=event_id, vin=vin, provider_id=provider_id, status=status, issues=issues,
+                    processed_at=processed_at)  # fmt: skip
 
 
 def reevaluate(

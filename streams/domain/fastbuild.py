@@ -1,4 +1,4 @@
-"""Positional constructors for frozen, slotted dataclasses, for the per-reading hot path only.
+"""Keyword constructors for frozen, slotted dataclasses, for the per-reading hot path only.
 
 CPython 3.11's generated ``__init__`` of a frozen dataclass sets each field through
 ``object.__setattr__`` (about 150 ns a field); the hot path builds a reading, a receipt, a state and a
@@ -12,9 +12,9 @@ genuine ``cls`` instance, frozen from then on, about 4 times cheaper to make tha
 Where a twin is not possible (slots inherited from a base class) the builder stores each slot through its
 member descriptor instead (2 to 3 times cheaper than ``__init__``).
 
-Builders take every field, positionally, in declaration order, and do no conversion (the classes built
-this way have no ``__post_init__``). ``tests/unit/streams/domain`` checks that a built value equals the
-one ``__init__`` makes.
+Builders take every field by keyword (keyword-only: reordering two fields of the same type can never swap
+their values silently), and do no conversion (the classes built this way have no ``__post_init__``).
+``tests/unit/streams/domain`` checks that a built value equals the one ``__init__`` makes.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ T = TypeVar("T")
 
 
 def builder(cls: type[T]) -> Callable[..., T]:
-    """A function ``(*field values) -> cls instance`` that bypasses the frozen ``__init__``."""
+    """A function ``(*, field=value, …) -> cls instance`` (every field, by keyword) that bypasses the frozen
+    ``__init__``."""
     if not is_dataclass(cls) or not hasattr(cls, "__slots__") or hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__name__} is not a slotted dataclass without __post_init__")
     names = [f.name for f in fields(cls)]
-    arguments = ", ".join(f"a{index}" for index in range(len(names)))
+    arguments = "*, " + ", ".join(f"{name}" for name in names)
     build = _twin_builder(cls, names, arguments) or _descriptor_builder(cls, names, arguments)
     build.__qualname__ = f"builder({cls.__name__})"
     return build
@@ -43,12 +44,12 @@ def _twin_builder(cls: type[T], names: list[str], arguments: str) -> Callable[..
         return None
     twin = type(f"_{cls.__name__}Twin", (), {"__slots__": tuple(cls.__dict__["__slots__"])})
     namespace: dict[str, Any] = {"_new": object.__new__, "_twin": twin, "_cls": cls}
-    body = "".join(f"    o.{name} = a{index}\n" for index, name in enumerate(names))
+    body = "".join(f"    o.{name} = {name}\n" for name in names)
     source = f"def build({arguments}):\n    o = _new(_twin)\n{body}    o.__class__ = _cls\n    return o\n"
     exec(source, namespace)
     build: Callable[..., T] = namespace["build"]
     try:
-        build(*([None] * len(names)))  # CPython refuses the class switch unless the layouts match
+        build(**dict.fromkeys(names))  # CPython refuses the class switch unless the layouts match
     except TypeError:
         return None
     return build
@@ -58,7 +59,7 @@ def _descriptor_builder(cls: type[T], names: list[str], arguments: str) -> Calla
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
     for index, name in enumerate(names):
         namespace[f"_set{index}"] = getattr(cls, name).__set__
-    body = "".join(f"    _set{index}(o, a{index})\n" for index in range(len(names)))
+    body = "".join(f"    _set{index}(o, {name})\n" for index, name in enumerate(names))
     exec(f"def build({arguments}):\n    o = _new(_cls)\n{body}    return o\n", namespace)
     build: Callable[..., T] = namespace["build"]
     return build

@@ -49,14 +49,14 @@ _POINT = builder(Point)  # on the fast path, two points per reading (see ``fastb
 def point_of(reading: StoredReading, km: int, weights: SourceWeights) -> Point:
     """The trend point of ``reading`` at ``km`` on its counter segment."""
     return _POINT(
-        reading.event_id,
-        reading.observed_at,
-        km,
-        reading.value,
-        reading.unit,
-        reading.provider_id,
-        weights.by_source[reading.origin][reading.provider_kind],
-        reading.submitted_at,
+        event_id=reading.event_id,
+        observed_at=reading.observed_at,
+        km=km,
+        raw_value=reading.value,
+        unit=reading.unit,
+        provider_id=reading.provider_id,
+        weight=weights.by_source[reading.origin][reading.provider_kind],
+        submitted_at=reading.submitted_at,
     )
 
 

@@ -153,20 +153,18 @@ def consistent_append(last: Point, new: Point, policy: TrendPolicy) -> bool:
     ``last`` (a same-day reading may conflict with an earlier reading of its provider), decrease by at most
     the tolerance and grow within the rate cap.
     """
-    if (new.observed_at, new.event_id) <= (last.observed_at, last.event_id):
-        return False
-    if new.observed_at // MS_PER_DAY == last.observed_at // MS_PER_DAY:
-        return False
-    return _transition(last, new, policy, _cap_of(policy)) == _NORMAL
+    return append_is_consistent(
+        last.observed_at, last.event_id, last.km, new.observed_at, new.event_id, new.km, policy
+    )
 
 
-def _append_is_consistent(
+def append_is_consistent(
     last_at: int, last_id: str, last_km: int, new_at: int, new_id: str, new_km: int, policy: TrendPolicy
 ) -> bool:
-    """``consistent_append`` on the bare fields it reads, for the aggregate's fast path (no ``Point``s).
-
-    Same answer for the same values (``tests/unit/streams/domain/test_trend.py`` checks both agree on
-    random inputs); the per-policy constants are bound once (``_append_limits``).
+    """:func:`consistent_append` on the bare fields it reads, for the aggregate's fast path (no ``Point``s
+    to build): the one implementation. Its limits agree with the trend's own classification of a
+    transition (``tests/unit/streams/domain/test_trend.py`` checks it on random inputs); the per-policy
+    constants are bound once (``_append_limits``).
     """
     if new_at < last_at or (new_at == last_at and new_id <= last_id):
         return False
@@ -185,7 +183,7 @@ def _append_is_consistent(
 
 _Limits = tuple[TrendPolicy | None, int, int, float, Callable[[int], int]]
 _limits: _Limits = (None, 0, 0, 0.0, lambda gap_ms: 0)
-"""The last policy's constants for ``_append_is_consistent``: a memo of pure values, one entry (a worker
+"""The last policy's constants for ``append_is_consistent``: a memo of pure values, one entry (a worker
 runs one policy), matched by identity because hashing a frozen policy costs more than the check."""
 
 

@@ -74,7 +74,7 @@ from streams.domain.state import (
     VehicleState,
     reading_key,
 )
-from streams.domain.trend import _append_is_consistent
+from streams.domain.trend import append_is_consistent
 
 VehicleEvent = (
     OdometerReading | CorrectionRequest | VehicleRegistration | RecallStatus | AccidentInspectionStatus
@@ -154,10 +154,10 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
     else:
         index = bisect_left(readings, (observed, eid), key=reading_key)
         if index < count and readings[index].event_id == eid:
-            return _DECISION(state, (), ())
+            return _DECISION(state=state, receipts=(), anomalies=())
     # Not at its delivered place: seen only as a duplicate, withdrawn, date-corrected or rejected reading.
     if eid in state.done_ids or (state.rejected and _rejected_before(state, eid)):
-        return _DECISION(state, (), ())
+        return _DECISION(state=state, receipts=(), anomalies=())
 
     registration = state.registration
     digits = r.counter_digits
@@ -166,17 +166,17 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
     issues = reading_issues(vin, r, five, registration, policy.receipts, vin_valid=count > 0)
     value, unit, provider_id, replaced = r.odometer_value, r.unit, r.provider_id, r.odometer_replaced
     stored = _READING(
-        eid,
-        observed,
-        value,
-        unit,
-        provider_id,
-        r.provider_kind,
-        r.origin,
-        r.submitted_at,
-        replaced,
-        digits,
-        tuple(issue.error_number for issue in issues) if issues else (),
+        event_id=eid,
+        observed_at=observed,
+        value=value,
+        unit=unit,
+        provider_id=provider_id,
+        provider_kind=r.provider_kind,
+        origin=r.origin,
+        submitted_at=r.submitted_at,
+        odometer_replaced=replaced,
+        counter_digits=digits,
+        error_numbers=tuple(issue.error_number for issue in issues) if issues else (),
     )
     if issues and any(issue.severity is Severity.ERROR for issue in issues):
         return Decision(
@@ -199,24 +199,27 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
         if not (five or replaced) and (last is None or _fast_append(state, last, stored, policy)):
             # Appended consistently after a clean history, or a first reading: no trend analysis.
             return _DECISION(
-                _STATE(
-                    vin,
-                    new_readings,
-                    state.rejected,
-                    state.done_ids,
-                    state.electronic_closed,
-                    registration,
-                    state.recalls,
-                    state.accident,
-                    state.anomalies,
-                    state.confirmations,
+                state=_STATE(
+                    vin=vin,
+                    readings=new_readings,
+                    rejected=state.rejected,
+                    done_ids=state.done_ids,
+                    electronic_closed=state.electronic_closed,
+                    registration=registration,
+                    recalls=state.recalls,
+                    accident=state.accident,
+                    anomalies=state.anomalies,
+                    confirmations=state.confirmations,
                 ),
-                (
+                receipts=(
                     receipt(eid, vin, provider_id, issues, processed_at)
                     if issues
-                    else _RECEIPT(eid, vin, provider_id, _ACCEPTED, (), processed_at),
+                    else _RECEIPT(
+                        event_id=eid, vin=vin, provider_id=provider_id, status=_ACCEPTED, issues=(),
+                        processed_at=processed_at,
+                    ),
                 ),
-                (),
+                anomalies=(),
             )
     else:
         new_readings = (*readings[:index], stored, *readings[index:])
@@ -250,7 +253,7 @@ def _fast_append(state: VehicleState, last: StoredReading, new: StoredReading, p
     anomalies = state.anomalies
     if anomalies and any(not a.is_marker for a in anomalies):
         return False
-    return _append_is_consistent(
+    return append_is_consistent(
         last.observed_at,
         last.event_id,
         last.value if last.unit is Unit.KM else to_km(last.value, last.unit),

@@ -309,7 +309,9 @@ def decode_state(vin: str, data: bytes) -> VehicleState:
     if r.pos != len(data):
         raise StateCodecError(f"stored state for {vin!r} has {len(data) - r.pos} trailing bytes")
     state: VehicleState = _new_state(
-        vin, readings, rejected, done_ids, closed, registration, recalls, accident, anomalies, confirmations
+        vin=vin, readings=readings, rejected=rejected, done_ids=done_ids, electronic_closed=closed,
+        registration=registration, recalls=recalls, accident=accident, anomalies=anomalies,
+        confirmations=confirmations,
     )
     return state
 

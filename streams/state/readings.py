@@ -205,17 +205,17 @@ def read_readings(r: Reader, sources: list[Source], delta: bool) -> tuple[Stored
                 error_numbers = tuple(r.id() for _ in range(r.varint()))
         readings.append(
             new(
-                ids[index],
-                observed,
-                value,
-                miles if flags & _R_MILES else km,
-                provider_id,
-                kind,
-                origin,
-                observed + ((n >> 1) ^ -(n & 1)) * 1000 + submitted_ms[index],
-                bool(flags & _R_REPLACED),
-                digits,
-                error_numbers,
+                event_id=ids[index],
+                observed_at=observed,
+                value=value,
+                unit=miles if flags & _R_MILES else km,
+                provider_id=provider_id,
+                provider_kind=kind,
+                origin=origin,
+                submitted_at=observed + ((n >> 1) ^ -(n & 1)) * 1000 + submitted_ms[index],
+                odometer_replaced=bool(flags & _R_REPLACED),
+                counter_digits=digits,
+                error_numbers=error_numbers,
             )
         )
     return tuple(readings)

@@ -40,17 +40,17 @@ else. A registration arriving after a reading was resolved does not re-judge it.
 from __future__ import annotations
 
 import base64
-import bisect
 import json
 from collections.abc import Sequence
 from typing import Any
 
 from schemas.codec import Codec
 from schemas.errors import DecodeError
-from schemas.records import OdometerReading, PlateOdometerReading, RegistrationKind, VehicleRegistration
+from schemas.records import PlateOdometerReading, VehicleRegistration
 from streams.domain.catalogue import IssueCode, make_issue
 from streams.domain.evaluation import receipt
 from streams.domain.intake import iso_instant
+from streams.domain.plates import Entry, Interval, add_registration, holder_at, intervals_of, resolved_reading
 from streams.kafka.topics import PipelineTopics
 from streams.worker.batch import (
     BatchResult,
@@ -72,53 +72,6 @@ MARK_MARGIN_MS = 1_500
 """A caught-up registrations partition is marked at the wall clock less this: the high watermark the
 consumer knows can be a fetch behind, and producers' clocks a little off."""
 
-Interval = tuple[int, int | None]
-Entry = tuple[int, str, str | None]
-"""A timeline entry: (effective_at, event_id, plate or None once the vehicle is deregistered)."""
-
-
-# --- pure rules -----------------------------------------------------------------------------------------
-
-
-def add_registration(timeline: list[Entry], event: VehicleRegistration) -> list[Entry] | None:
-    """The VIN's timeline with ``event``; ``None`` when it changes nothing (a redelivery, no plate)."""
-    if event.plate is None and event.kind is not RegistrationKind.DEREGISTRATION:
-        return None
-    entry: Entry = (event.effective_at, event.event_id, None if event.kind is RegistrationKind.DEREGISTRATION
-                    else event.plate)  # fmt: skip
-    if any(existing[1] == event.event_id for existing in timeline):
-        return None
-    updated = list(timeline)
-    bisect.insort(updated, entry, key=lambda e: (e[0], e[1]))
-    return updated
-
-
-def intervals_of(timeline: Sequence[Entry]) -> dict[str, list[Interval]]:
-    """Plate -> the intervals ``[from, to)`` (``to`` None: still held) in which this VIN held it."""
-    result: dict[str, list[Interval]] = {}
-    current: str | None = None
-    start = 0
-    for effective_at, _, plate in timeline:
-        if plate == current:
-            continue
-        if current is not None:
-            result.setdefault(current, []).append((start, effective_at))
-        current, start = plate, effective_at
-    if current is not None:
-        result.setdefault(current, []).append((start, None))
-    return result
-
-
-def holder_at(holders: dict[str, list[Interval]], at: int) -> str | None:
-    """The VIN holding the plate at ``at``: of the covering intervals, the latest to begin."""
-    best: tuple[int, str] | None = None
-    for vin, intervals in holders.items():
-        for start, end in intervals:
-            if start <= at and (end is None or at < end) and (best is None or (start, vin) > best):
-                best = (start, vin)
-    return None if best is None else best[1]
-
-
 def registration_mark(next_offset: int, last_ms: int | None, high: int, now_ms: int) -> int | None:
     """How far a registrations partition has been handled: the wall clock less the margin once everything
     up to the high watermark is (``next_offset`` >= ``high``: an empty partition is at once), else the
@@ -136,16 +89,6 @@ def mark_message(marks: dict[int, int]) -> bytes:
 def watermark(marks: dict[str, int], partitions: int) -> int:
     """The registration watermark: the lowest mark over all ``partitions`` (0 until each has one)."""
     return min((marks.get(str(p), 0) for p in range(partitions)), default=0)
-
-
-def resolved_reading(plate_reading: PlateOdometerReading, vin: str) -> OdometerReading:
-    r = plate_reading
-    return OdometerReading(
-        event_id=r.event_id, vin=vin, odometer_value=r.odometer_value, observed_at=r.observed_at,
-        submitted_at=r.submitted_at, provider_id=r.provider_id, provider_kind=r.provider_kind,
-        origin=r.origin, unit=r.unit, odometer_replaced=r.odometer_replaced,
-        counter_digits=r.counter_digits, work_description=r.work_description,
-    )  # fmt: skip
 
 
 # --- stored forms (rare, small: JSON) -------------------------------------------------------------------

@@ -24,7 +24,7 @@ from streams.domain.state import VehicleState
 )
 def test_a_built_value_equals_the_constructed_one(value: object) -> None:
     build = builder(type(value))
-    built = build(*(getattr(value, f.name) for f in fields(value)))  # type: ignore[arg-type]
+    built = build(**{f.name: getattr(value, f.name) for f in fields(value)})  # type: ignore[arg-type]
     assert built == value and type(built) is type(value)
     assert hash(built) == hash(value)
     with pytest.raises(FrozenInstanceError):
@@ -59,7 +59,15 @@ class _Derived(_Base):
 
 
 def test_a_class_without_a_layout_twin_is_built_through_its_slots() -> None:
-    built = builder(_Derived)(1, "c")
+    built = builder(_Derived)(x=1, y="c")
     assert built == _Derived(1, "c") and type(built) is _Derived
     with pytest.raises(FrozenInstanceError):
         built.y = "x"  # type: ignore[misc]
+
+
+def test_fields_are_given_by_keyword_only() -> None:
+    build = builder(_Derived)
+    with pytest.raises(TypeError):
+        build(1, "c")
+    with pytest.raises(TypeError):
+        build(x=1)  # every field, none defaulted

@@ -503,15 +503,15 @@ _POLICIES = [
     st.one_of(st.integers(-300, 3_000), st.integers(-2_000, 400_000)),
     st.sampled_from(_POLICIES),
 )
-def test_the_aggregates_int_twin_agrees_with_consistent_append(
+def test_the_fast_append_check_agrees_with_the_trends_own_classification(
     jitter: int, gap: int, new_id: str, km: int, growth: int, policy: TrendPolicy
 ) -> None:
     last = Point("b", T0 + 10 * 3_600_000, km, km, Unit.KM, "g1", WORKSHOP, T0)
     new = Point(new_id, last.observed_at + gap + jitter, km + growth, km + growth, Unit.KM, "g2", 3.0, T0)
-    fast = trend._append_is_consistent(
-        last.observed_at, last.event_id, last.km, new.observed_at, new.event_id, new.km, policy
-    )
-    assert fast == consistent_append(last, new, policy)
+    later = (new.observed_at, new.event_id) > (last.observed_at, last.event_id)
+    other_day = new.observed_at // trend.MS_PER_DAY != last.observed_at // trend.MS_PER_DAY
+    normal = trend._transition(last, new, policy, trend._cap_of(policy)) == trend._NORMAL
+    assert consistent_append(last, new, policy) == (later and other_day and normal)
 
 
 @given(st.integers(3, 12), st.data())

@@ -17,6 +17,7 @@ from schemas.records import (
     ReceiptStatus,
     RegistrationKind,
 )
+from streams.domain.plates import add_registration, holder_at, intervals_of
 from streams.kafka.clients import build_codec
 from streams.kafka.topics import PipelineTopics
 from streams.settings import Settings
@@ -27,9 +28,6 @@ from streams.worker.plates import (
     TICK,
     PlateProcessor,
     PlateTimelineProcessor,
-    add_registration,
-    holder_at,
-    intervals_of,
     mark_message,
     registration_mark,
 )
