@@ -36,13 +36,11 @@ Partition = tuple[str, int]
 
 
 class InputWatermarks:
-    """One agent's input partitions: the next offset to admit (contiguous), the next offset not yet stored
-    (the commit ceiling), holes to seek back to. ``topics``: the agent's input topics (empty: any)."""
+    """The worker's input partitions: the next offset to admit (contiguous, whichever agent admits it),
+    holes to seek back to."""
 
-    def __init__(self, topics: Iterable[str] = ()) -> None:
-        self.topics = frozenset(topics)
+    def __init__(self) -> None:
         self._next: dict[Partition, int] = {}
-        self._stored: dict[Partition, int] = {}
         self._seen: set[Partition] = set()
         self._holes: dict[Partition, int] = {}
         self._sought: dict[Partition, tuple[int, int, float]] = {}
@@ -62,13 +60,9 @@ class InputWatermarks:
         self._idle: dict[Partition, tuple[int, int]] = {}
 
     def reset(self, starts: Mapping[Partition, int | None]) -> None:
-        """After an assignment's seek: where each partition of the agent's topics resumes (``None``:
-        unknown, the first message processed tells); that is also the ceiling until a batch is stored, so
-        nothing Faust skipped while it recovered is committed. Forgets everything else."""
-        mine = {(tp[0], tp[1]): start for tp, start in starts.items()
-                if start is not None and (not self.topics or tp[0] in self.topics)}  # fmt: skip
-        self._next = dict(mine)
-        self._stored = dict(mine)
+        """After an assignment's seek: where each partition's stream resumes (``None``: unknown, the first
+        message processed tells). Forgets everything else."""
+        self._next = {(tp[0], tp[1]): start for tp, start in starts.items() if start is not None}
         self._seen.clear()
         self._holes.clear()
         self._sought.clear()
@@ -77,23 +71,21 @@ class InputWatermarks:
         self._idle.clear()
 
     def admit(self, tp: Partition, offset: int) -> bool:
-        """Whether the agent may process ``offset`` of ``tp`` now (called in offset order per partition):
-        yes in order or again (a redelivery); no past a hole, which is then to be sought back to."""
+        """Whether an agent may process ``offset`` of ``tp`` now (called in offset order per partition and
+        agent): yes in order or again (a redelivery, or the second agent of a topic); no past a hole,
+        which is then to be sought back to."""
         key = (tp[0], tp[1])
         self._seen.add(key)
         expected = self._next.get(key)
         if expected is None or offset == expected:
             self._next[key] = offset + 1
-            self._stored.setdefault(key, offset)
             return True
-        if offset < expected:  # a redelivery of something already processed
+        if offset < expected:  # a redelivery, or what another agent of the topic admitted first
             return True
         if self._gaps.get(key) == expected:  # sought back to it often enough: the hole is real
             del self._gaps[key]
             self._sought.pop(key, None)
             self._next[key] = offset + 1
-            if self._stored.get(key) == expected:  # nothing admitted waits to be stored before the gap
-                self._stored[key] = offset
             self.gaps_skipped += 1
             self.last_gap = (key, expected, offset)
             return True
@@ -102,32 +94,20 @@ class InputWatermarks:
         self._holes[key] = expected
         return False
 
-    def stored(self, partitions: Iterable[Partition] | None = None) -> None:
-        """Everything admitted so far on ``partitions`` (default: all) is stored: the ceiling moves up to
-        it. The agent calls it after each batch step that returned; batches of one agent run one after the
-        other, so what was admitted before the call belongs to stored batches."""
-        keys = self._next.keys() if partitions is None else {(tp[0], tp[1]) for tp in partitions}
-        for key in keys:
-            if key in self._next:
-                self._stored[key] = max(self._stored.get(key, 0), self._next[key])
-
-    def failed(self, firsts: Mapping[Partition, int]) -> None:
-        """The batch step failed for good; ``firsts``: the first offset of the batch in each partition. The
-        batch must be processed again: the ceiling stays at or below it (also when an assignment reset
-        the watermarks while the step was being retried), admission goes back to it (later messages wait
-        past a hole there), and that hole is never taken as a real gap."""
+    def rewind(self, firsts: Mapping[Partition, int]) -> None:
+        """A batch failed for good from ``firsts`` (partition -> offset): admission goes back there (later
+        messages wait past a hole), and that hole is never taken as a real gap."""
         for tp, first in firsts.items():
             key = (tp[0], tp[1])
             self._seen.add(key)
-            floor = min(first, self._stored.get(key, first))
-            self._stored[key] = floor
+            floor = min(first, self._next.get(key, first))
             self._next[key] = floor
             self._pinned[key] = floor
 
     def stalled(self, tp: Partition, highwater: int, checks: int = 2) -> int | None:
         """Called periodically with ``tp``'s high watermark: the offset to seek back to when messages
         wait past the next offset to process and nothing of ``tp`` was processed for ``checks`` calls in
-        a row (the fetcher took them as read and never delivered them), else ``None``. Only partitions the
+        a row (the fetcher took them as read and never delivered them), else ``None``. Only partitions an
         agent processed since the assignment are watched (table recovery delivers nothing for a while)."""
         key = (tp[0], tp[1])
         expected = self._next.get(key)
@@ -163,45 +143,102 @@ class InputWatermarks:
                 due[key] = offset
         return due
 
+
+class AgentWatermarks:
+    """One agent's view: admission through the worker's :class:`InputWatermarks`, and per partition of
+    its ``topics`` the next offset whose predecessors it has all stored (its commit ceiling)."""
+
+    def __init__(self, shared: InputWatermarks, topics: Iterable[str] = ()) -> None:
+        self.shared = shared
+        self.topics = frozenset(topics)
+        self._admitted: dict[Partition, int] = {}
+        self._stored: dict[Partition, int] = {}
+
+    @property
+    def gaps_skipped(self) -> int:
+        return self.shared.gaps_skipped
+
+    @property
+    def last_gap(self) -> tuple[Partition, int, int] | None:
+        return self.shared.last_gap
+
+    @property
+    def seeks_before_gap(self) -> int:
+        return self.shared.seeks_before_gap
+
+    def reset(self, starts: Mapping[Partition, int | None]) -> None:
+        """After an assignment's seek: where each partition of the agent's topics resumes (``None``:
+        unknown, the first message admitted tells); that is also the ceiling until a batch is stored, so
+        nothing Faust skipped while it recovered is committed."""
+        mine = {(tp[0], tp[1]): start for tp, start in starts.items()
+                if start is not None and (not self.topics or tp[0] in self.topics)}  # fmt: skip
+        self._admitted = dict(mine)
+        self._stored = dict(mine)
+
+    def admit(self, tp: Partition, offset: int) -> bool:
+        """:meth:`InputWatermarks.admit`, remembering how far this agent has admitted."""
+        if not self.shared.admit(tp, offset):
+            return False
+        key = (tp[0], tp[1])
+        self._stored.setdefault(key, offset)
+        if offset + 1 > self._admitted.get(key, -1):
+            self._admitted[key] = offset + 1
+        return True
+
+    def stored(self) -> None:
+        """Everything this agent admitted so far is stored: its ceiling moves up to it. The agent calls it
+        after each batch step that returned; its batches run one after the other, so what it admitted
+        before the call belongs to stored batches."""
+        for key, admitted in self._admitted.items():
+            if admitted > self._stored.get(key, 0):
+                self._stored[key] = admitted
+
+    def failed(self, firsts: Mapping[Partition, int]) -> None:
+        """The batch step failed for good; ``firsts``: the first offset of the batch in each partition. The
+        batch must be processed again: the ceiling stays at or below it (also when an assignment reset
+        the watermarks while the step was being retried), and admission goes back to it."""
+        floors: dict[Partition, int] = {}
+        for tp, first in firsts.items():
+            key = (tp[0], tp[1])
+            floor = min(first, self._stored.get(key, first))
+            self._stored[key] = self._admitted[key] = floors[key] = floor
+        self.shared.rewind(floors)
+
     def ceiling(self, tp: Partition) -> int | None:
-        """The highest offset the worker may commit for ``tp`` (the next one not stored), or ``None`` for a
-        partition the agent does not read or knows nothing of since the assignment (nothing to guard)."""
+        """The highest offset this agent lets the worker commit for ``tp`` (the next one it has not
+        stored), or ``None`` for a partition it does not read or knows nothing of since the assignment."""
         return self._stored.get((tp[0], tp[1]))
 
 
 class CommitGuard:
-    """The :class:`InputWatermarks` of every agent of a worker, by agent name."""
+    """The worker's :class:`InputWatermarks` and the :class:`AgentWatermarks` of each agent, by name."""
 
     def __init__(self) -> None:
-        self.agents: dict[str, InputWatermarks] = {}
+        self.inputs = InputWatermarks()
+        self.agents: dict[str, AgentWatermarks] = {}
 
-    def agent(self, name: str, topics: Iterable[str] = ()) -> InputWatermarks:
+    def agent(self, name: str, topics: Iterable[str] = ()) -> AgentWatermarks:
         """The watermarks of agent ``name`` reading ``topics`` (made on first use: before the worker
         starts, so that the first assignment's :meth:`reset` reaches them)."""
         watermarks = self.agents.get(name)
         if watermarks is None:
-            watermarks = self.agents[name] = InputWatermarks(topics)
+            watermarks = self.agents[name] = AgentWatermarks(self.inputs, topics)
         return watermarks
 
     def reset(self, starts: Mapping[Partition, int | None]) -> None:
+        self.inputs.reset(starts)
         for watermarks in self.agents.values():
             watermarks.reset(starts)
 
     def ceiling(self, tp: Partition) -> int | None:
-        """The lowest ceiling of the agents that processed ``tp`` since the assignment (``None``: none)."""
+        """The lowest ceiling of the agents that read ``tp`` (``None``: none knows it)."""
         ceilings = [c for w in self.agents.values() if (c := w.ceiling(tp)) is not None]
         return min(ceilings) if ceilings else None
 
     def stalled(self, tp: Partition, highwater: int) -> int | None:
-        """The lowest offset an agent asks to seek ``tp`` back to (:meth:`InputWatermarks.stalled`)."""
-        offsets = [o for w in self.agents.values() if (o := w.stalled(tp, highwater)) is not None]
-        return min(offsets) if offsets else None
+        """:meth:`InputWatermarks.stalled`."""
+        return self.inputs.stalled(tp, highwater)
 
     def take_holes(self, now: float) -> dict[Partition, int]:
-        """Every agent's holes due now (:meth:`InputWatermarks.take_holes`), the lowest offset per
-        partition."""
-        due: dict[Partition, int] = {}
-        for watermarks in self.agents.values():
-            for key, offset in watermarks.take_holes(now).items():
-                due[key] = min(offset, due.get(key, offset))
-        return due
+        """:meth:`InputWatermarks.take_holes`."""
+        return self.inputs.take_holes(now)

@@ -54,7 +54,7 @@ from streams.worker.faust import patches
 from streams.worker.faust.adapters import KafkaSink, TableStore, raw_message
 from streams.worker.faust.patches import is_input_topic
 from streams.worker.metrics import WorkerMetrics
-from streams.worker.offsets import CommitGuard, InputWatermarks
+from streams.worker.offsets import AgentWatermarks, CommitGuard
 from streams.worker.plates import (
     TICK,
     PlateProcessor,
@@ -241,7 +241,7 @@ class AppContext:
             self.metrics.input_holes.labels(self.topics.base(topic)).inc()
             await self.app.consumer.seek(TP(topic, partition), offset)
 
-    def batch(self, events: Sequence[Any], watermarks: InputWatermarks) -> list[RawMessage]:
+    def batch(self, events: Sequence[Any], watermarks: AgentWatermarks) -> list[RawMessage]:
         """A ``take_events`` batch as :class:`RawMessage`: every event of it but those past a hole in
         their partition (:class:`~streams.worker.offsets.InputWatermarks`). take_events acknowledges the whole
         batch, so Faust would commit those unprocessed; the ceiling on its commits keeps them
