@@ -1,4 +1,4 @@
-"""Latency of the OK-label query under load (issue 5): one worker with projections on the broker of this
+"""Latency of the OK-label query under load: one worker with projections on the broker of this
 machine, a few thousand vehicles loaded, then ``GET /vehicles/{vin}/ok-label?advertised_km=N`` with a
 dealer's key at a fixed open-loop rate from aiohttp clients.
 
@@ -36,8 +36,6 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
 from bench_pipeline import await_receipt, latency_run

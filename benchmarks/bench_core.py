@@ -1,10 +1,10 @@
-"""Readings per second through the judgment core (``vehicle.decide``) on one core: issue 3 item 6.
+"""Readings per second through the judgment core (``vehicle.decide``) on one core.
 
 Realistic histories: each vehicle is registered, then read 10 to 20 times over its life (a reading every
 1 to 9 months, 5,000 to 30,000 km a year), by a few garages and an inspection body, with the receipts'
 checks on (work description, timeliness). A reading is mistyped (a digit too many, two digits swapped)
 with probability 0.15 %, so that about 2 % of vehicles have an illogical series, as RDW found in its 2018
-clean-up (domain.md); R10's Trusted Provider bar (< 0.5 % of a provider's readings) agrees in order.
+clean-up (RDW's reports); R10's Trusted Provider bar (< 0.5 % of a provider's readings) agrees in order.
 Readings arrive in time order, like the live stream.
 The figure counts readings only; the registrations are decided but not timed.
 
@@ -31,10 +31,7 @@ import os
 import random
 import sys
 import time
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import add_common_args, finish
 
@@ -175,7 +172,7 @@ def run(vehicles: int, repeats: int = 5, seed: int = 3) -> dict[str, object]:
     * ``stream``: every reading of the fleet interleaved by submission time, as on the topic, with every
       state resident in a dict (a cold state per event: the slowest case);
     * ``per_vehicle``: each vehicle's readings in a row, its state hot, as after the agent decoded it;
-    * ``fast_path``: one consistent reading appended to a hot realistic state (issue 3 item 6);
+    * ``fast_path``: one consistent reading appended to a hot realistic state;
     * the ``*_gc_paused`` twins: the same runs with the cyclic garbage collector paused while timing.
     """
     rng = random.Random(seed)

@@ -1,4 +1,4 @@
-"""Failover of one worker of three (issue 7), as ``tests/integration/test_failover.py`` runs it, with the
+"""Failover of one worker of three, as ``tests/integration/test_failover.py`` runs it, with the
 figures kept: a fleet streams in, one worker is SIGKILLed mid-stream; seconds from the kill until the
 partitions are handed over, until the outputs flow again on the dead worker's partitions, and until
 queries for its vehicles answer on every survivor. The run also verifies that no receipt or anomaly was
@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' harness (not installed)
 
 from streams.kafka.clients import bootstrap_servers
 from streams.local.kafka import LocalKafka

@@ -1,4 +1,4 @@
-"""Latency of the inflow gateway: a DMS posts a reading and long-polls its receipt (issue 8 item 3).
+"""Latency of the inflow gateway: a DMS posts a reading and long-polls its receipt.
 
 One ``carpass worker`` (no projections) and one ``carpass gateway`` (subprocesses) on the local broker;
 this process is the DMS fleet: an open-loop load at a fixed rate (each request starts on its schedule,
@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' harness (not installed)
 
 import aiohttp
 

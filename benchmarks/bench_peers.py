@@ -1,4 +1,4 @@
-"""Our Faust worker against a Quix Streams peer and the framework-free loops, on the same events: issue 6.
+"""Our Faust worker against a Quix Streams peer and the framework-free loops, on the same events.
 
 The same batch of events (``benchlib.fleet``: registrations, then realistic reading histories) is produced
 once to the input topics (same partitions); then, one after the other, each system drains it from offset 0
@@ -29,10 +29,7 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import (
     BenchRun,

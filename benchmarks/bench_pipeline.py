@@ -1,4 +1,4 @@
-"""One stream worker on the broker of this machine: issue 4 item 6.
+"""One stream worker on the broker of this machine.
 
 * **sustained readings/s**: realistic histories (a registration, then 10 to 20 readings over 3 to 10
   years, by three garages and an inspection body; 0.15 % typos) are produced to the input topics first,
@@ -29,10 +29,7 @@ import pstats
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import (
     NAMESPACE,

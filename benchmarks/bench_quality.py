@@ -1,4 +1,4 @@
-"""Detection quality, ours against the naive rule, on the simulator's ground truth: issue 6.
+"""Detection quality, ours against the naive rule, on the simulator's ground truth.
 
 A simulated Belgian fleet (``streams.simulator``: the faults injected are listed in its ground truth) is
 judged twice, offline and on the same records (``streams.simulator.evaluate``):
@@ -24,10 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import add_common_args, finish
 

@@ -1,4 +1,4 @@
-"""Replay: a fresh worker rebuilds every state and view from offset 0 of topics already filled: issue 6.
+"""Replay: a fresh worker rebuilds every state and view from offset 0 of topics already filled.
 
 A simulated fleet (``streams.simulator``, real fault rates, malformed messages included) is produced to
 the input topics (the event store). Then one ``carpass worker`` **with projections** (certificate and
@@ -8,7 +8,7 @@ every input partition and then of the receipts and anomalies it wrote (which the
 reads): the time from the process start to that point, and without the start-up (up to its first
 receipt: imports, group join, table recovery), gives events/s and readings/s.
 
-Projection to the registry's history (310 million readings, domain.md): hours for one worker at the
+Projection to the registry's history (310 million readings, Car-Pass reports): hours for one worker at the
 measured per-worker rate, and with 12 partitions and 12 workers, **assuming linear scaling** (each worker
 on its own cores and the broker not the bottleneck; this 2-core machine cannot show it: see
 ``bench_scaling.py``). Faust commits every few seconds, so the end is known to about 3 s.
@@ -26,10 +26,7 @@ import os
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import (
     BenchRun,

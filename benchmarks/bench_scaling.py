@@ -1,4 +1,4 @@
-"""Scaling: throughput with 1, 2 and 4 partitions and as many workers, on this machine: issue 6.
+"""Scaling: throughput with 1, 2 and 4 partitions and as many workers, on this machine.
 
 For each N in ``--workers`` (default 1 2 4): the input topics get N partitions, the same batch of events
 (``benchlib.fleet``) is produced to them first, then N ``carpass worker`` processes (one consumer group,
@@ -23,10 +23,7 @@ import contextlib
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import (
     BenchRun,

@@ -21,9 +21,9 @@ What is counted, per Brussels calendar year:
   around New Year).
 * Trusted Provider year Y+1 (R10): at least one reading in Y and a trend-break rate below 0.5 %.
 
-Idempotence: anomalies are keyed by ``anomaly_id`` (a redelivery changes nothing); receipts are counted
-once per delivery, so counts are exact under exactly-once processing and may overcount after a crash
-under at-least-once (remembering every receipt id of a large provider would not fit a table value).
+Idempotence: anomalies are keyed by ``anomaly_id`` (a redelivery changes nothing); a receipt delivered
+again after a crash or a takeover upstream is counted once: the worker step remembers the event id of
+each receipt counted, in a table of its own (``projections.wiring.QualityFolder``).
 """
 
 from __future__ import annotations

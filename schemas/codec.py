@@ -1,4 +1,4 @@
-"""Avro values on the wire <-> contract records (``contracts.md`` "Wire format").
+"""Avro values on the wire <-> contract records (the contract's wire format).
 
 ::
 

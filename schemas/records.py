@@ -1,4 +1,4 @@
-"""Python record types of the event contracts (``shared/docs/contracts.md``), namespace ``carpass.events``.
+"""Python record types of the event contracts (the event contracts), namespace ``carpass.events``.
 
 Frozen, slotted dataclasses; field names are the contract's. Conventions, chosen for speed on the hot path
 and for byte-exact replays:

@@ -1,4 +1,4 @@
-"""Python record types of the three views (``contracts.md`` "Views"), namespace ``carpass.events``.
+"""Python record types of the three views (the contract's views), namespace ``carpass.events``.
 
 Same conventions as :mod:`schemas.records`: frozen, slotted dataclasses whose field names are the Avro
 schema's (``schemas/avro/CertificateView.avsc``, ``OkLabelView.avsc``, ``ProviderQuality.avsc``, the source

@@ -8,8 +8,8 @@
 
 Evidence wins over inability: a break found in a history that also has a no-judgment reason is ILLOGICAL
 (its reasons then list the break kinds, then the no-judgment reasons). RDW would say "no judgment" for a
-replaced or imported car; but 0.9 % of imports are rolled back (domain.md), and hiding a found rollback
-behind "imported" would help exactly those.
+replaced or imported car; but 0.9 % of imports are rolled back (Car-Pass's reports), and hiding a found
+rollback behind "imported" would help exactly those.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ class Policy:
     weights: SourceWeights = field(default_factory=SourceWeights)
     receipts: ReceiptPolicy = field(default_factory=ReceiptPolicy)
     fast_path: bool = True
-    """Skip the trend engine for a reading appended consistently after a clean history (issue 3 item 6).
+    """Skip the trend engine for a reading appended consistently after a clean history.
     Off only in tests that prove the fast path gives the same result as a full re-evaluation."""
 
 

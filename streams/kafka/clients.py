@@ -13,7 +13,7 @@
 
 Every confluent-kafka producer of the project must come from :func:`producer_config`: librdkafka's default
 partitioner is CRC32, but aiokafka, Faust and Java use murmur2, and all VIN-keyed topics must be
-co-partitioned (``contracts.md`` "Wire format"). ``murmur2_random`` is murmur2 for keyed messages (random
+co-partitioned (the contract's wire format). ``murmur2_random`` is murmur2 for keyed messages (random
 only for null keys), the same partition as aiokafka's ``DefaultPartitioner`` (tested on a broker).
 """
 

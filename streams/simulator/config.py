@@ -1,6 +1,6 @@
 """The calibration of the fleet simulator, in one frozen value: every rate, with where it comes from.
 
-``(src)`` marks a figure from ``shared/docs/domain.md`` (public Car-Pass / RDW reports); ``(model)`` marks an
+``(src)`` marks a figure the registries published (public Car-Pass / RDW reports); ``(model)`` marks an
 assumption of this simulator where no public figure exists, chosen to be plausible and stated here so that it
 can be argued with. Rates are probabilities per event of the population named (per reading, per sale, per
 vehicle-year). The ``fault_rate_multiplier`` scales every *fault* rate (and the shares of the rare vehicle
@@ -139,5 +139,5 @@ KEYING_CAUSE_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("EXTRA_DIGIT", 0.175),
     ("MISSING_DIGIT", 0.175),
 )
-"""Mix of keying errors (model; domain.md: "errors are typically swapped or mistyped digits", then a
+"""Mix of keying errors (model; Car-Pass: "errors are typically swapped or mistyped digits", then a
 factor of 10). Miles typed as km is drawn separately, on miles dashboards only."""
