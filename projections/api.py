@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,7 +34,6 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from projections.auth import Access, ApiKeys, AuthError, Principal, Role, authorize, presented_key
 from projections.certificates import CertificateSigner, IssuedCertificate, issue, verify
 from projections.html import render_certificate
 from projections.quality import ProviderTally, compliance, late_share, quality_view, year_of
@@ -43,6 +41,8 @@ from projections.views import certificate_view, ok_label_decision, ok_label_view
 from schemas.jsonl import to_json_obj
 from streams.domain.calendar import brussels_day, date_of
 from streams.domain.state import VehicleState
+from streams.http.auth import Access, ApiKeys, AuthError, Principal, Role, authorize, presented_key
+from streams.http.responses import error, wall_clock_ms
 
 VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
 PROVIDER_RE = re.compile(r"^[0-9]{10}$")
@@ -138,14 +138,6 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/certificates/{number}", "verify", _ANYONE, "certificate"),
     Route("GET", "/vehicles/{vin}/certificate.html", "page", _ADVERTS, "vehicle"),
 )
-
-
-def error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _new_event_id() -> str:

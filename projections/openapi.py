@@ -7,11 +7,11 @@ file, the generated document and the routes an application registers agree (path
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from projections.api import ROUTES, Route
-from projections.auth import Role
+from streams.http import openapi
+from streams.http.auth import Role
 
 _PARAMS: dict[str, dict[str, Any]] = {
     "vin": {
@@ -105,26 +105,16 @@ def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "carpass-streams query API",
-            "version": "1",
-            "description": "Certificates (R11, R16), OK labels (R12), provider quality (R10, R14). "
-            f"Roles (R15): {', '.join(r.value for r in Role)}.",
-        },
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer"},
-                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-            }
-        },
-    }
+    return openapi.document(
+        "carpass-streams query API",
+        "Certificates (R11, R16), OK labels (R12), provider quality (R10, R14). "
+        f"Roles (R15): {', '.join(r.value for r in Role)}.",
+        paths,
+    )
 
 
 def dumps() -> str:
-    return json.dumps(document(), indent=2, sort_keys=True) + "\n"
+    return openapi.dumps(document())
 
 
 if __name__ == "__main__":

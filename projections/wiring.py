@@ -35,8 +35,7 @@ from aiohttp import web
 from aiokafka.partitioner import murmur2
 from yarl import URL
 
-from projections.api import CarPassApi, NotReadyError, VehicleSnapshot, error
-from projections.auth import ApiKeys
+from projections.api import CarPassApi, NotReadyError, VehicleSnapshot
 from projections.certificates import IssuedCertificate, load_signer
 from projections.quality import (
     ProviderEvent,
@@ -53,6 +52,8 @@ from schemas.codec import Codec
 from schemas.errors import DecodeError
 from schemas.records import AnomalyEvent, ProviderRegistration, Receipt
 from streams.domain.state import VehicleState
+from streams.http.auth import ApiKeys
+from streams.http.responses import error
 from streams.state.codec import decode_state
 from streams.worker.batch import OutputSink, RawMessage, StateStore
 from streams.worker.faust.adapters import flush_together

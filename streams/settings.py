@@ -88,7 +88,7 @@ class Settings:
     """PEM (PKCS#8, unencrypted) Ed25519 private key that signs certificates (R16); empty: a development
     key generated once into ``cache_dir``, with a warning."""
     api_keys_file: str = ""
-    """JSON file of the API keys and their roles (R15, ``projections.auth``); empty: no key is accepted."""
+    """JSON file of the API keys and their roles (R15, ``streams.http.auth``); empty: no key is accepted."""
     # --- operations: standby replicas; TLS and SASL of every Kafka client (streams/kafka/clients.py) ---
     standby_replicas: int = 1
     """Standby copies of each state-table partition kept up to date on other workers, so that a failover

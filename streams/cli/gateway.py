@@ -44,8 +44,8 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
     from confluent_kafka import KafkaException
 
-    from projections.auth import ApiKeys, ApiKeysError
     from streams.gateway.server import run
+    from streams.http.auth import ApiKeys, ApiKeysError
     from streams.kafka.admin import TopicSetupError, ensure_topics
 
     if args.port is not None:

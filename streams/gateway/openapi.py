@@ -7,13 +7,13 @@ that the file, the generated document and the routes the application registers a
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from schemas.catalog import schema_for
 from schemas.records import OdometerReading
 from streams.gateway.requests import MAX_COUNTER_DIGITS, MAX_TEXT
 from streams.gateway.service import ROUTES, GatewayRoute
+from streams.http import openapi
 
 _READING = {f["name"]: f for f in schema_for(OdometerReading).expanded["fields"]}
 
@@ -176,27 +176,16 @@ def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "carpass-streams inflow gateway",
-            "version": "1",
-            "description": "Odometer readings in, receipts out, for dealer-management software: the "
-            "Car-Pass inflow interface over the event log. Provider keys are bound to the 10-digit "
-            "enterprise number.",
-        },
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer"},
-                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-            }
-        },
-    }
+    return openapi.document(
+        "carpass-streams inflow gateway",
+        "Odometer readings in, receipts out, for dealer-management software: the Car-Pass inflow "
+        "interface over the event log. Provider keys are bound to the 10-digit enterprise number.",
+        paths,
+    )
 
 
 def dumps() -> str:
-    return json.dumps(document(), indent=2, sort_keys=True) + "\n"
+    return openapi.dumps(document())
 
 
 if __name__ == "__main__":

@@ -16,9 +16,9 @@ import sys
 
 from aiohttp import web
 
-from projections.auth import ApiKeys
 from streams.gateway.kafka import EventProducer, ReceiptFollower
 from streams.gateway.service import Gateway
+from streams.http.auth import ApiKeys
 from streams.kafka.clients import build_codec
 from streams.kafka.topics import PipelineTopics
 from streams.settings import Settings

@@ -57,8 +57,6 @@ from typing import Any
 
 from aiohttp import web
 
-from projections.api import error, wall_clock_ms
-from projections.auth import Access, ApiKeys, AuthError, Principal, Role, authorize, presented_key
 from schemas.catalog import AnyRecord, key_of
 from schemas.codec import Codec
 from schemas.errors import EncodeError
@@ -77,6 +75,8 @@ from streams.gateway.requests import (
     parse_observation,
     parse_wait,
 )
+from streams.http.auth import Access, ApiKeys, AuthError, Principal, Role, authorize, presented_key
+from streams.http.responses import error, wall_clock_ms
 from streams.kafka.topics import PipelineTopics
 from streams.settings import Settings
 

@@ -48,7 +48,7 @@ class GatewayProcess:
 
 
 def write_keys(path: Path, keys: dict[str, dict[str, str]]) -> str:
-    """Write a keys file (``projections.auth`` format) for workers and gateways; its path."""
+    """Write a keys file (``streams.http.auth`` format) for workers and gateways; its path."""
     path.write_text(json.dumps({"keys": [{"name": name, **entry} for name, entry in keys.items()]}))
     return str(path)
 

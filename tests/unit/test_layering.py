@@ -60,6 +60,8 @@ ALLOWED: dict[str, set[str]] = {
     "streams.domain": {"schemas"},
     "streams.state": {"schemas", "streams.domain"},
     "streams.kafka": {"schemas", "streams.domain", "streams.settings"},
+    "streams.http": {"schemas", "streams.domain"},
+    "streams.gateway": {"schemas", "streams.domain", "streams.http", "streams.kafka", "streams.settings"},
 }
 FAUST_DOOR = "streams.worker.faust"
 """The only package that imports faust or mode (Faust's service library)."""

@@ -12,12 +12,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from projections.api import ROUTES, CarPassApi, InMemoryViewSource, NotReadyError
-from projections.auth import ApiKeys, Role
 from projections.certificates import CertificateSigner, issue
 from projections.quality import ProviderTally, YearTally
 from projections.views import certificate_view
 from schemas.records import RecallState
 from streams.domain.state import RecallFact
+from streams.http.auth import ApiKeys, Role
 from tests.unit.projections.builders import PROVIDER, VIN, clean_old_vehicle, ms, spike
 
 NOW = ms(2024, 6, 1, 12)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from projections import openapi
 from projections.api import CarPassApi, InMemoryViewSource
-from projections.auth import ApiKeys
 from projections.certificates import CertificateSigner, issue
 from projections.html import mileage_chart_svg, render_certificate
 from projections.views import certificate_view
 from schemas.records import AnomalyKind
 from streams.domain.state import OpenAnomaly, VehicleState
+from streams.http.auth import ApiKeys
 from tests.unit.projections.builders import VIN, clean_old_vehicle, day, reading, registration, spike
 
 STATIC = Path(openapi.__file__).with_name("openapi.json")

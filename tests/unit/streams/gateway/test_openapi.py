@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from projections.auth import ApiKeys
 from schemas.codec import Codec
 from streams.gateway import openapi
 from streams.gateway.service import Gateway
+from streams.http.auth import ApiKeys
 from streams.settings import Settings
 
 STATIC = Path(openapi.__file__).with_name("openapi.json")

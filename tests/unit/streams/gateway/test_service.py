@@ -9,11 +9,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from projections.auth import ApiKeys
 from schemas.codec import Codec, decode
 from schemas.records import Issue, OdometerReading, ReadingConfirmation, Receipt, ReceiptStatus, Severity
 from streams.gateway.kafka import ProduceError
 from streams.gateway.service import Gateway
+from streams.http.auth import ApiKeys
 from streams.settings import Settings
 
 GARAGE, OTHER = "0412345678", "0498765432"
