@@ -23,7 +23,7 @@ What is counted, per Brussels calendar year:
 
 Idempotence: anomalies are keyed by ``anomaly_id`` (a redelivery changes nothing); a receipt delivered
 again after a crash or a takeover upstream is counted once: the worker step remembers the event id of
-each receipt counted, in a table of its own (``projections.wiring.QualityFolder``).
+each receipt counted, in a table of its own (``projections.steps.QualityFolder``).
 """
 
 from __future__ import annotations

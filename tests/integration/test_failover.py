@@ -41,7 +41,7 @@ import pytest
 from confluent_kafka import Consumer
 
 from projections.quality import counts_as_reading
-from projections.wiring import key_partition
+from projections.routing import key_partition
 from schemas.records import OdometerReading, Receipt
 from tests.conftest import artifacts_dir
 from tests.integration.expected import assert_same_outputs, expected_outputs, histories, registrations_for

@@ -11,17 +11,16 @@ from yarl import URL
 
 from projections.api import NotReadyError
 from projections.quality import tally_from_json
-from projections.views import certificate_view, ok_label_view
-from projections.wiring import (
+from projections.routing import key_partition, owner_of
+from projections.steps import (
     IssuanceRecorder,
     ProviderRekey,
     QualityFolder,
-    TableViewSource,
     ViewPublisher,
     decode_provider_event,
-    key_partition,
-    owner_of,
 )
+from projections.views import certificate_view, ok_label_view
+from projections.wiring import TableViewSource
 from schemas.codec import Codec
 from schemas.records import AnomalyEvent, AnomalyKind, AnomalyStatus, Judgment, Receipt, ReceiptStatus
 from schemas.views import CertificateView, OkLabelView, ProviderQuality

@@ -1,0 +1,72 @@
+"""Table routing for the API: a request for a key another worker owns is forwarded to it.
+
+::
+
+    request for key K ──key_partition(K)──► the partition ──owner_of (Faust's changelog distribution)──►
+        this worker: answered here │ another: proxied (FORWARDED_HEADER set) │ none known yet: 503 "retry"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiokafka.partitioner import murmur2
+from yarl import URL
+
+from streams.http.responses import error
+
+FORWARDED_HEADER = "X-Carpass-Forwarded"
+FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=5)
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition of ``key``: murmur2, as Kafka's Java client, aiokafka (Faust) and the confluent
+    producer with ``murmur2_random`` place keyed messages (``streams.kafka.clients``)."""
+    return (int(murmur2(key)) & 0x7FFFFFFF) % partitions
+
+
+def owner_of(app: Any, table_name: str, key: bytes, partitions: int) -> URL | None:
+    """The web URL of the worker owning ``key``'s partition of table ``table_name`` (Faust's changelog
+    distribution, exchanged by the assignor at each rebalance); None while no worker is known to own it.
+
+    Not ``app.router.key_store``: that hashes with the Faust producer's partitioner, which needs the
+    producer's metadata of the changelog topic, and the producer only fetches it once it has sent to the
+    topic, which it never does for a table written through the confluent sink: ``TypeError`` (a 500)."""
+    partition = key_partition(key, partitions)
+    for host, topics in app.router.table_metadata(table_name).items():
+        if any(partition in owned for owned in topics.values()):
+            return URL(host)
+    return None
+
+
+def make_forward(app: Any, tables: dict[str, str], partitions: int) -> Callable[[web.Request, str, str], Any]:
+    """Table routing: answer here when this worker owns ``key``'s partition, else proxy the request.
+    ``partitions``: the partition count of the tables (``settings.partitions``)."""
+
+    async def forward(request: web.Request, table: str, key: str) -> web.StreamResponse | None:
+        if request.headers.get(FORWARDED_HEADER):
+            return None
+        dest = owner_of(app, tables[table], key.encode("utf-8"), partitions)
+        if dest is None or dest.host is None:
+            return error(503, "the partition's owner is not known yet (rebalance under way); retry")
+        own = app.conf.canonical_url
+        if (dest.host, dest.port) == (own.host, own.port):
+            return None
+        url = request.url.with_host(dest.host).with_port(dest.port)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        headers[FORWARDED_HEADER] = "1"
+        body_in = await request.read()
+        try:
+            async with app.http_client.request(request.method, url, headers=headers, data=body_in,
+                                               timeout=FORWARD_TIMEOUT) as r:  # fmt: skip
+                body = await r.read()
+                extra = {"Location": r.headers["Location"]} if "Location" in r.headers else None
+                return web.Response(body=body, status=r.status, content_type=r.content_type, headers=extra)
+        except (aiohttp.ClientError, TimeoutError):
+            # The owner died and the group has not noticed yet (up to the session timeout): retryable.
+            return error(503, "the partition's owner does not answer (failover under way); retry")
+
+    return forward
