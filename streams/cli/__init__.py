@@ -7,8 +7,10 @@ built here, once, and handed to the command.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from streams.settings import Settings, SettingsError
 
@@ -34,9 +36,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever ``sys.stderr`` is when a line is logged."""
+
+    carpass = True
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def route_librdkafka_logs() -> None:
+    """librdkafka's log lines (``streams.kafka.clients.LIBRDKAFKA_LOG``) on stderr as ``kafka: …``, warnings
+    and errors only, the transient ones it retries by itself left out. Idempotent."""
+    from streams.kafka.clients import LIBRDKAFKA_LOG
+
+    if any(getattr(h, "carpass", False) for h in LIBRDKAFKA_LOG.handlers):
+        return
+    handler = _Stderr()
+    handler.setFormatter(logging.Formatter("kafka: %(message)s"))
+    LIBRDKAFKA_LOG.addHandler(handler)
+    LIBRDKAFKA_LOG.setLevel(logging.WARNING)
+    LIBRDKAFKA_LOG.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    route_librdkafka_logs()
     try:
         settings = Settings.from_env()
         result = args.handler(args, settings)

@@ -41,8 +41,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "produce", help="publish JSON Lines records as Avro to their contract topics",
         description=(
             "Read JSON Lines (one record per line, with \"type\" naming the contract record; see "
-            "schemas/jsonl.py) and produce each as Avro to its topic, keyed by VIN (plate, provider id). "
-            "Bad lines are reported and skipped; exit status 1 if any."
+            "schemas/jsonl.py) and produce each as Avro to its topic, keyed by VIN (plate, provider id): "
+            "an OdometerReading goes to <prefix>odometer.readings, where <prefix> is --topic-prefix, else "
+            "CARPASS_TOPIC_PREFIX (as the worker reads it). Bad lines are reported and skipped; exit "
+            "status 1 if any."
         ),
     )  # fmt: skip
     produce.add_argument("file", metavar="FILE", help="JSON Lines file, or - for standard input")
@@ -59,9 +61,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     tail = subparsers.add_parser(
         "tail", help="print the records of a topic as JSON Lines",
-        description="Print decoded records of TOPIC, one JSON object per line, as they arrive.",
+        description=(
+            "Print decoded records of <prefix>TOPIC, one JSON object per line, as they arrive. <prefix> is "
+            "--topic-prefix, else CARPASS_TOPIC_PREFIX (as the worker writes it), and is not added again to "
+            "a TOPIC that already starts with it: `carpass tail odometer.receipts` reads the receipts of "
+            "the environment the settings name. The topic read is said on stderr."
+        ),
     )  # fmt: skip
     tail.add_argument("topic", metavar="TOPIC")
+    tail.add_argument(
+        "--topic-prefix", default=None, metavar="PREFIX",
+        help="prepend PREFIX to TOPIC (default: the setting CARPASS_TOPIC_PREFIX)",
+    )  # fmt: skip
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record, not the end")
     tail.add_argument("--max", type=int, default=None, metavar="N", help="stop after N records")
     tail.add_argument(
@@ -173,13 +184,7 @@ class _Producer:
 
     def send(self, topic: str, key: bytes, value: bytes) -> None:
         if topic not in self._topics:
-            self._topics = self._existing_topics()
-            if topic not in self._topics:
-                self.finish()
-                raise CliError(
-                    f"topic {topic} does not exist on {self._bootstrap}: run `carpass topics create` "
-                    "(records before this one were produced; producing again is safe, inputs are idempotent)"
-                )
+            self._await_topic(topic)
         while True:
             try:
                 self._producer.produce(topic, value=value, key=key)
@@ -187,6 +192,24 @@ class _Producer:
             except BufferError:  # local queue full: let deliveries drain
                 self._producer.poll(0.5)
         self._producer.poll(0)
+
+    def _await_topic(self, topic: str) -> None:
+        """Wait (up to the timeout) until the broker's metadata lists ``topic``: a topic just created can
+        be missing from it for a moment. Then refuse, saying what was waited for."""
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            self._topics = self._existing_topics()
+            if topic in self._topics:
+                return
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.25)
+        self.finish()
+        raise CliError(
+            f"topic {topic} does not exist on {self._bootstrap} (waited {self._timeout_s:.0f} s for it): run "
+            "`carpass topics create` (records before this one were produced; producing again is safe, "
+            "inputs are idempotent)"
+        )
 
     def finish(self) -> int:
         """Wait for outstanding deliveries; the number of records not delivered."""
@@ -209,18 +232,21 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
 
     codec = build_codec(settings)
     group = f"carpass-tail-{uuid.uuid4().hex[:12]}"  # never committed: assign(), no offsets stored
+    prefix: str = settings.topic_prefix if args.topic_prefix is None else args.topic_prefix
+    topic: str = args.topic if args.topic.startswith(prefix) else prefix + args.topic
+    print(f"tail: {topic} on {bootstrap_servers(settings)}", file=sys.stderr)
     consumer = Consumer(consumer_config(settings, group, {"enable.partition.eof": False}))
     try:
         try:
-            metadata = consumer.list_topics(args.topic, timeout=15)
+            metadata = consumer.list_topics(topic, timeout=15)
         except Exception as exc:
             raise CliError(f"cannot reach Kafka at {bootstrap_servers(settings)}: {exc}") from exc
-        found = metadata.topics.get(args.topic)
+        found = metadata.topics.get(topic)
         if found is None or found.error is not None or not found.partitions:
-            raise CliError(f"topic {args.topic} does not exist on {bootstrap_servers(settings)}")
+            raise CliError(f"topic {topic} does not exist on {bootstrap_servers(settings)}")
         start = OFFSET_BEGINNING if args.from_beginning else OFFSET_END
-        consumer.assign([TopicPartition(args.topic, p, start) for p in sorted(found.partitions)])
-        spec = _spec_of(args.topic)
+        consumer.assign([TopicPartition(topic, p, start) for p in sorted(found.partitions)])
+        spec = _spec_of(topic)
         _follow(consumer, codec, spec.record_type if spec else None, args.max, args.timeout)
     finally:
         consumer.close()

@@ -2,9 +2,12 @@
 
 Input: one event per line, ``type`` naming the contract record (OdometerReading, CorrectionRequest,
 VehicleRegistration, RecallStatus, AccidentInspectionStatus) and the contract's field names; timestamps
-ISO-8601, dates YYYY-MM-DD (``schemas.jsonl``). Output on stdout, JSON Lines: every Receipt and
-AnomalyEvent in order (contract shapes), then one VehicleSummary per VIN. Bad input stops the command with
-the line and field at fault (exit status 2) before anything is judged.
+ISO-8601, dates YYYY-MM-DD (``schemas.jsonl``). Output on stdout, per VIN: the judgment and its reasons,
+every reading with its receipt (the readings an open anomaly blames marked), each open anomaly in words
+with its suggested value, and the receipts' issues with their error numbers. With ``--json``, JSON Lines
+for programs instead: every Receipt and AnomalyEvent in order (contract shapes), then one VehicleSummary
+per VIN. Bad input stops the command with the line and field at fault (exit status 2) before anything is
+judged.
 """
 
 from __future__ import annotations
@@ -12,16 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from schemas.errors import JsonLineError
 from schemas.jsonl import read_lines, to_json_obj
 from schemas.records import (
     AccidentInspectionStatus,
+    AnomalyEvent,
     CorrectionRequest,
     OdometerReading,
     RecallStatus,
+    Receipt,
     VehicleRegistration,
 )
 from streams.cli import CliError
@@ -45,10 +51,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "judge",
         help="judge a JSON Lines file of events offline (receipts, anomalies, one summary per VIN)",
         description=__doc__,
-        epilog=f"example input line:\n  {_EXAMPLE}\n\nexample:\n  carpass judge events.jsonl > judged.jsonl",
+        epilog=(f"example input line:\n  {_EXAMPLE}\n\nexamples:\n  carpass judge examples/rollback.jsonl\n"
+                "  carpass judge --json events.jsonl > judged.jsonl"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    )  # fmt: skip
     parser.add_argument("file", metavar="FILE", help="JSON Lines file of events, or - for standard input")
+    parser.add_argument(
+        "--json", action="store_true",
+        help="JSON Lines for programs (receipts, anomaly events, one summary per VIN) instead of the report",
+    )  # fmt: skip
     parser.set_defaults(handler=cmd_judge)
 
 
@@ -62,7 +73,10 @@ def cmd_judge(args: argparse.Namespace, settings: Settings) -> int:
                 records = load_events(handle, args.file)
         except OSError as exc:
             raise CliError(f"cannot read {args.file}: {exc.strerror}") from exc
-    write_judgments(records, sys.stdout)
+    if args.json:
+        write_judgments(records, sys.stdout)
+    else:
+        sys.stdout.write(report(records, list(judge(records))))
     return 0
 
 
@@ -105,3 +119,116 @@ def write_judgments(records: Iterable[VehicleEvent], out: TextIO) -> None:
     for output in judge(records):
         obj = summary_json_obj(output) if isinstance(output, VehicleSummary) else to_json_obj(output)
         out.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+
+# --- the report a person reads ---------------------------------------------------------------------------
+
+_CAUSES = {
+    "EXTRA_DIGIT": "a digit too many", "MISSING_DIGIT": "a digit missing",
+    "SWAPPED_DIGITS": "two digits swapped", "MISTYPED_DIGIT": "a digit mistyped",
+    "MILES_AS_KM": "miles written as kilometres", "UNKNOWN": "a typing error of no known kind",
+}  # fmt: skip
+_KINDS = {
+    "SPIKE": "a reading far above the trend", "DIP": "a reading far below the trend",
+    "ROLLBACK": "the counter went back, and later readings follow the lower value",
+    "IMPLAUSIBLE_RATE": "the counter grew faster than a car can be driven",
+    "CONFLICTING_DUPLICATE": "one provider sent two values for one day",
+    "ODOMETER_REPLACED": "the odometer was replaced", "COUNTER_WRAPPED": "a 5-digit counter went round",
+    "STALE_HISTORY": "no reading for a long time",
+}  # fmt: skip
+Outputs = Sequence[Receipt | AnomalyEvent | VehicleSummary]
+
+
+def _day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
+def report(records: Sequence[VehicleEvent], outputs: Outputs) -> str:
+    """The judged log as a person reads it, one block per VIN (in order of first appearance)."""
+    receipts = {o.event_id: o for o in outputs if isinstance(o, Receipt)}
+    anomalies = {o.anomaly_id: o for o in outputs if isinstance(o, AnomalyEvent)}
+    summaries = [o for o in outputs if isinstance(o, VehicleSummary)]
+    blocks = []
+    for summary in summaries:
+        readings = sorted((r for r in records if isinstance(r, OdometerReading) and r.vin == summary.vin),
+                          key=lambda r: (r.observed_at, r.event_id))  # fmt: skip
+        by_id = {r.event_id: r for r in readings}
+        open_ = [anomalies[a.anomaly_id] for a in summary.open_anomalies if a.anomaly_id in anomalies]
+        marks: dict[str, list[str]] = {}
+        for anomaly in open_:
+            if anomaly.blamed_event_id is not None:
+                marks.setdefault(anomaly.blamed_event_id, []).append(anomaly.kind.value)
+        reasons = f" ({', '.join(summary.reasons)})" if summary.reasons else ""
+        lines = [f"{summary.vin}: {summary.judgment.value}{reasons}", ""]
+        lines.append(f"  {'date':<10}  {'odometer':>10}  {'provider':<10}  {'origin':<10}  receipt")
+        for reading in readings:
+            answer = receipts.get(reading.event_id)
+            status = answer.status.value if answer is not None else "-"
+            unit = "" if reading.unit.value == "KM" else f" {reading.unit.value.lower()}"
+            mark = f"   <- {', '.join(marks[reading.event_id])}" if reading.event_id in marks else ""
+            day, origin = _day(reading.observed_at), reading.origin.value
+            lines.append(f"  {day:<10}  {reading.odometer_value:>10,}{unit}  {reading.provider_id:<10}  "
+                         f"{origin:<10}  {status}{mark}")  # fmt: skip
+        if open_:
+            lines += ["", "  open anomalies"]
+            for anomaly in open_:
+                lines.append(f"    {anomaly.kind.value}: {_explain(anomaly, by_id)}")
+        issues = [(reading, issue) for reading in readings if (answer := receipts.get(reading.event_id))
+                  for issue in answer.issues]  # fmt: skip
+        fixes = _corrections(records, summary.vin, receipts, dict(issues_by_number(issues)))
+        if fixes:
+            lines += ["", "  corrections"] + [f"    {fix}" for fix in fixes]
+        if issues:
+            lines += ["", "  issues on the receipts"]
+            for reading, issue in issues:
+                severity = issue.severity.value
+                lines.append(f"    {_day(reading.observed_at)}  {issue.error_number}  {severity:<7}  "
+                             f"{issue.code}: {issue.message}")  # fmt: skip
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+def issues_by_number(issues: Sequence[tuple[OdometerReading, Any]]) -> Iterable[tuple[str, OdometerReading]]:
+    """Error number -> the reading whose receipt carries it."""
+    return ((issue.error_number, reading) for reading, issue in issues)
+
+
+def _corrections(
+    records: Sequence[VehicleEvent], vin: str, receipts: dict[str, Receipt],
+    readings: dict[str, OdometerReading],
+) -> list[str]:  # fmt: skip
+    """Each correction of ``vin``: what it asked for, of which reading, and its receipt."""
+    lines = []
+    for fix in (r for r in records if isinstance(r, CorrectionRequest) and r.vin == vin):
+        reading = readings.get(fix.error_number)
+        of = f"the reading of {_day(reading.observed_at)}" if reading is not None else "an unknown reading"
+        if fix.withdraw:
+            asked = "withdraw it"
+        else:
+            wanted = []
+            if fix.corrected_value is not None:
+                wanted.append(f"value {fix.corrected_value:,}")
+            if fix.corrected_observed_at is not None:
+                wanted.append(f"date {_day(fix.corrected_observed_at)}")
+            asked = ", ".join(wanted) or "nothing"
+        answer = receipts.get(fix.event_id)
+        status = answer.status.value if answer is not None else "no receipt"
+        lines.append(f"{_day(fix.submitted_at)}  {fix.error_number}  {of}: {asked} ({fix.channel.value}) "
+                     f"-> {status}")  # fmt: skip
+    return lines
+
+
+def _explain(anomaly: AnomalyEvent, readings: dict[str, OdometerReading]) -> str:
+    """One open anomaly in words: what, on which reading, the likely cause and the suggested value."""
+    words = [_KINDS.get(anomaly.kind.value, anomaly.kind.value.lower())]
+    blamed = readings.get(anomaly.blamed_event_id or "")
+    if blamed is not None:
+        value = f"{blamed.odometer_value:,} {blamed.unit.value.lower()}"
+        words.append(f"the reading of {_day(blamed.observed_at)} ({value})")
+    if anomaly.suspected_cause is not None:
+        words.append(f"likely {_CAUSES.get(anomaly.suspected_cause.value, anomaly.suspected_cause.value)}")
+    if anomaly.suggested_value is not None:
+        words.append(f"did the provider mean {anomaly.suggested_value:,}?")
+    words.append(f"blamed on provider {anomaly.blamed_provider_id}" if anomaly.blamed_provider_id
+                 else "not blamed on the provider that read the dashboard")  # fmt: skip
+    return "; ".join(words)

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from streams.cli import CliError
+from streams.kafka.admin import TopicSetupError, await_visible
 from streams.kafka.clients import admin_config, bootstrap_servers
 from streams.kafka.topics import CATALOGUE, TopicSpec
 from streams.settings import Settings
@@ -105,6 +106,11 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
                     status[name] = "exists"
                 else:
                     raise CliError(f"could not create {name}: {error}") from exc
+    if missing:  # usable once the broker's metadata lists each with its leaders: a producer started
+        try:  # right after would otherwise be told the topic does not exist
+            await_visible(admin, list(names), args.timeout)
+        except TopicSetupError as exc:
+            raise CliError(str(exc)) from exc
     counts = _partition_counts(admin, list(names), args.timeout)
     for name, spec in names.items():
         print(f"{status[name]:<8} {name:<40} {counts.get(name, partitions):>3} partitions  {spec.kind}")

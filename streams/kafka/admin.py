@@ -69,11 +69,11 @@ def ensure_topics(settings: Settings, timeout_s: float = 20.0) -> int:
                 error = exc.args[0]
                 if not (isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS):
                     raise TopicSetupError(f"could not create {name}: {error}") from exc
-    _await_visible(admin, list(wanted), timeout_s)
+    await_visible(admin, list(wanted), timeout_s)
     return partitions
 
 
-def _await_visible(admin: Any, names: list[str], timeout_s: float) -> None:
+def await_visible(admin: Any, names: list[str], timeout_s: float) -> None:
     """Wait until the broker's metadata lists every topic with a leader for each partition.
 
     A topic the controller has created can be missing from a broker's metadata for a moment (seconds on

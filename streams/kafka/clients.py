@@ -19,6 +19,7 @@ only for null keys), the same partition as aiokafka's ``DefaultPartitioner`` (te
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,29 @@ def bootstrap_servers(settings: Settings) -> str:
     return configured or f"{LOCAL_HOST}:{settings.local_kafka_port}"
 
 
+TRANSIENT_LIBRDKAFKA = (
+    "Coordinator load in progress",  # a broker just started: the idempotent producer asks again
+    "Broker: Not coordinator",
+    "Broker: Leader not available",
+)
+"""librdkafka warnings that resolve themselves (it retries): kept out of the terminal, at DEBUG."""
+
+
+class _Transient(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(noise in message for noise in TRANSIENT_LIBRDKAFKA):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+LIBRDKAFKA_LOG = logging.getLogger("carpass.librdkafka")
+"""Where every confluent-kafka client of the project sends librdkafka's log lines (instead of its own
+``%4|…`` lines on stderr): warnings and errors shown, the transient ones it retries by itself hidden."""
+LIBRDKAFKA_LOG.addFilter(_Transient())
+
+
 def producer_config(settings: Settings, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A confluent-kafka ``Producer`` config: idempotent, ``acks=all``, murmur2 partitioning, small
     linger for batching. ``extra`` (librdkafka / confluent-kafka names) is merged over it; the partitioner
@@ -48,6 +72,7 @@ def producer_config(settings: Settings, extra: Mapping[str, Any] | None = None) 
         "acks": "all",
         "linger.ms": 5,
         "client.id": "carpass",
+        "logger": LIBRDKAFKA_LOG,
         **security_config(settings),
     }
     config.update(extra or {})
@@ -66,6 +91,7 @@ def consumer_config(
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "client.id": "carpass",
+        "logger": LIBRDKAFKA_LOG,
         **security_config(settings),
     }
     config.update(extra or {})
@@ -77,6 +103,7 @@ def admin_config(settings: Settings, extra: Mapping[str, Any] | None = None) -> 
     config: dict[str, Any] = {
         "bootstrap.servers": bootstrap_servers(settings),
         "client.id": "carpass-admin",
+        "logger": LIBRDKAFKA_LOG,
         **security_config(settings),
     }
     config.update(extra or {})

@@ -14,7 +14,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _judge(capsys: pytest.CaptureFixture[str], name: str) -> list[dict[str, Any]]:
-    assert main(["judge", str(EXAMPLES / name)]) == 0
+    assert main(["judge", "--json", str(EXAMPLES / name)]) == 0
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 

@@ -230,5 +230,5 @@ def test_produce_refuses_missing_topics(
     source = tmp_path / "events.jsonl"
     source.write_text(dumps(GOLDEN["OdometerReading"]) + "\n")
     prefix = f"absent{uuid.uuid4().hex[:8]}."
-    assert main(["produce", str(source), "--topic-prefix", prefix]) == 2
+    assert main(["produce", str(source), "--topic-prefix", prefix, "--timeout", "2"]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""``streams.domain.offline`` and ``carpass judge``: the offline judge, JSON Lines in and out."""
+"""``streams.domain.offline`` and ``carpass judge``: JSON Lines in, a report or JSON out."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from schemas.records import (
     Receipt,
 )
 from streams.cli import main
+from streams.domain.ids import error_number
 from streams.domain.offline import VehicleSummary, event_time, judge
 from tests.unit.streams.domain.builders import VIN, at, correction, reading, registration, yearly
 
@@ -105,7 +106,7 @@ def write_log(path: Path, records: list[object]) -> None:
 def test_cli_judges_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "events.jsonl"
     write_log(path, log())
-    assert main(["judge", str(path)]) == 0
+    assert main(["judge", "--json", str(path)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["type"] for line in lines][-2:] == ["VehicleSummary", "VehicleSummary"]
     spike = next(line for line in lines if line["type"] == "AnomalyEvent")
@@ -125,7 +126,7 @@ def test_cli_reads_standard_input(
 ) -> None:
     text = "".join(json.dumps(to_json_obj(r)) + "\n" for r in yearly(1))
     monkeypatch.setattr("sys.stdin", io.StringIO("\n" + text))
-    assert main(["judge", "-"]) == 0
+    assert main(["judge", "--json", "-"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert json.loads(out[0])["issues"][0]["code"] == "UNKNOWN_VEHICLE"  # no registration in this log
     assert json.loads(out[1])["reasons"] == ["TOO_FEW_READINGS"]
@@ -138,7 +139,7 @@ def test_a_hand_written_file_works(tmp_path: Path, capsys: pytest.CaptureFixture
         ' "observed_at": "2023-05-02T10:00:00+02:00", "submitted_at": "2023-05-02T10:05:00+02:00",'
         ' "provider_id": "0412345678", "provider_kind": "GARAGE", "origin": "WORKSHOP"}\n'
     )
-    assert main(["judge", str(path)]) == 0
+    assert main(["judge", "--json", str(path)]) == 0
     receipt = json.loads(capsys.readouterr().out.splitlines()[0])
     assert receipt["issues"][0]["code"] == "UNKNOWN_VEHICLE"
 
@@ -175,3 +176,19 @@ def test_help_shows_an_input_line(capsys: pytest.CaptureFixture[str]) -> None:
         main(["judge", "--help"])
     out = capsys.readouterr().out
     assert '"type": "OdometerReading"' in out and "carpass judge" in out
+
+
+def test_the_report_reads_as_a_person_would_ask(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Per VIN: the judgment, each reading with its receipt and the blamed one marked, the open anomaly in
+    words with its suggested value, the receipts' issues with their error numbers."""
+    path = tmp_path / "events.jsonl"
+    write_log(path, [registration(), *yearly(3), reading("typo", 607_300, "2022-03-07"),
+                     reading("r5", 75_020, "2023-03-06")])  # fmt: skip
+    assert main(["judge", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{VIN}: ILLOGICAL (SPIKE)\n")
+    typo_row = next(line for line in out.splitlines() if "607,300" in line)
+    assert "ACCEPTED_WITH_WARNINGS" in typo_row and typo_row.endswith("<- SPIKE")
+    assert "did the provider mean 60,730?" in out and "likely a digit too many" in out
+    assert error_number("typo", "TREND_BREAK") in out
+    assert "{" not in out  # no JSON
