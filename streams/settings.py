@@ -82,6 +82,13 @@ class Settings:
     plate_wait_s: float = 3600.0
     """How long a plate reading waits for a registration of its plate (and for every registration sent
     before it to be handled) before it is resolved with what is known or gets PLATE_NOT_RESOLVED."""
+    plate_pending_max: int = 100
+    """Plate readings one plate may have waiting for its registration; beyond it the oldest is answered at
+    once (resolved with what is known, else PLATE_NOT_RESOLVED), so that one plate sent to by many cannot
+    stall its partition. Also at most 512 KiB of them."""
+    plate_answered_ids_max: int = 1_000
+    """Ids of answered plate readings one plate remembers (a redelivery of one of them is not answered
+    again); the newest are kept."""
     session_timeout_s: float = 30.0
     """How long a worker that stopped answering keeps its partitions before the group hands them over."""
     certificate_signing_key_file: str = ""

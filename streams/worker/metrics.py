@@ -35,6 +35,7 @@ class WorkerMetrics:
     state_cache_lookups: Counter
     input_holes: Counter
     batch_failures: Counter
+    plates_pushed_out: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> WorkerMetrics:
@@ -107,5 +108,11 @@ class WorkerMetrics:
                 "Batch steps that raised (outputs or state not stored); each is tried again, and the worker "
                 "stops after CARPASS_BATCH_ATTEMPTS failures of one batch.",
                 ["agent"], registry=reg,
+            ),
+            plates_pushed_out=Counter(
+                "carpass_plate_readings_pushed_out_total",
+                "Plate readings answered before their wait was over because their plate had too many "
+                "waiting (CARPASS_PLATE_PENDING_MAX, or 512 KiB of them).",
+                registry=reg,
             ),
         )

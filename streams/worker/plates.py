@@ -65,6 +65,9 @@ from streams.worker.metrics import WorkerMetrics
 
 PENDING_INDEX_KEY = "\x00pending"
 """The reserved key, one per partition of the plates table, of the plates that have waiting readings."""
+BOOK_PENDING_BYTES = 512 * 1024
+"""The waiting readings of one plate's book, at most (their stored bytes): the book is one table value,
+written to the changelog, and must stay well under Kafka's 1 MB record limit."""
 MARKS_KEY = "\x00registrations"
 """The reserved key, one per partition of the plates table: registrations partition -> its mark (ms)."""
 TICK = b'{"tick":1}'
@@ -163,12 +166,19 @@ class PlateProcessor:
     def __init__(
         self, *, codec: Codec, topics: PipelineTopics, store: StateStore, sink: OutputSink,
         metrics: WorkerMetrics, wait_ms: int, registration_partitions: int = 0, max_input_bytes: int = 65_536,
+        pending_max: int = 100, answered_ids_max: int = 1_000,
     ) -> None:  # fmt: skip
         """``registration_partitions``: the partition count of the registrations topic, whose marks make
         the watermark a reading waits for; 0 resolves readings as soon as their plate has a holder.
-        ``max_input_bytes``: a larger plate reading (key and value) is a dead letter, not decoded."""
+        ``max_input_bytes``: a larger plate reading (key and value) is a dead letter, not decoded.
+        ``pending_max``: readings one plate may have waiting; beyond it (or beyond ``BOOK_PENDING_BYTES``
+        of waiting readings) the oldest is answered at once, resolved with what is known or
+        PLATE_NOT_RESOLVED. ``answered_ids_max``: the ids of answered readings one plate remembers to
+        answer a redelivery once (the newest kept)."""
         self.codec, self.topics, self.store, self.metrics = codec, topics, store, metrics
         self.max_input_bytes = max_input_bytes
+        self.pending_max = max(1, pending_max)
+        self.answered_ids_max = max(1, answered_ids_max)
         self.wait_ms = wait_ms
         self.registration_partitions = registration_partitions
         self.outputs = Outputs(codec, topics, sink, metrics)
@@ -275,7 +285,29 @@ class PlateProcessor:
         value = base64.b64encode(message.value).decode()
         item = {"event_id": eid, "deadline": deadline, "value": value, "at": message.timestamp_ms}
         book["pending"].append(item)
+        self._bound(book, result, message.timestamp_ms)
         changed[(message.partition, reading.plate)] = message
+
+    def _bound(self, book: Any, result: BatchResult, now_ms: int) -> None:
+        """Keep one plate's book within its bounds: its waiting readings (count and bytes: the book is one
+        stored value, under the record limits of Kafka) and the answered ids it remembers. A reading
+        pushed out is answered now, with what is known: one plate sent to by many cannot stall the
+        plates of its partition."""
+        pending = book["pending"]
+        size = sum(len(item["value"]) for item in pending)
+        while len(pending) > self.pending_max or (size > BOOK_PENDING_BYTES and len(pending) > 1):
+            oldest = pending.pop(0)
+            size -= len(oldest["value"])
+            self.metrics.plates_pushed_out.inc()
+            reading = self.codec.decode(base64.b64decode(oldest["value"]), PlateOdometerReading)
+            holder = holder_at(_holders(book), reading.observed_at)
+            if holder is not None:
+                self._resolve(reading, holder, result, None)
+            else:
+                self._unresolved(oldest, result, now_ms)
+                book["expired"].append(oldest["event_id"])
+        if len(book["expired"]) > self.answered_ids_max:
+            del book["expired"][: len(book["expired"]) - self.answered_ids_max]
 
     def _intervals(self, message: RawMessage, books: Any, changed: Any, result: BatchResult) -> None:
         try:
@@ -348,13 +380,15 @@ class PlateProcessor:
                 indexes[partition] = updated
         return indexes
 
-    def _unresolved(self, item: dict[str, Any], result: BatchResult) -> None:
+    def _unresolved(self, item: dict[str, Any], result: BatchResult, at_ms: int | None = None) -> None:
+        """The PLATE_NOT_RESOLVED receipt of a waiting reading, processed at its deadline (or ``at_ms``)."""
         reading = self.codec.decode(base64.b64decode(item["value"]), PlateOdometerReading)
         issue = make_issue(
             reading.event_id, IssueCode.PLATE_NOT_RESOLVED,
             plate=reading.plate, observed=iso_instant(reading.observed_at),
         )  # fmt: skip
-        answer = receipt(reading.event_id, "", reading.provider_id, (issue,), item["deadline"])
+        processed = item["deadline"] if at_ms is None else at_ms
+        answer = receipt(reading.event_id, "", reading.provider_id, (issue,), processed)
         self.outputs.receipt(result, answer, reading.submitted_at, None, key=reading.plate)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -24,6 +25,7 @@ from streams.settings import Settings
 from streams.worker.batch import MemorySink, MemoryStore, RawMessage
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.plates import (
+    BOOK_PENDING_BYTES,
     MARK_MARGIN_MS,
     TICK,
     PlateProcessor,
@@ -218,3 +220,37 @@ def test_a_registrations_partition_is_marked_by_its_progress() -> None:
     assert registration_mark(7, now - 60_000, high=10, now_ms=now) == now - 60_000  # behind
     assert registration_mark(0, None, high=10, now_ms=now) is None  # nothing handled yet
     assert registration_mark(0, None, high=0, now_ms=now) == now - MARK_MARGIN_MS  # empty partition
+
+
+def test_one_plate_with_too_many_readings_waiting_has_its_oldest_answered_and_its_book_bounded() -> None:
+    """The incident: ~200 readings with a 2,000-character work description on one unregistered plate grew
+    its book over Kafka's record limit and stalled every plate of its partition."""
+    p = Plates()
+    p.processor.pending_max, p.processor.answered_ids_max = 100, 120
+    now = at("2024-05-01")
+    long_text = "brake pads, " * 170  # about 2,000 characters
+    readings = [replace(plate_reading(f"p{i}", "9-ZZZ-999", "2024-04-30"), work_description=long_text)
+                for i in range(200)]  # fmt: skip
+    answers = p.run(*(p.reading(r, now + i) for i, r in enumerate(readings)))
+    assert [a.event_id for a in answers] == [f"p{i}" for i in range(100)]  # the oldest, answered now
+    assert all(a.status is ReceiptStatus.REJECTED and a.processed_at < now + 200 for a in answers)
+    book = json.loads(p.store.data[(0, "9-ZZZ-999")])
+    assert len(book["pending"]) == 100 and len(book["expired"]) == 100
+    assert len(p.store.data[(0, "9-ZZZ-999")]) < 600_000
+    assert p.registry.get_sample_value("carpass_plate_readings_pushed_out_total") == 100
+    assert p.run(p.reading(readings[0], now + 500)) == []  # a redelivery of an answered one: nothing
+    (resolved,) = p.run(p.intervals(CAR_A, "1-AAA-001", [[at("2015-01-01"), None]], now + 600),
+                        p.reading(plate_reading("q1", "1-AAA-001", "2024-04-30"), now + 601))  # fmt: skip
+    assert resolved.vin == CAR_A  # another plate of the partition is served as usual
+
+
+def test_the_waiting_readings_of_one_plate_stay_under_the_byte_bound() -> None:
+    p = Plates()
+    now = at("2024-05-01")
+    huge = "x" * 30_000
+    readings = [replace(plate_reading(f"p{i}", "9-ZZZ-999", "2024-04-30"), work_description=huge)
+                for i in range(30)]  # fmt: skip
+    answers = p.run(*(p.reading(r, now + i) for i, r in enumerate(readings)))
+    book = json.loads(p.store.data[(0, "9-ZZZ-999")])
+    assert answers and len(book["pending"]) + len(answers) == 30
+    assert sum(len(item["value"]) for item in book["pending"]) <= BOOK_PENDING_BYTES
