@@ -52,6 +52,11 @@ TRUSTED_RATE_LIMIT = 0.005
 """R10: a trend-break rate strictly below 0.5 % earns Trusted Provider year Y+1."""
 FEW_READINGS_RATIO = 0.5
 """R14 "abnormally few": fewer than half of the previous year's readings."""
+MAX_BLAMES = 2_000
+"""Blames one provider's tally lists at most (about 200 bytes each in its stored JSON, well under Kafka's
+1 MB record limit). Beyond it, the oldest year's blames are settled: counted into that year
+(``YearTally.breaks_settled``) and forgotten, so that a correction retracting one of them no longer
+lowers that year's count."""
 
 ProviderEvent = Receipt | AnomalyEvent | ProviderRegistration
 
@@ -63,6 +68,8 @@ class YearTally:
     year: int
     readings: int = 0
     late_submissions: int = 0
+    breaks_settled: int = 0
+    """Readings of the year blamed by anomalies no longer listed (settled: ``MAX_BLAMES``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +107,8 @@ class ProviderTally:
     def trend_breaks(self, year: int) -> int:
         """Distinct readings of ``year`` blamed by an OPEN or RESOLVED data-error anomaly."""
         retracted = AnomalyStatus.RETRACTED
-        return len({b.blamed_event_id for b in self.blames if b.year == year and b.status is not retracted})
+        live = {b.blamed_event_id for b in self.blames if b.year == year and b.status is not retracted}
+        return self.year(year).breaks_settled + len(live)
 
 
 def year_of(instant_ms: int) -> int:
@@ -168,7 +176,18 @@ def _blame(tally: ProviderTally, event: AnomalyEvent) -> ProviderTally:
     new = Blame(event.anomaly_id, event.blamed_event_id, year, event.status, event.detected_at)
     rest = [b for b in tally.blames if b.anomaly_id != event.anomaly_id]
     blames = tuple(sorted([*rest, new], key=lambda b: b.anomaly_id))
-    return replace(tally, as_of=max(tally.as_of, event.detected_at), blames=blames)
+    return _settle_oldest(replace(tally, as_of=max(tally.as_of, event.detected_at), blames=blames))
+
+
+def _settle_oldest(tally: ProviderTally) -> ProviderTally:
+    """Within ``MAX_BLAMES``: the oldest year's blames counted into that year and dropped, while over."""
+    while len(tally.blames) > MAX_BLAMES:
+        oldest = min(b.year for b in tally.blames)
+        settled = tally.year(oldest)
+        settled = replace(settled, breaks_settled=tally.trend_breaks(oldest))
+        kept = tuple(b for b in tally.blames if b.year != oldest)
+        tally = replace(tally, years=_with_year(tally.years, settled), blames=kept)
+    return tally
 
 
 def fold(provider_id: str, events: Iterable[ProviderEvent]) -> ProviderTally:
@@ -258,7 +277,7 @@ def tally_to_json(tally: ProviderTally) -> bytes:
         "active": tally.active,
         "nace_codes": list(tally.nace_codes),
         "registered_at": tally.registered_at,
-        "years": [[y.year, y.readings, y.late_submissions] for y in tally.years],
+        "years": [[y.year, y.readings, y.late_submissions, y.breaks_settled] for y in tally.years],
         "blames": [
             [b.anomaly_id, b.blamed_event_id, b.year, b.status.value, b.detected_at] for b in tally.blames
         ],
@@ -278,7 +297,7 @@ def tally_from_json(data: bytes) -> ProviderTally:
         active=obj["active"],
         nace_codes=tuple(obj["nace_codes"]),
         registered_at=obj["registered_at"],
-        years=tuple(YearTally(*row) for row in obj["years"]),
+        years=tuple(YearTally(*row) for row in obj["years"]),  # 3 numbers before breaks_settled existed
         blames=tuple(Blame(a, e, y, AnomalyStatus(s), d) for a, e, y, s, d in obj["blames"]),
         last_reading_at=obj["last_reading_at"],
     )

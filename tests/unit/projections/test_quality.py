@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from projections.quality import (
+    MAX_BLAMES,
     ComplianceFinding,
     ProviderTally,
     compliance,
@@ -110,3 +113,19 @@ def test_tally_json_round_trip() -> None:
     tally = fold(PROVIDER, [registration(), receipt(1), receipt(2, ReceiptStatus.ACCEPTED_WITH_WARNINGS,
                  "LATE_SUBMISSION"), anomaly("a1", "r-1")])  # fmt: skip
     assert tally_from_json(tally_to_json(tally)) == tally
+
+
+def test_a_provider_with_very_many_blames_keeps_a_bounded_tally_and_its_counts() -> None:
+    """A large provider blamed thousands of times over the years: its tally (one table value) stays well
+    under Kafka's 1 MB record limit, the oldest year's blames settled into its count."""
+    old = [replace(anomaly(f"a{i:05}", f"r-{i}"), observed_at=ms(2021, 5, 1)) for i in range(1_500)]
+    new = [replace(anomaly(f"b{i:05}", f"q-{i}"), observed_at=ms(2023, 5, 1)) for i in range(MAX_BLAMES)]
+    tally = fold(PROVIDER, [*old, *new])
+    assert len(tally.blames) == MAX_BLAMES and {b.year for b in tally.blames} == {2023}
+    assert tally.trend_breaks(2021) == 1_500 and tally.trend_breaks(2023) == MAX_BLAMES
+    assert len(tally_to_json(tally)) < 600_000
+    assert tally_from_json(tally_to_json(tally)) == tally
+    assert tally.year(2021).breaks_settled == 1_500
+    # A tally stored before breaks_settled existed (years as 3 numbers) still reads.
+    legacy = tally_to_json(fold(PROVIDER, [receipt(1)])).replace(b",0]]", b"]]")
+    assert tally_from_json(legacy).year(2023).readings == 1
