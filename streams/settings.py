@@ -86,6 +86,9 @@ class Settings:
     """Plate readings one plate may have waiting for its registration; beyond it the oldest is answered at
     once (resolved with what is known, else PLATE_NOT_RESOLVED), so that one plate sent to by many cannot
     stall its partition. Also at most 512 KiB of them."""
+    plate_pending_plates_max: int = 10_000
+    """Plates of one partition that may have readings waiting at once (the partition's index of them is one
+    stored value); beyond it, the plates waiting longest have their readings answered at once."""
     plate_answered_ids_max: int = 1_000
     """Ids of answered plate readings one plate remembers (a redelivery of one of them is not answered
     again); the newest are kept."""

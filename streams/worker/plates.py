@@ -166,7 +166,7 @@ class PlateProcessor:
     def __init__(
         self, *, codec: Codec, topics: PipelineTopics, store: StateStore, sink: OutputSink,
         metrics: WorkerMetrics, wait_ms: int, registration_partitions: int = 0, max_input_bytes: int = 65_536,
-        pending_max: int = 100, answered_ids_max: int = 1_000,
+        pending_max: int = 100, answered_ids_max: int = 1_000, pending_plates_max: int = 10_000,
     ) -> None:  # fmt: skip
         """``registration_partitions``: the partition count of the registrations topic, whose marks make
         the watermark a reading waits for; 0 resolves readings as soon as their plate has a holder.
@@ -174,11 +174,14 @@ class PlateProcessor:
         ``pending_max``: readings one plate may have waiting; beyond it (or beyond ``BOOK_PENDING_BYTES``
         of waiting readings) the oldest is answered at once, resolved with what is known or
         PLATE_NOT_RESOLVED. ``answered_ids_max``: the ids of answered readings one plate remembers to
-        answer a redelivery once (the newest kept)."""
+        answer a redelivery once (the newest kept). ``pending_plates_max``: plates of one partition with
+        readings waiting (its index is one stored value); beyond it, the plates waiting longest have
+        their readings answered at once."""
         self.codec, self.topics, self.store, self.metrics = codec, topics, store, metrics
         self.max_input_bytes = max_input_bytes
         self.pending_max = max(1, pending_max)
         self.answered_ids_max = max(1, answered_ids_max)
+        self.pending_plates_max = max(1, pending_plates_max)
         self.wait_ms = wait_ms
         self.registration_partitions = registration_partitions
         self.outputs = Outputs(codec, topics, sink, metrics)
@@ -293,9 +296,13 @@ class PlateProcessor:
         stored value, under the record limits of Kafka) and the answered ids it remembers. A reading
         pushed out is answered now, with what is known: one plate sent to by many cannot stall the
         plates of its partition."""
+        self._push_out(book, result, now_ms, self.pending_max)
+
+    def _push_out(self, book: Any, result: BatchResult, now_ms: int, keep: int) -> None:
+        """Answer the oldest waiting readings of ``book`` now until ``keep`` (and 512 KiB) are left."""
         pending = book["pending"]
         size = sum(len(item["value"]) for item in pending)
-        while len(pending) > self.pending_max or (size > BOOK_PENDING_BYTES and len(pending) > 1):
+        while len(pending) > keep or (size > BOOK_PENDING_BYTES and len(pending) > 1):
             oldest = pending.pop(0)
             size -= len(oldest["value"])
             self.metrics.plates_pushed_out.inc()
@@ -376,6 +383,12 @@ class PlateProcessor:
                     updated[plate] = min(item["deadline"] for item in keep)
                 else:
                     updated.pop(plate, None)
+            if len(updated) > self.pending_plates_max:  # the plates waiting longest are answered now
+                excess = len(updated) - self.pending_plates_max
+                for plate in sorted(updated, key=lambda p: (updated[p], p))[:excess]:
+                    self._push_out(self._book(plate, clock, books), result, clock.timestamp_ms, 0)
+                    changed.setdefault((partition, plate), clock)
+                    del updated[plate]
             if updated != index:
                 indexes[partition] = updated
         return indexes

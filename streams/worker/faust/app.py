@@ -439,6 +439,7 @@ def _plate_agents(context: AppContext) -> None:
         sink=context.sink, metrics=context.metrics, wait_ms=round(settings.plate_wait_s * 1000),
         registration_partitions=settings.partitions, max_input_bytes=settings.max_input_bytes,
         pending_max=settings.plate_pending_max, answered_ids_max=settings.plate_answered_ids_max,
+        pending_plates_max=settings.plate_pending_plates_max,
     )  # fmt: skip
     handled: dict[int, tuple[int, int]] = {}  # registrations partition -> (next offset, last Kafka ms)
 

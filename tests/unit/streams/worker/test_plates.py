@@ -27,6 +27,7 @@ from streams.worker.metrics import WorkerMetrics
 from streams.worker.plates import (
     BOOK_PENDING_BYTES,
     MARK_MARGIN_MS,
+    PENDING_INDEX_KEY,
     TICK,
     PlateProcessor,
     PlateTimelineProcessor,
@@ -254,3 +255,16 @@ def test_the_waiting_readings_of_one_plate_stay_under_the_byte_bound() -> None:
     book = json.loads(p.store.data[(0, "9-ZZZ-999")])
     assert answers and len(book["pending"]) + len(answers) == 30
     assert sum(len(item["value"]) for item in book["pending"]) <= BOOK_PENDING_BYTES
+
+
+def test_a_partition_with_too_many_plates_waiting_answers_the_longest_waiting_ones() -> None:
+    p = Plates()
+    p.processor.pending_plates_max = 50
+    now = at("2024-05-01")
+    messages = [p.reading(plate_reading(f"p{i}", f"9-ZZZ-{i:03}", "2024-04-30"), now + i) for i in range(80)]
+    answers = p.run(*messages)
+    assert sorted(a.event_id for a in answers) == sorted(f"p{i}" for i in range(30))  # the first 30 plates
+    assert all(a.status is ReceiptStatus.REJECTED for a in answers)
+    index = json.loads(p.store.data[(0, PENDING_INDEX_KEY)])
+    assert len(index) == 50 and "9-ZZZ-000" not in index and "9-ZZZ-079" in index
+    assert json.loads(p.store.data[(0, "9-ZZZ-000")])["pending"] == []
