@@ -179,6 +179,7 @@ class _Producer:
         try:
             metadata = self._producer.list_topics(timeout=self._timeout_s)
         except Exception as exc:
+            self._producer.poll(0)  # librdkafka's own account of it (a refused password…) reaches the log
             raise CliError(f"cannot reach Kafka at {self._bootstrap}: {exc}") from exc
         return set(metadata.topics)
 
@@ -240,6 +241,7 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
         try:
             metadata = consumer.list_topics(topic, timeout=15)
         except Exception as exc:
+            consumer.poll(0)  # librdkafka's own account of it (a refused password…) reaches the log
             raise CliError(f"cannot reach Kafka at {bootstrap_servers(settings)}: {exc}") from exc
         found = metadata.topics.get(topic)
         if found is None or found.error is not None or not found.partitions:

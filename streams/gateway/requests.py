@@ -36,6 +36,7 @@ from typing import Any
 from schemas.catalog import schema_for
 from schemas.errors import JsonLineError
 from schemas.jsonl import parse_value
+from schemas.limits import MAX_CHARS
 from schemas.records import (
     CorrectionChannel,
     CorrectionRequest,
@@ -53,7 +54,7 @@ ERROR_NUMBER_RE = re.compile(r"^E[0-9A-F]{12}$")
 VIN_SHAPE_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
 PLATE_SHAPE_RE = re.compile(r"^[A-Z0-9-]{1,16}$")
 PROVIDER_RE = re.compile(r"^[0-9]{10}$")
-MAX_TEXT = 2000
+MAX_TEXT = MAX_CHARS["work_description"]
 MAX_COUNTER_DIGITS = 9
 
 _READING = schema_for(OdometerReading).expanded

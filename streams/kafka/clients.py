@@ -57,8 +57,11 @@ class _Transient(logging.Filter):
 
 
 LIBRDKAFKA_LOG = logging.getLogger("carpass.librdkafka")
-"""Where every confluent-kafka client of the project sends librdkafka's log lines (instead of its own
-``%4|…`` lines on stderr): warnings and errors shown, the transient ones it retries by itself hidden."""
+"""Where the project's confluent-kafka producers and consumers send librdkafka's log lines (instead of its
+own ``%4|…`` lines on stderr): warnings and errors shown, the transient ones it retries by itself hidden.
+They come out when the client is polled: after a failed call, poll it once (``poll(0)``) before saying so.
+Admin clients keep librdkafka's own lines (an admin call polls nothing: a refused password would go
+unsaid), and have none of the producers' transient warnings."""
 LIBRDKAFKA_LOG.addFilter(_Transient())
 
 
@@ -103,7 +106,6 @@ def admin_config(settings: Settings, extra: Mapping[str, Any] | None = None) -> 
     config: dict[str, Any] = {
         "bootstrap.servers": bootstrap_servers(settings),
         "client.id": "carpass-admin",
-        "logger": LIBRDKAFKA_LOG,
         **security_config(settings),
     }
     config.update(extra or {})

@@ -46,6 +46,7 @@ from typing import Any
 
 from schemas.codec import Codec
 from schemas.errors import DecodeError
+from schemas.limits import too_long
 from schemas.records import PlateOdometerReading, VehicleRegistration
 from streams.domain.catalogue import IssueCode, make_issue
 from streams.domain.evaluation import receipt
@@ -274,6 +275,10 @@ class PlateProcessor:
         if message.key != reading.plate.encode():
             problem = f"key {message.key!r} is not the record's plate {reading.plate!r}"
             self.outputs.dead(result, dead_letter(message, problem, "key-mismatch"))
+            return
+        long = too_long(reading)
+        if long is not None:
+            self.outputs.dead(result, dead_letter(message, long, "field-too-long"))
             return
         self.outputs.event_in(message.topic, reading.origin.value)
         book = self._book(reading.plate, message, books)

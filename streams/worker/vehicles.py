@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from schemas.codec import Codec
 from schemas.errors import DecodeError
+from schemas.limits import too_long
 from schemas.records import CorrectionRequest, OdometerReading
 from streams.domain.policy import DEFAULT_POLICY, Policy
 from streams.domain.state import VehicleState
@@ -137,6 +138,10 @@ class VehicleProcessor:
                 reason, kind = str(exc), exc.problem.value
             else:
                 problem = _key_problem(message.key, record.vin)
+                long = too_long(record)
+                if problem is None and long is not None:
+                    self.outputs.dead(result, dead_letter(message, long, "field-too-long"))
+                    return None
                 if problem is None:
                     origin = record.origin.value if isinstance(record, OdometerReading) else ""
                     self.outputs.event_in(message.topic, origin)

@@ -229,7 +229,7 @@ def test_one_plate_with_too_many_readings_waiting_has_its_oldest_answered_and_it
     p = Plates()
     p.processor.pending_max, p.processor.answered_ids_max = 100, 120
     now = at("2024-05-01")
-    long_text = "brake pads, " * 170  # about 2,000 characters
+    long_text = "brake pads, " * 166  # 1,992 characters: within the contract's 2,000
     readings = [replace(plate_reading(f"p{i}", "9-ZZZ-999", "2024-04-30"), work_description=long_text)
                 for i in range(200)]  # fmt: skip
     answers = p.run(*(p.reading(r, now + i) for i, r in enumerate(readings)))
@@ -247,13 +247,14 @@ def test_one_plate_with_too_many_readings_waiting_has_its_oldest_answered_and_it
 
 def test_the_waiting_readings_of_one_plate_stay_under_the_byte_bound() -> None:
     p = Plates()
+    p.processor.pending_max = 10_000  # a generous count: the bytes bound first
     now = at("2024-05-01")
-    huge = "x" * 30_000
-    readings = [replace(plate_reading(f"p{i}", "9-ZZZ-999", "2024-04-30"), work_description=huge)
-                for i in range(30)]  # fmt: skip
+    long_text = "x" * 2_000
+    readings = [replace(plate_reading(f"p{i}", "9-ZZZ-999", "2024-04-30"), work_description=long_text)
+                for i in range(300)]  # fmt: skip
     answers = p.run(*(p.reading(r, now + i) for i, r in enumerate(readings)))
     book = json.loads(p.store.data[(0, "9-ZZZ-999")])
-    assert answers and len(book["pending"]) + len(answers) == 30
+    assert answers and len(book["pending"]) + len(answers) == 300
     assert sum(len(item["value"]) for item in book["pending"]) <= BOOK_PENDING_BYTES
 
 

@@ -374,3 +374,13 @@ def test_an_unreachable_schema_registry_fails_the_batch_and_dead_letters_nothing
         h.run([h.message(topic=TOPICS.readings, key=VIN.encode(), value=confluent)])
     assert caught.value.transient
     assert h.sink.sent == [] and not h.store.data
+
+
+def test_a_field_over_the_contracts_bound_is_a_dead_letter_and_the_others_go_on() -> None:
+    h = Harness()
+    long = replace(reading("r9", 15_210, "2019-03-04"), work_description="x" * 2_001)
+    outputs = h.run([registration(), long, *yearly(2)])
+    (letter,) = of_type(outputs, DeadLetter)
+    assert letter.error_type == "field-too-long"
+    assert "'work_description' has 2,001 characters" in letter.reason
+    assert [r.event_id for r in of_type(outputs, Receipt)] == ["r1", "r2"]
