@@ -42,12 +42,14 @@ from schemas.jsonl import to_json_obj
 from streams.domain.calendar import brussels_day, date_of
 from streams.domain.state import VehicleState
 from streams.http.auth import Access, ApiKeys, AuthError, Principal, Role, authorize, presented_key
-from streams.http.responses import error, wall_clock_ms
+from streams.http.responses import error, security_headers, wall_clock_ms
 
 VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
 PROVIDER_RE = re.compile(r"^[0-9]{10}$")
 NUMBER_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 IDEMPOTENCY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+KM_RE = re.compile(r"[0-9]{1,8}")
+"""ASCII digits only (``str.isdigit`` takes "²" and other digits ``int`` refuses)."""
 MAX_ADVERTISED_KM = 10_000_000
 
 
@@ -208,6 +210,7 @@ class CarPassApi:
         """A standalone application with the routes (tests, single-process use)."""
         app = web.Application()
         app.add_routes(self.route_defs())
+        app.on_response_prepare.append(security_headers)
         return app
 
     # --- handlers --------------------------------------------------------------------------------------
@@ -220,7 +223,7 @@ class CarPassApi:
 
     async def ok_label(self, request: web.Request, principal: Principal) -> web.StreamResponse:
         raw = request.query.get("advertised_km", "")
-        if not raw.isdigit() or int(raw) > MAX_ADVERTISED_KM:
+        if not KM_RE.fullmatch(raw) or int(raw) > MAX_ADVERTISED_KM:
             return error(400, "advertised_km must be a whole number of km (0 to 10,000,000)")
         vin = request.match_info["vin"]
         snapshot = await self.source.vehicle(vin)
@@ -257,7 +260,7 @@ class CarPassApi:
 
     async def issue_certificate(self, request: web.Request, principal: Principal) -> web.StreamResponse:
         idempotency = request.headers.get("Idempotency-Key")
-        if idempotency is not None and not IDEMPOTENCY_RE.match(idempotency):
+        if idempotency is not None and not IDEMPOTENCY_RE.fullmatch(idempotency):
             return error(400, "Idempotency-Key must be 1-100 characters of [A-Za-z0-9._:-]")
         snapshot = await self.source.vehicle(request.match_info["vin"])
         if snapshot is None:
@@ -299,7 +302,7 @@ _KEY_NAMES = {"vehicle": "VIN", "provider": "provider id", "certificate": "certi
 
 def _valid_key(table: str, key: str) -> bool:
     pattern = {"vehicle": VIN_RE, "provider": PROVIDER_RE, "certificate": NUMBER_RE}[table]
-    return pattern.match(key) is not None
+    return pattern.fullmatch(key) is not None
 
 
 def dumps(obj: Any) -> str:

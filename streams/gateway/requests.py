@@ -152,7 +152,7 @@ class _Checker:
             if required:
                 self.fail(name, f"required: {rule}")
             return None
-        if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
+        if not isinstance(value, str) or (pattern is not None and not pattern.fullmatch(value)):
             self.fail(name, rule)
             return None
         if len(value) > MAX_TEXT:

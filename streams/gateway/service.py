@@ -76,7 +76,7 @@ from streams.gateway.requests import (
     parse_wait,
 )
 from streams.http.auth import Access, ApiKeys, AuthError, Principal, Role, authorize, presented_key
-from streams.http.responses import error, wall_clock_ms
+from streams.http.responses import error, security_headers, wall_clock_ms
 from streams.kafka.topics import PipelineTopics
 from streams.settings import Settings
 
@@ -225,10 +225,15 @@ class Gateway:
     def application(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.add_routes(self.route_defs())
+        app.on_response_prepare.append(security_headers)
         return app
 
     async def _body(self, request: web.Request, *, optional: bool = False) -> Any:
-        text = await request.text()
+        raw = await request.read()
+        try:  # JSON is UTF-8 (RFC 8259), whatever charset the request declares
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidRequestError([FieldError("body", "must be UTF-8 encoded JSON")]) from None
         if optional and not text.strip():
             return None
         try:
@@ -262,7 +267,7 @@ class Gateway:
 
     def _path_id(self, request: web.Request) -> str:
         event_id = request.match_info["id"]
-        if not EVENT_ID_RE.match(event_id):
+        if not EVENT_ID_RE.fullmatch(event_id):
             raise InvalidRequestError([FieldError("id", "a request id as answered by the gateway (a UUID)")])
         return event_id
 

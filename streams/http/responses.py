@@ -15,3 +15,20 @@ def error(status: int, message: str) -> web.Response:
 def wall_clock_ms() -> int:
     """Now, in epoch milliseconds (a service's default clock; tests pass their own)."""
     return time.time_ns() // 1_000_000
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",  # receipts, histories and certificates are personal data: never cached
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+}
+"""Set on every response of both services (the certificate page has only inline CSS and SVG)."""
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """An aiohttp ``on_response_prepare`` signal handler setting :data:`SECURITY_HEADERS`."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)

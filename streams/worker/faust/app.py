@@ -45,6 +45,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from schemas.codec import Codec
 from streams.domain.policy import DEFAULT_POLICY, Policy
+from streams.http.responses import security_headers
 from streams.kafka.clients import bootstrap_servers, build_codec, kafka_security, ssl_context
 from streams.kafka.topics import PipelineTopics
 from streams.settings import Settings
@@ -371,6 +372,7 @@ def build_app(
     _vehicle_agent(context, policy)
     _plate_agents(context)
     _metrics_page(context)
+    patches.on_response_prepare(app, security_headers)
     _rebalance_metrics(context)
     for extend in extensions:
         extend(context)

@@ -19,7 +19,8 @@ commits`                               ``_committed_offset``, ``_read_offset``  
 :func:`partition_db`,                  ``Store._db_for_partition``,                  tables written beside
 :func:`persist_offset`                 ``Store.set_persisted_offset``                ``Table.__setitem__``
 :func:`table_dbs`                      ``Store._dbs``                                the table-keys gauge
-:func:`add_routes`                     ``Web.web_app`` (aiohttp application)         the API's routes
+:func:`add_routes`,                    ``Web.web_app`` (aiohttp application)         the API's routes,
+:func:`on_response_prepare`                                                          security headers
 =====================================  ============================================  =========================
 
 The consumer patches find the worker's commit guard as ``consumer.app.commit_guard`` (an attribute the
@@ -199,6 +200,12 @@ def table_dbs(table: Any) -> Iterator[Any]:
     """The RocksDB databases a Faust table has open on this worker (its active partitions and its
     standbys: faust-streaming 0.15 does not tell them apart here)."""
     yield from getattr(table.data, "_dbs", {}).values()
+
+
+def on_response_prepare(app: Any, handler: Any) -> None:
+    """Call ``handler(request, response)`` before every response of the Faust web server of ``app`` (its own
+    pages included)."""
+    app.web.web_app.on_response_prepare.append(handler)
 
 
 def add_routes(app: Any, routes: Iterable[Any]) -> None:

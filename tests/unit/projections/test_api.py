@@ -18,6 +18,7 @@ from projections.views import certificate_view
 from schemas.records import RecallState
 from streams.domain.state import RecallFact
 from streams.http.auth import ApiKeys, Role
+from streams.http.responses import SECURITY_HEADERS
 from tests.unit.projections.builders import PROVIDER, VIN, clean_old_vehicle, ms, spike
 
 NOW = ms(2024, 6, 1, 12)
@@ -233,3 +234,23 @@ def test_a_source_not_ready_is_a_503_retry_never_a_not_found() -> None:
                 assert r.status == 503 and "retry" in body and VIN not in body, (path, r.status)
 
     asyncio.run(main())
+
+
+def test_strings_must_match_whole_and_odd_digits_are_a_400() -> None:
+    """A trailing newline passed ``re.match`` with ``$``; "²" passed ``str.isdigit`` and then broke ``int``
+    (a 500)."""
+
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        for km in ("%C2%B2", "%D9%A3", "123456789", "1%0A"):
+            async with client.get(f"/vehicles/{VIN}/ok-label?advertised_km={km}", headers=DEALER) as r:
+                assert r.status == 400, km
+        async with client.get(f"/vehicles/{VIN}%0A/ok-label?advertised_km=1", headers=DEALER) as r:
+            assert r.status in (400, 404) and r.status != 200
+        async with client.get(f"/vehicles/{VIN}/ok-label?advertised_km=110000", headers=DEALER) as r:
+            assert r.status == 200
+            for name, value in SECURITY_HEADERS.items():
+                assert r.headers[name] == value
+        async with client.get(f"/vehicles/{VIN}/ok-label?advertised_km=1") as r:  # refused: headers too
+            assert r.status == 401 and r.headers["Cache-Control"] == "no-store"
+
+    with_client(check)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -150,3 +151,19 @@ def test_rate_limit_per_provider() -> None:
         assert (await client.get("/health")).status == 200
 
     run(test, gateway_rate_per_s=0.1, gateway_burst=3)
+
+
+def test_a_body_that_is_not_utf8_or_an_id_with_a_newline_is_a_400_naming_the_field() -> None:
+    async def test(client: TestClient[Any, Any], gateway: Gateway, broker: Broker) -> None:
+        latin = json.dumps({**BODY, "work_description": "réparation"}, ensure_ascii=False).encode("latin-1")
+        for content_type in ("application/json", "application/json; charset=klingon"):
+            headers = {**HEADERS, "Content-Type": content_type}
+            response = await client.post("/observations", data=latin, headers=headers)
+            assert response.status == 400 and "body" in await response.text()
+        newline = await client.post("/observations", json={**BODY, "request_id": "wo-1\n"}, headers=HEADERS)
+        assert newline.status == 400 and "request_id" in await newline.text()
+        assert newline.headers["X-Content-Type-Options"] == "nosniff"
+        assert newline.headers["Cache-Control"] == "no-store"
+        assert broker.sent == []
+
+    run(test)

@@ -155,6 +155,10 @@ def test_the_reads_reach_what_faust_keeps() -> None:
     app = type("App", (), {"web": type("Web", (), {"web_app": type("A", (), {"router": router})()})()})()
     patches.add_routes(app, iter(["route"]))
     assert added == ["route"]
+    signals: list[Any] = []
+    web_app = type("A", (), {"on_response_prepare": signals})()
+    patches.on_response_prepare(type("App", (), {"web": type("Web", (), {"web_app": web_app})()})(), print)
+    assert signals == [print]
     assert patches.is_input_topic(IN[0]) and not patches.is_input_topic(CHANGELOG[0])
     assert not patches.is_input_topic("app-__assignor-__leader")
 
@@ -187,3 +191,6 @@ def test_the_installed_faust_and_aiokafka_still_have_every_private_name_used() -
     assert list(inspect.signature(Store.set_persisted_offset).parameters) == ["self", "tp", "offset"]
     assert "self._dbs = {}" in _source(Store.__init__)
     assert "self.web_app: Application = Application(" in _source(Web.__init__)
+    from aiohttp import web as aiohttp_web
+
+    assert hasattr(aiohttp_web.Application(), "on_response_prepare")
