@@ -160,7 +160,8 @@ def _operation(route: GatewayRoute) -> dict[str, Any]:
         operation["responses"].update({
             "400": {"description": "A field breaks a rule: {error, errors: [{field, rule}]}"},
             "401": {"description": "No or unknown API key"},
-            "403": {"description": "The key's role may not, or the request is another provider's"},
+            "403": {"description": "The key's role may not (or the error number corrected is another's); "
+                    "another provider's request reads as one not known yet"},
             "429": {"description": "Over this provider's rate: retry after Retry-After seconds"},
         })  # fmt: skip
         if route.method == "POST":

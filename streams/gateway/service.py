@@ -118,7 +118,6 @@ def invalid(exc: InvalidRequestError) -> web.Response:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PrincipalHandler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
 
-_NOT_YOURS = "this request belongs to another provider"
 
 
 def _expire(waiter: asyncio.Future[Receipt | None]) -> None:
@@ -292,10 +291,14 @@ class Gateway:
         event_id = self._path_id(request)
         wait = parse_wait(request.query.get("wait_s"), self.max_wait_s)
         receipt = await self.receipt(event_id, wait)
+        provider = principal.provider_id if principal.role is Role.PROVIDER else None
+        if receipt is not None and provider is not None and receipt.provider_id != provider:
+            # Another provider's request reads as one not known yet, after the same wait: request ids are
+            # uuid5 of public data, and a different answer would tell whether and when a competitor sent one.
+            await asyncio.sleep(wait)
+            receipt = None
         if receipt is None:
             return web.json_response({"request_id": event_id, "status": "PENDING"})
-        if principal.role is Role.PROVIDER and receipt.provider_id != principal.provider_id:
-            return error(403, _NOT_YOURS)
         return web.json_response(receipt_json(receipt))
 
     async def confirm(self, request: web.Request, principal: Principal) -> web.StreamResponse:
@@ -303,10 +306,8 @@ class Gateway:
         provider = principal.provider_id or ""
         body = await self._body(request, optional=True)
         receipt = self.index.get(event_id)
-        if receipt is None:
+        if receipt is None or receipt.provider_id != provider:  # another's reads as unknown (see observation)
             return error(404, "no receipt for this request yet: confirm once its receipt is out")
-        if receipt.provider_id != provider:
-            return error(403, _NOT_YOURS)
         if not receipt.vin:
             return error(409, "the plate of this reading was never resolved to a vehicle: nothing to confirm")
         parsed = parse_confirmation(body, event_id, receipt.vin, provider, self.clock_ms())

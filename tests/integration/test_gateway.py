@@ -146,18 +146,19 @@ def test_a_typo_is_corrected_once_and_a_second_correction_is_refused(setup: Setu
     (issue,) = [i for i in receipt["issues"] if i["code"] == "TREND_BREAK"]
     assert issue["suggested_value"] == 96_000 and issue["error_number"].startswith("E")
 
-    # another garage can neither read it, nor correct it, nor confirm it
-    assert setup.gateway.call("GET", f"/observations/{typo_id}", OTHER).status == 403
+    # another garage can neither read it (it reads as not known yet), nor correct it, nor confirm it
+    theirs = setup.gateway.call("GET", f"/observations/{typo_id}", OTHER)
+    assert theirs.status == 200 and theirs.body["status"] == "PENDING" and TYPO not in str(theirs.body)
     fix = {"request_id": "fix-1", "error_number": issue["error_number"], "corrected_value": 96_000}
     refused = setup.gateway.call("POST", "/corrections", OTHER, fix)
     assert refused.status == 403 and TYPO not in str(refused.body)
-    assert setup.gateway.call("POST", f"/observations/{typo_id}/confirm", OTHER, {}).status == 403
+    assert setup.gateway.call("POST", f"/observations/{typo_id}/confirm", OTHER, {}).status == 404
 
     first = setup.gateway.call("POST", "/corrections", ME, fix)
     assert first.status == 202, first
     corrected = setup.receipt(first.body["receipt_url"])
     assert corrected["status"] == "ACCEPTED" and corrected["vin"] == TYPO
-    assert setup.gateway.call("GET", first.body["receipt_url"], OTHER).status == 403
+    assert setup.gateway.call("GET", first.body["receipt_url"], OTHER).body["status"] == "PENDING"
 
     again = {**fix, "request_id": "fix-2", "corrected_value": 96_100}
     second = setup.second.call("POST", "/corrections", ME, again)
