@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from schemas.records import Issue, Receipt, ReceiptStatus, Severity
-from streams.gateway.limits import RateLimiter
 from streams.gateway.receipts import ReceiptIndex, receipt_json
+from streams.http.limits import RateLimiter
 
 
 def test_a_bucket_allows_its_burst_then_the_rate() -> None:
@@ -46,3 +46,13 @@ def test_the_receipt_as_answered() -> None:
         "suggested_value": 96_000,
     }  # fmt: skip
     assert body["processed_at"].endswith("Z")
+
+
+def test_the_buckets_kept_are_bounded_and_wait_takes_nothing() -> None:
+    limiter = RateLimiter(1.0, 2, max_keys=3)
+    for address in ("a", "b", "c", "d"):
+        assert limiter.take(address, 0.0) == 0.0
+    assert len(limiter._buckets) == 3 and "a" not in limiter._buckets  # the least recently used went
+    assert limiter.take("b", 0.0) == 0.0 and limiter.wait("b", 0.0) > 0  # b's two tokens are spent
+    assert limiter.wait("b", 0.0) == limiter.wait("b", 0.0)  # asking takes nothing
+    assert limiter.wait("unknown", 0.0) == 0.0
