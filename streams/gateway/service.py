@@ -75,8 +75,8 @@ from streams.gateway.requests import (
     parse_wait,
 )
 from streams.http.auth import Access, ApiKeys, AuthError, Principal, Role, authorize, presented_key
-from streams.http.limits import FailedAuthThrottle, RateLimiter
-from streams.http.responses import error, security_headers, too_many, wall_clock_ms
+from streams.http.limits import RateLimiter
+from streams.http.responses import error, security_headers, wall_clock_ms
 from streams.kafka.topics import PipelineTopics
 from streams.settings import Settings
 
@@ -147,7 +147,6 @@ class Gateway:
         self.max_wait_s = settings.gateway_max_wait_s
         self.index = ReceiptIndex(settings.gateway_receipts_max)
         self.limiter = RateLimiter(settings.gateway_rate_per_s, settings.gateway_burst)
-        self.failed_auth = FailedAuthThrottle()
         self.health: Callable[[], dict[str, Any]] = lambda: {"caught_up": True}
         self._waiters: dict[str, list[asyncio.Future[Receipt | None]]] = {}
         self._seen: OrderedDict[str, str] = OrderedDict()
@@ -188,16 +187,8 @@ class Gateway:
         assert access is not None
 
         async def guarded(request: web.Request) -> web.StreamResponse:
-            address, now = request.remote or "", self.monotonic()
-            blocked = self.failed_auth.blocked(address, now)
-            if blocked > 0:
-                return too_many("too many failed authentications from this address", blocked)
             try:
                 principal = self.keys.authenticate(presented_key(request.headers))
-            except AuthError as refused:
-                self.failed_auth.failed(address, now)
-                return error(refused.status, refused.message)
-            try:
                 authorize(principal, access)
             except AuthError as refused:
                 return error(refused.status, refused.message)

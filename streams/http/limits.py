@@ -63,22 +63,3 @@ class RateLimiter:
             return 0.0
         bucket = self._bucket(key, now_s)
         return 0.0 if bucket.tokens >= 1.0 else (1.0 - bucket.tokens) / self.rate_per_s
-
-
-FAILED_AUTH_BURST = 10
-FAILED_AUTH_PER_S = 0.2
-
-
-class FailedAuthThrottle:
-    """Failed authentications per client address: ``FAILED_AUTH_BURST`` at once, then one every 5 s; an
-    address over it is answered 429 before its key is even looked at (guessing keys gets no answer)."""
-
-    def __init__(self, burst: int = FAILED_AUTH_BURST, rate_per_s: float = FAILED_AUTH_PER_S) -> None:
-        self._limiter = RateLimiter(rate_per_s, burst)
-
-    def blocked(self, address: str, now_s: float) -> float:
-        """Seconds ``address`` must wait before it may try a key again (0.0: it may)."""
-        return self._limiter.wait(address, now_s)
-
-    def failed(self, address: str, now_s: float) -> None:
-        self._limiter.take(address, now_s)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 from aiohttp import web
@@ -11,13 +10,6 @@ from aiohttp import web
 def error(status: int, message: str) -> web.Response:
     """``{"error": message}`` with ``status``."""
     return web.json_response({"error": message}, status=status)
-
-
-def too_many(message: str, wait_s: float) -> web.Response:
-    """429 with ``Retry-After`` (whole seconds, at least 1)."""
-    retry = str(max(1, math.ceil(wait_s)))
-    return web.json_response({"error": f"{message}: retry after {retry} s"}, status=429,
-                             headers={"Retry-After": retry})  # fmt: skip
 
 
 def wall_clock_ms() -> int:

@@ -169,14 +169,3 @@ def test_a_body_that_is_not_utf8_or_an_id_with_a_newline_is_a_400_naming_the_fie
         assert broker.sent == []
 
     run(test)
-
-
-def test_failed_authentications_are_throttled_per_address_before_the_key_is_looked_at() -> None:
-    async def test(client: TestClient[Any, Any], gateway: Gateway, broker: Broker) -> None:
-        wrong = {"Authorization": "Bearer not-a-key"}
-        statuses = [(await client.get("/observations/" + "0" * 36, headers=wrong)).status for _ in range(12)]
-        assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
-        refused = await client.get("/observations/" + "0" * 36, headers=HEADERS)  # even a good key, now
-        assert refused.status == 429 and int(refused.headers["Retry-After"]) >= 1
-
-    run(test)
