@@ -29,17 +29,24 @@ def max_chars(field: str) -> int:
     return MAX_CHARS.get(field, DEFAULT_MAX_CHARS)
 
 
+_LIMITS: dict[type, tuple[tuple[str, int], ...]] = {}
+
+
 def too_long(record: Any) -> str | None:
-    """What is too long in ``record`` (a contract dataclass), in words, or ``None``."""
-    for field in fields(record):
-        value = getattr(record, field.name)
-        limit = max_chars(field.name)
-        if isinstance(value, str) and len(value) > limit:
-            return f"field {field.name!r} has {len(value):,} characters, more than {limit:,}"
-        if isinstance(value, tuple) and value and all(isinstance(item, str) for item in value):
+    """What is too long in ``record`` (a contract dataclass), in words, or ``None``. Runs per input event:
+    the fields and their bounds are looked up once per record type."""
+    limits = _LIMITS.get(type(record))
+    if limits is None:
+        limits = _LIMITS[type(record)] = tuple((f.name, max_chars(f.name)) for f in fields(record))
+    for name, limit in limits:
+        value = getattr(record, name)
+        if isinstance(value, str):
+            if len(value) > limit:
+                return f"field {name!r} has {len(value):,} characters, more than {limit:,}"
+        elif isinstance(value, tuple) and value and isinstance(value[0], str):
             if len(value) > MAX_ITEMS:
-                return f"field {field.name!r} has {len(value)} items, more than {MAX_ITEMS}"
+                return f"field {name!r} has {len(value)} items, more than {MAX_ITEMS}"
             longest = max(len(item) for item in value)
             if longest > limit:
-                return f"an item of field {field.name!r} has {longest:,} characters, more than {limit:,}"
+                return f"an item of field {name!r} has {longest:,} characters, more than {limit:,}"
     return None
