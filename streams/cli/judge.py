@@ -175,7 +175,8 @@ def report(records: Sequence[VehicleEvent], outputs: Outputs) -> str:
                 lines.append(f"    {anomaly.kind.value}: {_explain(anomaly, by_id)}")
         issues = [(reading, issue) for reading in readings if (answer := receipts.get(reading.event_id))
                   for issue in answer.issues]  # fmt: skip
-        fixes = _corrections(records, summary.vin, receipts, dict(issues_by_number(issues)))
+        by_number = {issue.error_number: reading for reading, issue in issues}
+        fixes = _corrections(records, summary.vin, receipts, by_number)
         if fixes:
             lines += ["", "  corrections"] + [f"    {fix}" for fix in fixes]
         if issues:
@@ -186,11 +187,6 @@ def report(records: Sequence[VehicleEvent], outputs: Outputs) -> str:
                              f"{issue.code}: {issue.message}")  # fmt: skip
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks)
-
-
-def issues_by_number(issues: Sequence[tuple[OdometerReading, Any]]) -> Iterable[tuple[str, OdometerReading]]:
-    """Error number -> the reading whose receipt carries it."""
-    return ((issue.error_number, reading) for reading, issue in issues)
 
 
 def _corrections(

@@ -26,6 +26,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from confluent_kafka import KafkaException  # caught per record sent: imported once, not per call
+
 from streams.kafka.clients import producer_config
 from streams.settings import Settings
 from streams.worker.batch import RawMessage, RecordRefusedError
@@ -88,8 +90,6 @@ class KafkaSink:
     def send(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> None:
         """Queue one record; :class:`~streams.worker.batch.RecordRefusedError` when the producer refuses this
         record itself (too large, invalid): the caller decides what stands in for it."""
-        from confluent_kafka import KafkaException
-
         produce = self._producer.produce
         while True:
             try:
