@@ -33,7 +33,7 @@ from streams.worker.metrics import WorkerMetrics
 
 @dataclass(frozen=True, slots=True)
 class RawMessage:
-    """One consumed Kafka message. ``handle`` is the transport's own event (Faust's), opaque here."""
+    """One consumed Kafka message."""
 
     topic: str
     partition: int
@@ -41,7 +41,6 @@ class RawMessage:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int
-    handle: Any = field(default=None, compare=False, repr=False)
 
 
 class StateStore(Protocol):

@@ -1,8 +1,11 @@
 """Which input offsets the agents have really processed *and stored*: the ceiling of what the worker may
 commit.
 
-Faust commits the offsets its streams acknowledged, and fills "gaps" (offsets it never delivered) as if
-acknowledged. Two ways that commits an input nobody stored:
+The worker's data plane hands whole fetches to the batch steps (``streams.worker.faust.patches.
+deliver_in_bulk``); Faust acknowledges nothing of them, and the offset committed for an input partition is
+the ceiling kept here. Before that, Faust committed the offsets its streams acknowledged and filled "gaps"
+(offsets it never delivered) as if acknowledged; two ways that committed an input nobody stored, which the
+watermarks still guard against (a fetch can still come past a hole after a rebalance or a seek):
 
 - ``Stream.take_events`` acknowledges a whole batch when the agent's loop leaves it, whether the batch was
   stored or the batch step raised (then Faust restarts the agent on the next events, and the failed batch's
@@ -229,6 +232,10 @@ class CommitGuard:
         self.inputs.reset(starts)
         for watermarks in self.agents.values():
             watermarks.reset(starts)
+
+    def owns(self, topic: str) -> bool:
+        """Whether an agent reads ``topic`` (its commits are then this guard's :meth:`ceiling` alone)."""
+        return any(topic in watermarks.topics for watermarks in self.agents.values())
 
     def ceiling(self, tp: Partition) -> int | None:
         """The lowest ceiling of the agents that read ``tp`` (``None``: none knows it)."""

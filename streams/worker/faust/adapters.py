@@ -2,7 +2,6 @@
 
 ::
 
-    Faust event ──raw_message()──► RawMessage(handle=event)
     KafkaSink.send … flush() ──► confluent-kafka Producer (murmur2, idempotent); flush raises on any failure
     TableStore.get(key, source)  ──► the Faust table's RocksDB database of source.partition
     TableStore.put … flush()     ──► changelog records on <app_id>-<table>-changelog (same partition), flushed
@@ -42,12 +41,6 @@ class SinkError(RuntimeError):
 # sending them again can never succeed.
 _REFUSED_RECORDS = frozenset({"MSG_SIZE_TOO_LARGE", "_INVALID_ARG", "INVALID_RECORD", "_KEY_SERIALIZATION",
                               "_VALUE_SERIALIZATION"})  # fmt: skip
-
-
-def raw_message(event: Any) -> RawMessage:
-    """A Faust event as a :class:`RawMessage` (raw key and value bytes, timestamp in ms)."""
-    m = event.message
-    return RawMessage(m.topic, m.partition, m.offset, m.key, m.value, round(m.timestamp * 1000), event)
 
 
 class KafkaSink:

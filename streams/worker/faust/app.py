@@ -4,8 +4,8 @@
 
     odometer.readings, odometer.corrections,  ─┐
     vehicle.registrations, vehicle.recalls,    ├─► agent vehicles ── table vehicles (VIN -> VehicleState,
-    vehicle.accident-inspections,              │   (take_events       state.codec bytes, RocksDB + changelog)
-    carpass.plate-resolved-readings           ─┘    batches)   ──► odometer.receipts, odometer.anomalies,
+    vehicle.accident-inspections,              │   (whole          state.codec bytes, RocksDB + changelog)
+    carpass.plate-resolved-readings           ─┘    fetches)   ──► odometer.receipts, odometer.anomalies,
                                                                    dead-letters      (confluent producer)
     vehicle.registrations ──► agent registration-plates ── table registration-plates
                                                      ──► carpass.plate-intervals
@@ -17,9 +17,16 @@
     web: GET /metrics (Prometheus)
 
 One agent folds every VIN-keyed topic, so the events of a VIN are decided in partition order across
-topics; all of them have the same partition count (``streams.kafka.admin.ensure_topics``). Agents have
-``concurrency=1`` (faust-streaming loses offsets with more) and read batches (``settings.batch_*``); the
-batch logic lives in :mod:`streams.worker.batch` and :mod:`streams.worker.plates`, testable without Faust.
+topics (merged by timestamp within a fetch); all of them have the same partition count
+(``streams.kafka.admin.ensure_topics``). The batch logic lives in :mod:`streams.worker.batch`,
+:mod:`streams.worker.vehicles` and :mod:`streams.worker.plates`, testable without Faust.
+
+Faust keeps the control plane: group membership, assignment of the inputs with the tables' partitions,
+table recovery and standbys, table routing, the web server, timers. The data plane is the worker's own:
+an "agent" here is not a Faust agent but a batch step this context calls with each fetch of the consumer
+(``patches.deliver_in_bulk``: no Faust ``Event``, task, queue or acknowledgement per message), one agent
+after the other in the fetcher's task; an input offset is committed once every agent reading it has
+stored it (the commit guard, ``streams.worker.offsets``).
 
 Extension points for other packages (projections), given to :func:`build_app` as ``extensions``: each is
 called with the :class:`AppContext`, whose ``vehicle_hooks`` (called with ``(vin, state, as_of_ms)`` after
@@ -29,13 +36,14 @@ a VIN's state is stored), ``agent(...)``, ``store(...)`` and ``add_routes(...)``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
+import heapq
 import logging
+import operator
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +60,7 @@ from streams.settings import Settings
 from streams.state.cache import StateCache
 from streams.worker.batch import RawMessage
 from streams.worker.faust import patches
-from streams.worker.faust.adapters import KafkaSink, TableStore, raw_message
+from streams.worker.faust.adapters import KafkaSink, TableStore
 from streams.worker.faust.patches import is_input_topic
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.offsets import AgentWatermarks, CommitGuard
@@ -99,6 +107,11 @@ class AppContext:
     """Every table store the batch steps write through (their unflushed writes go when a step fails)."""
     watermarks: CommitGuard = field(default_factory=CommitGuard)
     """What each agent really processed and stored: the commit ceiling (``streams.worker.offsets``)."""
+    agents: list[_Agent] = field(default_factory=list)
+    given_up: BatchFailedError | None = None
+    """The failure that stops the worker (then nothing more is processed)."""
+    _taken: set[str] = field(default_factory=set)
+    _stopping: Any = None
 
     def store(self, table: Any) -> TableStore:
         """A :class:`TableStore` over ``table`` through the worker's sink, for a batch step."""
@@ -126,53 +139,64 @@ class AppContext:
 
     def agent(self, name: str, step: Step, *topics: str, channel: Any = None) -> None:
         """Agent ``name``: ``topics`` (raw bytes; ``channel``: a Faust topic made for them, e.g. an internal
-        one) read in batches by :meth:`run` through ``step``, one at a time (``concurrency=1``:
-        faust-streaming loses offsets with more). Its watermarks exist from now on, before the first
-        assignment."""
-        self.watermarks.agent(name, topics)
+        one) handed to ``step`` in batches by :meth:`receive`, in the order agents were added. The topics
+        are subscribed through Faust (group membership, assignment with the tables), but their records
+        never enter Faust's streams (``patches.deliver_in_bulk``). Its watermarks exist from now on,
+        before the first assignment."""
+        watermarks = self.watermarks.agent(name, topics)
         self.metrics.batch_failures.labels(name)  # the series exists from the start, at 0
         source = channel if channel is not None else _raw_topic(self.app, *topics)
+        self.app.topics.add(source)
+        self.agents.append(_Agent(name, frozenset(topics), step, watermarks))
+        self._taken.update(topics)
 
-        async def consume(stream: Any) -> None:
-            await self.run(name, stream, step)
+    def takes(self, topic: str) -> bool:
+        """Whether an agent reads ``topic`` (:class:`~streams.worker.faust.patches.DataPlane`)."""
+        return topic in self._taken
 
-        self.app.agent(source, name=name, concurrency=1)(consume)
-
-    async def run(self, name: str, stream: Any, step: Step) -> None:
-        """Agent ``name``'s loop: its input in batches (``settings.batch_*``, as :meth:`batch` admits them),
-        each handed to ``step``, which returns once the batch's outputs and state are durable. Only then
-        does the commit ceiling pass the batch (:mod:`streams.worker.offsets`): ``take_events`` acknowledges a
-        batch to Faust however it ended, so the ceiling is what keeps an unstored batch uncommitted. A step
-        that raises is tried again from the batch's first event (:meth:`attempt`); one that keeps failing
-        stops the worker. After each batch, partitions with a hole before what was processed are sought
+    async def receive(self, records: Mapping[Any, Sequence[Any]]) -> None:
+        """One fetch of the consumer (TP -> aiokafka records in offset order), handed to each agent that reads
+        some of it: its records merged across partitions by timestamp (stable: a partition's order is
+        kept), admitted by the watermarks (nothing past a hole), cut to ``settings.batch_max_events`` and
+        given to its step, which returns once the batch's outputs and state are durable. Only then does the
+        agent's commit ceiling pass the batch (:mod:`streams.worker.offsets`). A step that raises is tried
+        again from the batch's first event (:meth:`attempt`); one that keeps failing stops the worker, and
+        nothing is processed after it. Partitions with a hole before what was processed are then sought
         back to it."""
-        settings = self.settings
-        watermarks = self.watermarks.agent(name)
-        given_up: BatchFailedError | None = None
-        batches = stream.take_events(settings.batch_max_events, settings.batch_within_s)
-        # Closed on the way out, so that Faust sees the events acknowledged (else its shutdown waits for
-        # them for ever); the ceiling still keeps a failed batch uncommitted.
-        async with contextlib.aclosing(batches):
-            async for events in batches:
-                batch = self.batch(events, watermarks)
-                if batch:
-                    try:
-                        await self.attempt(name, step, batch)
-                    except BatchFailedError as exc:
-                        watermarks.failed(_firsts(batch))
-                        given_up = exc
-                        break
-                    except PartitionsRevokedError as exc:
-                        log.warning("agent %s: %s; the batch is left to their new owner", name, exc)
-                        watermarks.failed(_firsts(batch))
-                        continue
-                    except BaseException:  # the agent is cancelled (a rebalance, a shutdown)
-                        watermarks.failed(_firsts(batch))
-                        raise
-                watermarks.stored()
-                await self.seek_back_holes()
-        if given_up is not None:
-            await self.stop_worker(given_up)
+        if self.given_up is not None:
+            return
+        size = self.settings.batch_max_events
+        for agent in self.agents:
+            fetched = [each for tp, each in records.items() if tp.topic in agent.topics]
+            if not fetched:
+                continue
+            batch = self.batch(fetched, agent.watermarks)
+            for start in range(0, len(batch), size):
+                if not await self.process(agent, batch[start : start + size]):
+                    return
+        await self.seek_back_holes()
+
+    async def process(self, agent: _Agent, batch: list[RawMessage]) -> bool:
+        """``agent``'s step over ``batch`` (:meth:`attempt`), then its ceiling up; ``False`` once the worker
+        gives up (:meth:`stop_worker` is then under way)."""
+        watermarks = agent.watermarks
+        try:
+            await self.attempt(agent.name, agent.step, batch)
+        except BatchFailedError as exc:
+            watermarks.failed(_firsts(batch))
+            self.given_up = exc
+            # In a task of its own: stopping the app stops the fetcher this runs in.
+            self._stopping = asyncio.ensure_future(self.stop_worker(exc))
+            return False
+        except PartitionsRevokedError as exc:
+            log.warning("agent %s: %s; the batch is left to their new owner", agent.name, exc)
+            watermarks.failed(_firsts(batch))
+            return True
+        except BaseException:  # the fetcher is stopped (a rebalance, a shutdown) while a batch waits
+            watermarks.failed(_firsts(batch))
+            raise
+        watermarks.stored()
+        return True
 
     async def attempt(self, name: str, step: Step, batch: list[RawMessage]) -> None:
         """Run ``step(batch)`` until it returns: after a failure, wait (0.5 s, doubling up to
@@ -242,27 +266,38 @@ class AppContext:
             self.metrics.input_holes.labels(self.topics.base(topic)).inc()
             await self.app.consumer.seek(TP(topic, partition), offset)
 
-    def batch(self, events: Sequence[Any], watermarks: AgentWatermarks) -> list[RawMessage]:
-        """A ``take_events`` batch as :class:`RawMessage`: every event of it but those past a hole in
-        their partition (:class:`~streams.worker.offsets.InputWatermarks`). take_events acknowledges the whole
-        batch, so Faust would commit those unprocessed; the ceiling on its commits keeps them
+    def batch(self, fetched: Sequence[Sequence[Any]], watermarks: AgentWatermarks) -> list[RawMessage]:
+        """Records of one fetch (a list per partition, in offset order) as one batch of :class:`RawMessage`,
+        merged by timestamp (a partition's order kept), every record but those past a hole in their
+        partition (:class:`~streams.worker.offsets.InputWatermarks`): those are left unprocessed,
         uncommitted, and the seek back to the hole brings them again, in order."""
         batch = []
         positions = self.positions
         admit = watermarks.admit
         gaps = watermarks.gaps_skipped
-        for event in events:
-            message = raw_message(event)
-            tp = (message.topic, message.partition)
-            if admit(tp, message.offset):
-                positions[tp] = message.offset + 1
-                batch.append(message)
+        merged = fetched[0] if len(fetched) == 1 else heapq.merge(*fetched, key=_timestamp)
+        for r in merged:
+            tp = (r.topic, r.partition)
+            if admit(tp, r.offset):
+                positions[tp] = r.offset + 1
+                batch.append(RawMessage(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp))
         if watermarks.gaps_skipped != gaps and watermarks.last_gap is not None:
             (topic, partition), first, after = watermarks.last_gap
             log.warning("input %s[%d]: offsets %d-%d still missing after %d seeks back; taken as a real gap "
                         "(transaction markers, deleted records)", topic, partition, first, after - 1,
                         watermarks.seeks_before_gap)  # fmt: skip
         return batch
+
+
+_timestamp = operator.attrgetter("timestamp")
+
+
+@dataclass(frozen=True, slots=True)
+class _Agent:
+    name: str
+    topics: frozenset[str]
+    step: Step
+    watermarks: AgentWatermarks
 
 
 class BatchFailedError(RuntimeError):
@@ -298,6 +333,8 @@ class CarpassApp(faust.App):
     context: AppContext
     commit_guard: CommitGuard
     """What the consumer patches cap Faust's commits with (``patches.guard_commits``)."""
+    data_plane: AppContext
+    """What the consumer patches hand the inputs' fetches to (``patches.deliver_in_bulk``)."""
 
     def on_init_dependencies(self) -> Iterable[Any]:
         """Faust's ``Monitor`` sensor records every event in and out (about a fifth of the stream's
@@ -315,6 +352,7 @@ def _tune_faust(settings: Settings) -> None:
     patches.raise_producer_buffer(2 * settings.batch_max_events)
     patches.rewind_partitions_without_commits()
     patches.guard_commits()
+    patches.deliver_in_bulk()
     patches.shorten_fetch_wait()
 
 
@@ -369,6 +407,7 @@ def build_app(
     context = AppContext(app, settings, topics, metrics, codec, out)
     app.context = context
     app.commit_guard = context.watermarks
+    app.data_plane = context
     _vehicle_agent(context, policy)
     _plate_agents(context)
     _metrics_page(context)

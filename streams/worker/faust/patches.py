@@ -12,6 +12,9 @@ function                               private API it uses                      
 :func:`rewind_partitions_without_      ``Consumer.perform_seek``,                    input events lost after
 commits`                               ``_committed_offset``, ``_read_offset``       an assignment
 :func:`guard_commits`                  ``Consumer._new_offset``                      never commit unstored
+:func:`deliver_in_bulk`                ``Consumer.getmany``, ``_wait_next_records``,  whole fetches to the
+                                       ``_read_offset``, ``_acked``,                 batch steps (no per-
+                                       ``_buffered_partitions``, ``_to_message``     message machinery)
 :func:`shorten_fetch_wait`             ``AIOKafkaConsumerThread._create_worker_      receipts 1-2.5 s late
                                        consumer``, aiokafka ``_fetch_max_wait_ms``
 :func:`raise_producer_buffer`          ``ProducerBuffer.max_messages``               streams stalled
@@ -23,13 +26,14 @@ commits`                               ``_committed_offset``, ``_read_offset``  
 :func:`on_response_prepare`                                                          security headers
 =====================================  ============================================  =========================
 
-The consumer patches find the worker's commit guard as ``consumer.app.commit_guard`` (an attribute the
-worker's app sets; a consumer of an app without one is left as Faust made it).
+The consumer patches find the worker's commit guard as ``consumer.app.commit_guard`` and its data plane as
+``consumer.app.data_plane`` (attributes the worker's app sets; a consumer of an app without them is left as
+Faust made it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from importlib import metadata
 from typing import Any, Protocol
 
@@ -46,6 +50,23 @@ class CommitCeiling(Protocol):
     def reset(self, starts: Mapping[Any, int | None]) -> None: ...
 
     def ceiling(self, tp: Any) -> int | None: ...
+
+    def owns(self, topic: str) -> bool:
+        """Whether ``topic`` is read by the worker's own data plane (its commits are the ceiling alone)."""
+        ...
+
+
+class DataPlane(Protocol):
+    """What :func:`deliver_in_bulk` hands fetches to (``streams.worker.faust.app.AppContext``)."""
+
+    def takes(self, topic: str) -> bool:
+        """Whether the records of ``topic`` go to :meth:`receive` (else to Faust's streams, one by one)."""
+        ...
+
+    async def receive(self, records: Mapping[Any, Sequence[Any]]) -> None:
+        """One fetch: TP -> its aiokafka ``ConsumerRecord``s in offset order. Returns once they are processed
+        and stored (or left unprocessed, behind the commit ceiling)."""
+        ...
 
 
 class UnsupportedVersionError(RuntimeError):
@@ -72,6 +93,10 @@ def is_input_topic(topic: str) -> bool:
 
 def _guard(consumer: Any) -> CommitCeiling | None:
     return getattr(getattr(consumer, "app", None), "commit_guard", None)
+
+
+def _plane(consumer: Any) -> DataPlane | None:
+    return getattr(getattr(consumer, "app", None), "data_plane", None)
 
 
 def _faust_consumer() -> Any:
@@ -119,16 +144,20 @@ def rewind_partitions_without_commits(consumer_class: Any = None) -> None:
 def guard_commits(consumer_class: Any = None) -> None:
     """Never commit an input partition past what the worker's agents processed and stored
     (:mod:`streams.worker.offsets` says why). Wraps Faust's ``Consumer._new_offset`` (the offset its commit
-    would write, from the acknowledged offsets and the gaps it filled) with the commit guard's ceiling.
-    ``consumer_class``: Faust's ``Consumer`` (a stub in tests). Process-wide and idempotent."""
+    would write, from the acknowledged offsets and the gaps it filled) with the commit guard's ceiling; for
+    a topic of the worker's own data plane (:func:`deliver_in_bulk`: no Faust acknowledgements at all) the
+    offset is the ceiling itself. ``consumer_class``: Faust's ``Consumer`` (a stub in tests). Process-wide
+    and idempotent."""
     cls = consumer_class if consumer_class is not None else _faust_consumer()
     if getattr(cls._new_offset, "carpass_guarded", False):
         return
     original = cls._new_offset
 
     def _new_offset(self: Any, tp: Any) -> int | None:
-        offset: int | None = original(self, tp)
         guard = _guard(self)
+        if guard is not None and guard.owns(tp[0]):  # TP(topic, partition)
+            return guard.ceiling(tp)
+        offset: int | None = original(self, tp)
         if offset is None or guard is None:
             return offset
         ceiling = guard.ceiling(tp)
@@ -136,6 +165,67 @@ def guard_commits(consumer_class: Any = None) -> None:
 
     _new_offset.carpass_guarded = True  # type: ignore[attr-defined]
     cls._new_offset = _new_offset
+
+
+def deliver_in_bulk(consumer_class: Any = None) -> None:
+    """Hand whole fetches of the worker's input topics to its data plane, bypassing Faust's per-message path.
+
+    faust-streaming 0.15 sends every fetched record through ``Consumer._drain_messages``: a ``Message``, a
+    task per message raced against the flow-control event, the conductor's lock, an ``Event`` on a channel
+    queue, a stream that acknowledges it one by one (measured: about 100 µs an event, half of the worker's
+    time). Wrapped here, ``Consumer.getmany`` (the fetcher's source of records) gives the records of the
+    topics the data plane ``takes`` to ``DataPlane.receive`` in one call per fetch, and yields only the
+    others (table changelogs: recovery and standbys stay Faust's) as Faust's messages. Faust's checks are
+    kept: records are handed over only while the flow is active, for partitions still assigned and active
+    (not paused for recovery). Offsets of the data plane's partitions are committed from the commit guard
+    (:func:`guard_commits`); their partitions are put where Faust's commit looks (``_acked``) and their read
+    offset where its livelock check looks (``_read_offset``). ``consumer_class``: Faust's ``Consumer`` (a
+    stub in tests). Process-wide and idempotent.
+    """
+    cls = consumer_class if consumer_class is not None else _faust_consumer()
+    if getattr(cls.getmany, "carpass_bulk", False):
+        return
+    original = cls.getmany
+
+    async def getmany(self: Any, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
+        plane = _plane(self)
+        if plane is None:
+            async for item in original(self, timeout):
+                yield item
+            return
+        records, active = await self._wait_next_records(timeout)
+        if records is None or self.should_stop:
+            return
+        if not self.flow_active:  # as Faust does: what was fetched is dropped, positions go back
+            await self.perform_seek()
+            return
+        assigned = self.assignment()
+        buffered = self._buffered_partitions
+        bulk: dict[Any, Sequence[Any]] = {}
+        rest = []
+        for tp, fetched in records.items():
+            if not fetched or tp not in assigned:
+                continue
+            if active is not None and tp not in active and tp not in buffered:
+                continue
+            if plane.takes(tp.topic):
+                bulk[tp] = fetched
+            else:
+                rest.append((tp, fetched))
+        if bulk:
+            await plane.receive(bulk)
+            read, acked = self._read_offset, self._acked
+            for tp, fetched in bulk.items():
+                read[tp] = fetched[-1].offset
+                acked.setdefault(tp, [])  # Faust's commit considers the partitions found here
+        to_message = self._to_message
+        for tp, fetched in rest:
+            for record in fetched:
+                yield tp, to_message(tp, record)
+
+    getmany.carpass_bulk = True  # type: ignore[attr-defined]
+    getmany.carpass_original = original  # type: ignore[attr-defined]
+    cls.getmany = getmany
 
 
 def shorten_fetch_wait(wait_ms: int = FETCH_MAX_WAIT_MS, thread_class: Any = None) -> None:

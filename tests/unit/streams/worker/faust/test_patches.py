@@ -68,21 +68,122 @@ def test_installed_versions_are_the_ones_written_against_and_others_are_refused(
         patches.check_versions({"faust-streaming": "0.15.3", "aiokafka": "0.15.1"})
 
 
-def test_commits_are_capped_at_the_ceiling_once_and_only_with_a_guard() -> None:
+def test_commits_of_the_data_planes_topics_are_the_ceiling_and_others_faust_capped() -> None:
     cls = _consumer_class()
     patches.guard_commits(cls)
     patches.guard_commits(cls)  # idempotent: wrapped once
     guard = CommitGuard()
-    watermarks = guard.agent("vehicles")
+    watermarks = guard.agent("vehicles", [IN[0]])
+    guard.agent("projections", ["t-odometer.receipts"])
     guard.reset({IN: 30})
-    assert cls(_App(guard))._new_offset(IN) == 30  # acknowledged to 50, stored to 30
-    assert cls(_App(guard), acked_offset=20)._new_offset(IN) == 20
-    assert cls(_App(guard), acked_offset=None)._new_offset(IN) is None
-    assert cls(_App(guard))._new_offset(("other", 0)) == 50  # a partition no agent guards
+    # the data plane's topic: the ceiling, whatever Faust acknowledged (it acknowledges nothing there)
+    assert cls(_App(guard))._new_offset(IN) == 30
+    assert cls(_App(guard), acked_offset=20)._new_offset(IN) == 30
+    assert cls(_App(guard), acked_offset=None)._new_offset(IN) == 30
+    assert cls(_App(guard))._new_offset(("t-odometer.receipts", 0)) is None  # read, nothing known yet
+    assert cls(_App(guard))._new_offset(("other", 0)) == 50  # a partition no agent reads: Faust's
     assert cls(_App())._new_offset(IN) == 50  # an app without a guard
     assert all(watermarks.admit(IN, offset) for offset in range(30, 60))
+    assert cls(_App(guard))._new_offset(IN) == 30  # admitted, not stored
     watermarks.stored()
-    assert cls(_App(guard))._new_offset(IN) == 50
+    assert cls(_App(guard))._new_offset(IN) == 60
+
+
+def test_a_topic_read_by_no_agent_is_capped_by_the_guard_when_faust_acknowledged_more() -> None:
+    cls = _consumer_class()
+    patches.guard_commits(cls)
+    guard = CommitGuard()
+    guard.agent("any")  # an agent without topics guards every partition, owns none
+    guard.reset({IN: 30})
+    assert cls(_App(guard))._new_offset(IN) == 30
+    assert cls(_App(guard), acked_offset=20)._new_offset(IN) == 20
+    assert cls(_App(guard), acked_offset=None)._new_offset(IN) is None
+
+
+class _Record:
+    def __init__(self, topic: str, partition: int, offset: int) -> None:
+        self.topic, self.partition, self.offset = topic, partition, offset
+
+
+class _Plane:
+    def __init__(self) -> None:
+        self.received: list[dict[Any, list[int]]] = []
+
+    def takes(self, topic: str) -> bool:
+        return topic.startswith("t-")
+
+    async def receive(self, records: Any) -> None:
+        self.received.append({tp: [r.offset for r in each] for tp, each in records.items()})
+
+
+def _fetching_class(records: dict[Any, list[_Record]], flow_active: bool = True) -> Any:
+    class Consumer:
+        should_stop = False
+
+        def __init__(self, app: Any) -> None:
+            self.app = app
+            self.flow_active = flow_active
+            self._buffered_partitions: set[Any] = set()
+            self._read_offset: dict[Any, int | None] = {}
+            self._acked: dict[Any, list[int]] = {}
+            self.seeks = 0
+
+        async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
+            active = {_TP(IN), _TP(CHANGELOG), _TP(("t-vehicle.recalls", 0))}
+            return records, active
+
+        def assignment(self) -> set[Any]:
+            return {_TP(IN), _TP(CHANGELOG), _TP(("t-vehicle.recalls", 0)), _TP(("t-odometer.readings", 1))}
+
+        async def perform_seek(self) -> None:
+            self.seeks += 1
+
+        def _to_message(self, tp: Any, record: Any) -> Any:
+            return ("message", record.offset)
+
+        async def getmany(self, timeout: float) -> Any:
+            yield "faust's own", 0
+
+    return Consumer
+
+
+def _drain(consumer: Any) -> list[Any]:
+    async def run() -> list[Any]:
+        return [item async for item in consumer.getmany(timeout=1.0)]
+
+    return asyncio.run(run())
+
+
+def test_whole_fetches_of_the_data_planes_topics_go_to_it_and_changelogs_stay_fausts() -> None:
+    recalls, elsewhere = _TP(("t-vehicle.recalls", 0)), _TP(("t-odometer.readings", 2))
+    paused = _TP(("t-odometer.readings", 1))  # assigned, not active (recovering)
+    fetched = {
+        _TP(IN): [_Record(*IN, o) for o in (7, 8, 9)],
+        _TP(CHANGELOG): [_Record(*CHANGELOG, o) for o in (3, 4)],
+        recalls: [],
+        elsewhere: [_Record(*elsewhere, 1)],  # no longer assigned
+        paused: [_Record(*paused, 1)],
+    }
+    cls = _fetching_class(fetched)
+    patches.deliver_in_bulk(cls)
+    patches.deliver_in_bulk(cls)  # idempotent
+    plane = _Plane()
+    app = _App()
+    app.data_plane = plane  # type: ignore[attr-defined]
+    consumer = cls(app)
+    assert _drain(consumer) == [(_TP(CHANGELOG), ("message", 3)), (_TP(CHANGELOG), ("message", 4))]
+    assert plane.received == [{_TP(IN): [7, 8, 9]}]
+    assert consumer._read_offset == {_TP(IN): 9} and consumer._acked == {_TP(IN): []}
+    assert _drain(cls(_App())) == [("faust's own", 0)]  # an app without a data plane: Faust's path
+
+
+def test_a_fetch_made_while_the_flow_stopped_is_dropped_and_positions_go_back() -> None:
+    cls = _fetching_class({_TP(IN): [_Record(*IN, 7)]}, flow_active=False)
+    patches.deliver_in_bulk(cls)
+    plane, app = _Plane(), _App()
+    app.data_plane = plane  # type: ignore[attr-defined]
+    consumer = cls(app)
+    assert _drain(consumer) == [] and plane.received == [] and consumer.seeks == 1
 
 
 def test_partitions_without_a_commit_are_rewound_to_the_start_and_the_guard_is_reset() -> None:
@@ -176,11 +277,19 @@ def test_the_installed_faust_and_aiokafka_still_have_every_private_name_used() -
     from faust.web.drivers.aiohttp import Web
 
     assert inspect.iscoroutinefunction(Consumer.perform_seek)
+    getmany = getattr(Consumer.getmany, "carpass_original", Consumer.getmany)  # Faust's, patched or not
+    assert inspect.isasyncgenfunction(getmany)
+    assert "records, active_partitions = await self._wait_next_records(timeout)" in _source(getmany)
+    assert "tp in self._buffered_partitions" in _source(getmany)
+    assert list(inspect.signature(Consumer._wait_next_records).parameters) == ["self", "timeout"]
+    assert list(inspect.signature(Consumer._to_message).parameters) == ["self", "tp", "record"]
     assert list(inspect.signature(Consumer._new_offset).parameters) == ["self", "tp"]
     assert inspect.iscoroutinefunction(Consumer.earliest_offsets)
     assert inspect.iscoroutinefunction(Consumer.seek_wait)
     init = _source(Consumer.__init__)
     assert "self._committed_offset =" in init and "self._read_offset =" in init
+    assert "self._acked = defaultdict(list)" in init and "self._buffered_partitions = set()" in init
+    assert "flow_active" in _source(Consumer)
     assert list(inspect.signature(AIOKafkaConsumerThread._create_worker_consumer).parameters) == [
         "self", "transport",
     ]  # fmt: skip
