@@ -3,12 +3,16 @@ still reads (the files of older versions are never regenerated; see ``golden_sta
 
 from __future__ import annotations
 
+import itertools
+import uuid
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from streams.state.codec import decode_state, encode_state
-from tests.unit.streams.state.golden_states import GOLDEN, GOLDEN_DIR, VIN, golden_bytes
+from streams.state.codec import VERSION, decode_state, encode_state
+from streams.state.schema import StoredState
+from tests.unit.streams.state.golden_states import DAY, GOLDEN, GOLDEN_DIR, T0, VIN, golden_bytes
 
 FILES = sorted(GOLDEN_DIR.glob("*.v*.hex"))
 
@@ -34,3 +38,24 @@ def test_golden_bytes_read_as_their_state(path: Path) -> None:
 def test_encoding_today_equals_the_golden_bytes(name: str) -> None:
     stored = encode_state(GOLDEN[name])
     assert stored == golden_bytes(name, stored[0])
+
+
+def test_the_current_golden_bytes_are_the_documented_messagepack() -> None:
+    # Read with an untyped MessagePack reader and the layout of streams/state/schema.py, not the codec.
+    state = GOLDEN["typical"]
+    stored = golden_bytes("typical", VERSION)
+    fields = msgspec.msgpack.decode(stored[1:])
+    assert stored[0] == VERSION and len(fields) == len(msgspec.structs.fields(StoredState))
+    sources, readings, registration = fields[0], fields[1], fields[5]
+    assert sources == [[412345678, 0, 0], [200000101, 5, 1]]  # GARAGE/WORKSHOP, INSPECTION_BODY/INSPECTION
+    ids, gap_high, gap_low, values, submitted, source_column, extras, absolute = readings
+    assert ids == b"".join(uuid.UUID(r.event_id).bytes for r in state.readings)
+    observed = list(itertools.accumulate(h * 2**32 + low for h, low in zip(gap_high, gap_low, strict=True)))
+    assert observed == [r.observed_at for r in state.readings]
+    assert list(itertools.accumulate(values)) == [r.value for r in state.readings]
+    assert [o + delay for o, delay in zip(observed, submitted, strict=True)] == [
+        r.submitted_at for r in state.readings
+    ]
+    assert source_column == [0, 0, 1, 0, 0, 1] and extras == [] and absolute is False
+    assert registration[:8] == [0, T0 - 30 * DAY, 16_400, True, "Volkswagen", "Golf", "M1", "1-ABC-123"]
+    assert fields[2:5] == [None, [], []] and fields[6:] == [[], None, [], []]
