@@ -2,7 +2,8 @@
 
 Nothing writes these versions any more; RocksDB and the changelogs still hold them until each VIN's state is
 written again (as version 3). Frozen: ``tests/unit/streams/state/golden/*.v1.hex`` and ``*.v2.hex`` pin
-what it reads.
+what it reads, and a property test reads back any state from the old writer, kept frozen in
+``tests/unit/streams/state/legacy_writer.py``.
 
 Layout of version 1 (``n`` = varint, ``t`` = time, ``s`` = text; a section is present iff its bit is)::
 

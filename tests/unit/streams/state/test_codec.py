@@ -44,6 +44,7 @@ from streams.state.codec import (
 from streams.state.schema import StoredState
 from tests.unit.streams.domain.test_state import BUDGET_BYTES, realistic
 from tests.unit.streams.state.golden_states import golden_bytes
+from tests.unit.streams.state.legacy_writer import encode_v2
 
 VIN = "WVWZZZ1KZAW123456"
 LONG = st.integers(-(2**63), 2**63 - 1)
@@ -144,6 +145,13 @@ def test_any_state_round_trips(state: VehicleState) -> None:
 def test_encoding_is_deterministic(state: VehicleState) -> None:
     # Replays must store the same bytes (the changelog of a replay equals the live one).
     assert encode_state(state) == encode_state(decode_state(state.vin, encode_state(state)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(states())
+def test_any_state_an_older_worker_stored_still_reads(state: VehicleState) -> None:
+    stored = encode_v2(state)  # the version-2 writer, frozen
+    assert stored[0] in LEGACY_VERSIONS and decode_state(state.vin, stored) == state
 
 
 @settings(max_examples=300, deadline=None)
