@@ -1,8 +1,8 @@
 """The per-VIN state folded from every VIN-keyed event: what the core must remember, and nothing it can
 recompute.
 
-Layout (the stream stores one ``VehicleState`` per VIN, encoded by ``streams.state.codec``: about 420
-bytes for a realistic 10-reading history, 740 for 20, within the 600-byte budget on average over a fleet;
+Layout (the stream stores one ``VehicleState`` per VIN, encoded by ``streams.state.codec``: about 400
+bytes for a realistic 10-reading history, 720 for 20, within the 600-byte budget on average over a fleet;
 ``tests/unit/streams/domain/test_state.py``):
 
 ``readings``

@@ -16,19 +16,22 @@ Conventions (the translation to and from the domain is :mod:`streams.state.codec
 * a reference to a reading (``Ref``) is its index in ``StoredState.readings`` when it is there, else its
   event id as text (``None`` for none).
 
+The writer leaves out the trailing fields that are at their defaults (:func:`to_array`); the reader fills
+them in.
+
 Adding a field: append it to its struct **with a default**, and to the codec (both directions) and
 ``streams.state.codec.ENCODED_FIELDS``; add a golden state that sets it. Bytes written before it still read
-(a missing trailing field takes its default), so the version byte stays. msgspec writes every field of an
-array-like struct, so every state written from then on carries the field, and a worker older than it
-refuses those bytes (an array longer than its struct) with ``StateCodecError``, as it refuses an unknown
-version: every worker of the group must run the new reader before any of them writes (stop them all, or
-deploy twice). Anything else (removing, reordering or retyping a field, changing what a number means) needs
-a new version byte and a reader kept for the old one, as :mod:`streams.state.legacy` is for versions 1-2.
+(the missing field takes its default), so the version byte stays. A worker older than the field still reads
+the states that leave it at its default, and refuses those that set it (an array longer than its struct)
+with ``StateCodecError``, as it refuses an unknown version: every worker of the group must run the new
+reader before any of them writes the field (stop them all, or deploy twice). Anything else (removing,
+reordering or retyping a field, changing what a number means) needs a new version byte and a reader kept
+for the old one, as :mod:`streams.state.legacy` is for versions 1 and 2.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -130,15 +133,46 @@ enterprise number) as its int, any other as text."""
 
 
 class StoredState(_Stored):
-    """A ``VehicleState`` without its VIN (the table key)."""
+    """A ``VehicleState`` without its VIN (the table key); the sections from the most to the least often set,
+    so that a typical state ends early (see :func:`to_array`)."""
 
     sources: list[Source]
     readings: StoredReadings | None = None
+    registration: StoredRegistration | None = None
+    recalls: list[StoredRecall] = []
+    anomalies: list[StoredAnomaly] = []
+    accident: StoredAccident | None = None
     rejected: StoredReadings | None = None
     done_ids: Ids = []
     electronic_closed: Ids = []
-    registration: StoredRegistration | None = None
-    recalls: list[StoredRecall] = []
-    accident: StoredAccident | None = None
-    anomalies: list[StoredAnomaly] = []
     confirmations: list[StoredConfirmation] = []
+
+
+_NO_DEFAULT = object()
+
+
+def _defaults(cls: type[_Stored]) -> tuple[Any, ...]:
+    return tuple(
+        f.default if f.default is not msgspec.NODEFAULT
+        else f.default_factory() if f.default_factory is not msgspec.NODEFAULT
+        else _NO_DEFAULT
+        for f in msgspec.structs.fields(cls)
+    )  # fmt: skip
+
+
+_DEFAULTS = {cls: _defaults(cls) for cls in _Stored.__subclasses__()}
+
+
+def to_array(value: _Stored) -> Any:
+    """``value`` as the MessagePack array its struct reads, without the trailing fields at their defaults.
+
+    msgspec writes every field of an array-like struct (jcrist/msgspec#720), and its reader fills in missing
+    trailing fields with their defaults: the writer passes these arrays where the reader has structs (typed
+    ``Any`` for that), so that an unset section, or a field added later and left at its default, costs no
+    byte, and a worker older than that field still reads the bytes."""
+    fields = msgspec.structs.astuple(value)
+    defaults = _DEFAULTS[type(value)]
+    end = len(fields)
+    while end and fields[end - 1] == defaults[end - 1]:
+        end -= 1
+    return fields[:end]
