@@ -15,7 +15,7 @@ readings, projections, metrics, per-VIN batching of state writes (Quix's API is 
 state is decoded and encoded per event, where the worker does it once per VIN and batch).
 
 Runs in the peers' venv (``make bench-peers``; quixstreams pins confluent-kafka < 2.13) with the project
-root on ``PYTHONPATH`` (the core needs fastavro only). Started and stopped (SIGTERM) by
+root on ``PYTHONPATH`` (the core needs fastavro and msgspec only). Started and stopped (SIGTERM) by
 ``benchmarks/bench_peers.py``; by hand::
 
     PYTHONPATH=. .venv-peers/bin/python benchmarks/peers/quix_app.py --bootstrap 127.0.0.1:19192 \\

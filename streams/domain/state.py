@@ -1,8 +1,9 @@
 """The per-VIN state folded from every VIN-keyed event: what the core must remember, and nothing it can
 recompute.
 
-Layout (the stream stores one ``VehicleState`` per VIN, encoded by ``streams.state.codec``: about 330
-bytes for a realistic 10-reading history, 580 for 20; ``tests/unit/streams/domain/test_state.py``):
+Layout (the stream stores one ``VehicleState`` per VIN, encoded by ``streams.state.codec``: about 400
+bytes for a realistic 10-reading history, 720 for 20, within the 600-byte budget on average over a fleet;
+``tests/unit/streams/domain/test_state.py``):
 
 ``readings``
     Accepted readings, sorted by ``(observed_at, event_id)``, each as typed (value and unit), with the

@@ -33,6 +33,7 @@ EXPECTED: dict[str, tuple[tuple[str, ...], bool]] = {
     "core": (("stream_readings_per_s", "per_vehicle_readings_per_s", "fast_path_readings_per_s"), False),
     "trend": (("results",), False),
     "codec": (("encode_per_s", "decode_per_s"), False),
+    "state": (("fleets", "budget_bytes"), False),
     "quality": (("side_by_side", "ours", "naive"), False),
     "pipeline": (("readings_per_s", "latency_p99_ms", "latency_cdf_ms", "raw_limit_events_per_s"), True),
     "peers": (("systems", "quix_vs_ours"), True),
@@ -114,6 +115,11 @@ def test_benchmark_runs_in_quick_mode(quick_runs: dict[str, QuickRun], name: str
             assert systems[system]["receipts"] == readings, (system, systems[system])
             assert systems[system]["events_per_s"] > 0
             assert systems[system]["anomalies"] > 0, (system, systems[system])  # the fleet has typos
+    if name == "state":
+        assert set(data["fleets"]) == {"benchmark", "simulator"}
+        for fleet in data["fleets"].values():  # both versions sized and timed
+            timed = [fleet["all"][what][v] for what in ("encode_us", "decode_us") for v in ("v2", "v3")]
+            assert all(us > 0 for us in timed) and fleet["bytes"]["v3"]["mean"] > 0, fleet
     if name == "replay":
         assert data["receipts"] > 0 and data["projection"]["hours_with_12_partitions"] > 0
     if name == "scaling":
