@@ -354,6 +354,8 @@ def test_a_failed_flush_leaves_nothing_pending_and_the_batch_tried_again_gives_t
     retried = h.processor.process(batch)
     assert [r.event_id for r in of_type(retried.outputs, Receipt)] == ["r1", "r2", "r3"]
     assert h.metric("carpass_end_to_end_latency_seconds_count") == 3  # the failed attempt is not counted
+    assert h.metric("carpass_receipts_total", status="ACCEPTED") == 3  # counted once, when on Kafka
+    assert h.metric("carpass_events_in_total", topic="odometer.readings", origin="WORKSHOP") == 3
 
 
 class DownRegistry:
