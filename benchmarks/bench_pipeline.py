@@ -117,7 +117,7 @@ def _run(args: argparse.Namespace, bench: BenchRun) -> dict[str, Any]:
     topics, bootstrap, scratch = bench.topics, bench.bootstrap, bench.scratch
     port = free_port()
     env = bench.env(bench.app_id("worker"), scratch / "worker", port,
-                    batch_max_events=str(args.batch), batch_within_s=str(args.within))  # fmt: skip
+                    batch_max_events=str(args.batch))  # fmt: skip
     registrations, readings = fleet(args.vehicles, args.seed)
     print(f"{len(registrations):,} vehicles, {len(readings):,} readings; producing ...", file=sys.stderr)
     producer = bench.producer()
@@ -157,7 +157,6 @@ def _run(args: argparse.Namespace, bench: BenchRun) -> dict[str, Any]:
         "readings": len(readings),
         "partitions": args.partitions,
         "batch_max_events": args.batch,
-        "batch_within_s": args.within,
         "readings_per_s": round(rate),
         "events_per_s": round(events_rate),
         "goal_readings_per_s": GOALS["readings_per_s"],
@@ -196,7 +195,6 @@ def main() -> int:
     parser.add_argument("--vehicles", type=int, default=None)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--batch", type=int, default=1000, help="worker batch size (events)")
-    parser.add_argument("--within", type=float, default=0.05, help="worker batch wait (s)")
     parser.add_argument("--rate", type=int, default=5000, help="open-loop load for the latency (readings/s)")
     parser.add_argument("--seconds", type=float, default=None, help="duration of the latency load")
     parser.add_argument("--seed", type=int, default=4)

@@ -8,11 +8,14 @@ checks the table against this class).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 ENV_PREFIX = "CARPASS_"
 
@@ -63,9 +66,8 @@ class Settings:
     web_port: int = 6066
     """Port of the worker's web server."""
     batch_max_events: int = 1000
-    """The worker reads events in batches of at most this many ..."""
-    batch_within_s: float = 0.05
-    """... or what arrived within this many seconds; each VIN's state is written once per batch."""
+    """The worker hands each fetch of its consumer to the batch steps as it arrives, cut into batches of at
+    most this many events; each VIN's state is written once per batch."""
     batch_attempts: int = 8
     """How many times a batch step is tried (outputs, state) before the worker stops with an error; between
     attempts it waits 0.5 s, 1 s, 2 s … up to ``batch_retry_max_s``. A failed batch is never committed:
@@ -152,6 +154,9 @@ class Settings:
             name = key[len(ENV_PREFIX):].lower()
             if name in _IGNORED:
                 continue
+            if name in RETIRED:
+                log.warning("setting %s is no longer used and is ignored: %s", key, RETIRED[name])
+                continue
             if name not in known:
                 raise SettingsError(f"unknown setting {key}; known: {', '.join(sorted(known))}")
             values[name] = _convert(key, raw, known[name].type)
@@ -195,6 +200,14 @@ def _check_kafka_security(s: Settings) -> None:
 
 # Variables with the prefix that are not settings (read by the test harness, not by the product).
 _IGNORED = frozenset({"quick", "artifacts_dir"})
+
+RETIRED = {
+    "batch_within_s": "the worker hands each fetch to its batch steps as it arrives "
+                      "(CARPASS_BATCH_MAX_EVENTS "
+                      "still bounds a batch)",
+}  # fmt: skip
+"""Settings that existed once: named in the environment, they are ignored with a warning (not refused as
+unknown), so that a deployment's configuration keeps working across the upgrade."""
 
 
 def _convert(key: str, raw: str, annotation: object) -> Any:

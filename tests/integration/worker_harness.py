@@ -74,7 +74,7 @@ class Pipeline:
             "CARPASS_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "CARPASS_TOPIC_PREFIX": self.prefix,
             "CARPASS_APP_ID": self.app_id, "CARPASS_DATA_DIR": str(data_dir), "CARPASS_WEB_PORT": str(port),
             "CARPASS_PARTITIONS": str(self.partitions), "CARPASS_SESSION_TIMEOUT_S": "6",
-            "CARPASS_BATCH_WITHIN_S": "0.02", "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(ROOT),
         })  # fmt: skip
         env.update(self.extra)
         return env

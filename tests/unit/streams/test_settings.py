@@ -24,6 +24,12 @@ def test_unknown_setting_is_an_error_naming_it() -> None:
         Settings.from_env({"CARPASS_PARTITON": "3"})
 
 
+def test_a_retired_setting_is_ignored_with_a_warning_that_says_why(caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings.from_env({"CARPASS_BATCH_WITHIN_S": "0.05", "CARPASS_BATCH_MAX_EVENTS": "500"})
+    assert settings.batch_max_events == 500 and not hasattr(settings, "batch_within_s")
+    assert "CARPASS_BATCH_WITHIN_S is no longer used" in caplog.text and "each fetch" in caplog.text
+
+
 def test_bad_integer_is_an_error_naming_the_variable() -> None:
     with pytest.raises(SettingsError, match="CARPASS_PARTITIONS='many'"):
         Settings.from_env({"CARPASS_PARTITIONS": "many"})
