@@ -103,7 +103,6 @@ _new_registration = builder(RegistrationFacts)
 
 Source = tuple[str, ProviderKind, Origin]
 _UUID_GROUPS = re.compile("(.{8})(.{4})(.{4})(.{4})(.{12})")
-_CANONICAL_UUID_LINES = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\n)*")
 
 
 # --- ids ---------------------------------------------------------------------------------------------------
@@ -125,14 +124,22 @@ def _number_texts(raw: bytes) -> tuple[str, ...]:
 
 
 def _pack_ids(ids: Sequence[str]) -> Ids:
-    """Canonical UUIDs as their bytes, else the texts."""
+    """Canonical UUIDs (36 characters, lower-case hex, dashes at 8, 13, 18 and 23) as their bytes, else the
+    texts. Checked on the joined texts by slices and one ``fromhex`` (no loop per id in Python)."""
     if not ids:
         return []
-    lines = "\n".join(ids) + "\n"
-    if _CANONICAL_UUID_LINES.fullmatch(lines) is None:
+    n = len(ids)
+    joined = "".join(ids)
+    if len(joined) != 36 * n or joined != joined.lower():
         return list(ids)
-    raw = bytes.fromhex(lines.replace("-", ""))  # fromhex skips the newlines
-    return raw if len(raw) == 16 * len(ids) else list(ids)  # an id with a newline in it is not one UUID
+    dashes = "-" * n
+    if not (joined[8::36] == joined[13::36] == joined[18::36] == joined[23::36] == dashes):
+        return list(ids)
+    try:
+        raw = bytes.fromhex(joined.replace("-", ""))  # skips whitespace: then fewer bytes than 16 an id
+    except ValueError:
+        return list(ids)
+    return raw if len(raw) == 16 * n else list(ids)
 
 
 def _pack_numbers(numbers: Sequence[str]) -> Ids:

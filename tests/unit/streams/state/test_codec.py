@@ -4,6 +4,7 @@ Golden bytes (today's and older versions') are in ``test_golden.py``."""
 
 from __future__ import annotations
 
+import re
 import statistics
 import uuid
 from dataclasses import fields, replace
@@ -309,3 +310,25 @@ def test_event_ids_cost_sixteen_bytes() -> None:
     state = replace(realistic(2), done_ids=(str(uuid.uuid4()),))
     longer = replace(state, done_ids=(*state.done_ids, str(uuid.uuid4())))
     assert len(encode_state(longer)) - len(encode_state(state)) == 16
+
+
+_CANONICAL = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_near_uuids = st.one_of(
+    st.uuids().map(str),
+    st.uuids().map(lambda u: str(u).upper()),
+    st.uuids().map(lambda u: str(u).replace("-", "", 1) + "0"),  # a dash moved
+    st.uuids().map(lambda u: str(u)[:-1] + " "),  # fromhex would skip the space
+    st.uuids().map(lambda u: str(u)[:-1] + "g"),
+    st.text(max_size=40),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_near_uuids, max_size=6))
+def test_ids_are_packed_as_bytes_exactly_when_every_one_is_a_canonical_uuid(ids: list[str]) -> None:
+    from streams.state.codec import _ids, _pack_ids
+
+    packed = _pack_ids(ids)
+    canonical = all(re.fullmatch(_CANONICAL, each) for each in ids)
+    assert isinstance(packed, bytes) == (canonical and bool(ids))
+    assert _ids(packed) == tuple(ids)
