@@ -29,7 +29,7 @@ bench-peers: $(PEERS_STAMP)
 
 ## Every benchmark at full size, one after the other, then the plots (about 40 min on 2 cores). Results:
 ## benchmarks/results/*.json and *.png. A broker: CARPASS_KAFKA_BOOTSTRAP_SERVERS, else the local one.
-BENCHMARKS := core trend codec state quality pipeline peers replay scaling gateway api failover
+BENCHMARKS := core trend codec state step quality pipeline peers replay scaling gateway api failover
 bench: $(STAMP) $(PEERS_STAMP)
 	@for b in $(BENCHMARKS); do echo "== benchmarks/bench_$$b.py"; $(BIN)/python benchmarks/bench_$$b.py || exit 1; done
 	$(BIN)/python benchmarks/plots.py

@@ -34,6 +34,7 @@ EXPECTED: dict[str, tuple[tuple[str, ...], bool]] = {
     "trend": (("results",), False),
     "codec": (("encode_per_s", "decode_per_s"), False),
     "state": (("fleets", "budget_bytes"), False),
+    "step": (("warm", "cold"), False),
     "quality": (("side_by_side", "ours", "naive"), False),
     "pipeline": (("readings_per_s", "latency_p99_ms", "latency_cdf_ms", "raw_limit_events_per_s"), True),
     "peers": (("systems", "quix_vs_ours"), True),
