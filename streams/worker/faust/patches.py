@@ -15,6 +15,8 @@ commits`                               ``_committed_offset``, ``_read_offset``  
 :func:`deliver_in_bulk`                ``Consumer.getmany``, ``_wait_next_records``,  whole fetches to the
                                        ``_read_offset``, ``_acked``,                 batch steps (no per-
                                        ``_buffered_partitions``, ``_to_message``     message machinery)
+:func:`apply_standby`                  ``Recovery.standby_tps``, ``active_tps``,     standby changelogs
+                                       ``tp_to_table``, ``standby_offsets``          applied in bulk
 :func:`shorten_fetch_wait`             ``AIOKafkaConsumerThread._create_worker_      receipts 1-2.5 s late
                                        consumer``, aiokafka ``_fetch_max_wait_ms``
 :func:`raise_producer_buffer`          ``ProducerBuffer.max_messages``               streams stalled
@@ -219,13 +221,50 @@ def deliver_in_bulk(consumer_class: Any = None) -> None:
                 read[tp] = fetched[-1].offset
                 acked.setdefault(tp, [])  # Faust's commit considers the partitions found here
         to_message = self._to_message
+        recovery = getattr(getattr(self.app, "tables", None), "recovery", None)
         for tp, fetched in rest:
+            if recovery is not None and apply_standby(recovery, tp, fetched):
+                self._read_offset[tp] = fetched[-1].offset
+                continue
             for record in fetched:
                 yield tp, to_message(tp, record)
 
     getmany.carpass_bulk = True  # type: ignore[attr-defined]
     getmany.carpass_original = original  # type: ignore[attr-defined]
     cls.getmany = getmany
+
+
+def apply_standby(recovery: Any, tp: Any, records: Sequence[Any]) -> bool:
+    """Apply a fetch of a standby changelog partition to its table's RocksDB in one write batch, as Faust's
+    recovery would one event at a time (``Recovery._slurp_changelogs``: an ``Event`` per record, then
+    ``Store.apply_changelog_batch`` every 1,000): the raw keys and values put (a ``None`` value deletes),
+    the partition's persisted offset and the recovery's standby offset moved to the last record. Records
+    at or below the standby offset already applied are skipped, as Faust skips them. Whether ``tp`` was a
+    standby partition (else nothing is done: active recovery stays Faust's, it decides when a recovery
+    ends)."""
+    if tp not in recovery.standby_tps or tp in recovery.active_tps:
+        return False
+    table = recovery.tp_to_table.get(tp)
+    if table is None:
+        return False
+    from rocksdict import WriteBatch
+
+    seen = recovery.standby_offsets.get(tp)
+    batch = WriteBatch(raw_mode=True)
+    last = None
+    for record in records:
+        if (seen is not None and record.offset <= seen) or record.key is None:  # changelogs have keys
+            continue
+        if record.value is None:
+            batch.delete(record.key)
+        else:
+            batch.put(record.key, record.value)
+        last = record.offset
+    if last is not None:
+        partition_db(table, tp.partition).write(batch)
+        persist_offset(table, tp, last)
+        recovery.standby_offsets[tp] = last
+    return True
 
 
 def shorten_fetch_wait(wait_ms: int = FETCH_MAX_WAIT_MS, thread_class: Any = None) -> None:

@@ -177,6 +177,50 @@ def test_whole_fetches_of_the_data_planes_topics_go_to_it_and_changelogs_stay_fa
     assert _drain(cls(_App())) == [("faust's own", 0)]  # an app without a data plane: Faust's path
 
 
+class _Store:
+    def __init__(self, path: Any) -> None:
+        from rocksdict import Options, Rdict
+
+        self.db = Rdict(str(path), Options(raw_mode=True))
+        self.persisted: dict[Any, int] = {}
+
+    def _db_for_partition(self, partition: int) -> Any:
+        return self.db
+
+    def set_persisted_offset(self, tp: Any, offset: int) -> None:
+        self.persisted[tp] = offset
+
+
+class _Recovery:
+    def __init__(self, table: Any) -> None:
+        self.standby_tps = {_TP(CHANGELOG)}
+        self.active_tps: set[Any] = {_TP(("app-plates-changelog", 0))}
+        self.tp_to_table = {_TP(CHANGELOG): table, _TP(("app-plates-changelog", 0)): table}
+        self.standby_offsets: dict[Any, int | None] = {_TP(CHANGELOG): 4}
+
+
+class _Changelog:
+    def __init__(self, offset: int, key: bytes | None, value: bytes | None) -> None:
+        self.offset, self.key, self.value = offset, key, value
+
+
+def test_a_standby_changelog_fetch_is_applied_in_one_batch_past_what_was_applied(tmp_path: Any) -> None:
+    table = type("Table", (), {})()
+    table.data = _Store(tmp_path / "db")
+    table.data.db[b"gone"] = b"old"
+    recovery = _Recovery(table)
+    fetched = [_Changelog(4, b"seen", b"again"), _Changelog(5, b"vin", b"v1"), _Changelog(6, b"gone", None),
+               _Changelog(7, b"vin", b"v2"), _Changelog(8, None, b"keyless")]  # fmt: skip
+    assert patches.apply_standby(recovery, _TP(CHANGELOG), fetched)
+    db = table.data.db
+    assert db.get(b"vin") == b"v2" and db.get(b"gone") is None and db.get(b"seen") is None
+    assert recovery.standby_offsets[_TP(CHANGELOG)] == 7 and table.data.persisted == {_TP(CHANGELOG): 7}
+    # an active changelog partition (recovery decides when it ends) and an unknown one stay Faust's
+    assert not patches.apply_standby(recovery, _TP(("app-plates-changelog", 0)), fetched)
+    assert not patches.apply_standby(recovery, _TP(("app-other-changelog", 0)), fetched)
+    db.close()
+
+
 def test_a_fetch_made_while_the_flow_stopped_is_dropped_and_positions_go_back() -> None:
     cls = _fetching_class({_TP(IN): [_Record(*IN, 7)]}, flow_active=False)
     patches.deliver_in_bulk(cls)
@@ -299,6 +343,14 @@ def test_the_installed_faust_and_aiokafka_still_have_every_private_name_used() -
     assert list(inspect.signature(Store._db_for_partition).parameters) == ["self", "partition"]
     assert list(inspect.signature(Store.set_persisted_offset).parameters) == ["self", "tp", "offset"]
     assert "self._dbs = {}" in _source(Store.__init__)
+    from faust.tables.recovery import Recovery
+
+    init = _source(Recovery.__init__)
+    for name in ("standby_tps", "active_tps", "tp_to_table", "standby_offsets"):
+        assert f"self.{name} = " in init, name
+    slurp = _source(Recovery._slurp_changelogs.fun)  # a mode ServiceTask
+    assert "if seen_offset is None or offset > seen_offset:" in slurp  # what is skipped, as here
+    assert "msg.value is None" in _source(Store.apply_changelog_batch)  # a tombstone deletes, as here
     assert "self.web_app: Application = Application(" in _source(Web.__init__)
     from aiohttp import web as aiohttp_web
 
