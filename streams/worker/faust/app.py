@@ -389,7 +389,6 @@ def build_app(
         topic_partitions=settings.partitions,
         topic_replication_factor=max(1, settings.topic_replication_factor),
         consumer_auto_offset_reset="earliest",
-        stream_buffer_maxsize=max(4096, 4 * settings.batch_max_events),
         broker_max_poll_records=max(500, settings.batch_max_events),
         broker_session_timeout=settings.session_timeout_s,
         # aiokafka ignores a subscribed topic missing from its metadata until the next refresh (default
