@@ -36,6 +36,7 @@ class WorkerMetrics:
     input_holes: Counter
     batch_failures: Counter
     plates_pushed_out: Counter
+    standby_lag: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> WorkerMetrics:
@@ -114,5 +115,11 @@ class WorkerMetrics:
                 "Plate readings answered before their wait was over because their plate had too many "
                 "waiting (CARPASS_PLATE_PENDING_MAX, or 512 KiB of them).",
                 registry=reg,
+            ),
+            standby_lag=Gauge(
+                "carpass_standby_lag_messages",
+                "Changelog records of a standby copy on this worker not applied yet (high watermark minus "
+                "the next to apply), per table and partition: what a failover to this worker would replay.",
+                ["table", "partition"], registry=reg,
             ),
         )

@@ -206,7 +206,15 @@ def test_a_standby_holds_the_same_states_as_the_active_copy(kafka_bootstrap: str
         Feeder(p).records(readings)
         expected = expected_outputs(kafka_bootstrap, p, len(readings))
         assert_same_outputs(kafka_bootstrap, p, readings, expected, timeout_s=180, check=p.assert_alive)
-        time.sleep(5)  # the standby applies what the active wrote within its next fetches (20 ms waits)
+        lag = "carpass_standby_lag_messages"
+        deadline = time.monotonic() + 45
+        while True:  # each worker reports its standby copy of the vehicle table caught up (every 5 s)
+            series = [{k: v for k, v in p.metrics(i).items() if k.startswith(lag) and 'table="vehicles"' in k}
+                      for i in (first, second)]  # fmt: skip
+            if all(len(each) == 1 and set(each.values()) == {0.0} for each in series):
+                break
+            assert time.monotonic() < deadline, f"standby lag: {series}"
+            time.sleep(1)
         p.stop_all()
         disks = [_tables(tmp_path / name, "vehicles") for name in (f"a-{first}", f"b-{second}")]
         assert set(disks[0]) == set(disks[1]) == {0, 1}  # each worker: one active, one standby partition

@@ -461,6 +461,7 @@ def _vehicle_agent(context: AppContext, policy: Policy) -> None:
 
     async def table_size_and_lag() -> None:
         _observe_lag(context)
+        _observe_standby_lag(context)
         await _seek_back_stalled(context)
         for name, each in context.tables.items():
             context.metrics.table_keys.labels(name).set(_estimated_keys(each))
@@ -578,6 +579,22 @@ def _observe_lag(context: AppContext) -> None:
     for tp, high in _input_highwaters(context):
         done = context.positions.get((tp.topic, tp.partition))
         gauge.labels(context.topics.base(tp.topic), str(tp.partition)).set(max(0, high - (done or 0)))
+
+
+def _observe_standby_lag(context: AppContext) -> None:
+    """For each standby partition of a table on this worker, the changelog records not applied yet (once
+    the consumer has fetched the partition). Partitions no longer standby here leave the gauge."""
+    gauge = context.metrics.standby_lag
+    gauge.clear()
+    consumer = context.app.consumer
+    for tp, table, applied in patches.standby_positions(context.app):
+        try:
+            high = consumer.highwater(tp)
+        except Exception:  # not fetched yet
+            continue
+        if high is not None:
+            next_offset = 0 if applied is None else applied + 1
+            gauge.labels(table.name, str(tp.partition)).set(max(0, high - next_offset))
 
 
 async def _seek_back_stalled(context: AppContext) -> None:

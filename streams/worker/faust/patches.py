@@ -15,8 +15,8 @@ commits`                               ``_committed_offset``, ``_read_offset``  
 :func:`deliver_in_bulk`                ``Consumer.getmany``, ``_wait_next_records``,  whole fetches to the
                                        ``_read_offset``, ``_acked``,                 batch steps (no per-
                                        ``_buffered_partitions``, ``_to_message``     message machinery)
-:func:`apply_standby`                  ``Recovery.standby_tps``, ``active_tps``,     standby changelogs
-                                       ``tp_to_table``, ``standby_offsets``          applied in bulk
+:func:`apply_standby`,                 ``Recovery.standby_tps``, ``active_tps``,     standby changelogs
+:func:`standby_positions`              ``tp_to_table``, ``standby_offsets``          applied in bulk; lag
 :func:`shorten_fetch_wait`             ``AIOKafkaConsumerThread._create_worker_      receipts 1-2.5 s late
                                        consumer``, aiokafka ``_fetch_max_wait_ms``
 :func:`raise_producer_buffer`          ``ProducerBuffer.max_messages``               streams stalled
@@ -265,6 +265,16 @@ def apply_standby(recovery: Any, tp: Any, records: Sequence[Any]) -> bool:
         persist_offset(table, tp, last)
         recovery.standby_offsets[tp] = last
     return True
+
+
+def standby_positions(app: Any) -> Iterator[tuple[Any, Any, int | None]]:
+    """Each standby changelog partition of ``app``'s tables on this worker: ``(tp, table, last offset
+    applied)`` (``None``: nothing yet)."""
+    recovery = app.tables.recovery
+    for tp in list(recovery.standby_tps):
+        table = recovery.tp_to_table.get(tp)
+        if table is not None and tp not in recovery.active_tps:
+            yield tp, table, recovery.standby_offsets.get(tp)
 
 
 def shorten_fetch_wait(wait_ms: int = FETCH_MAX_WAIT_MS, thread_class: Any = None) -> None:

@@ -221,6 +221,18 @@ def test_a_standby_changelog_fetch_is_applied_in_one_batch_past_what_was_applied
     db.close()
 
 
+def test_standby_positions_are_the_standby_partitions_with_what_was_applied() -> None:
+    table = object()
+    recovery = _Recovery(table)
+    app = type("App", (), {})()
+    app.tables = type("Tables", (), {"recovery": recovery})()
+    assert list(patches.standby_positions(app)) == [(_TP(CHANGELOG), table, 4)]
+    recovery.standby_offsets.clear()
+    assert list(patches.standby_positions(app)) == [(_TP(CHANGELOG), table, None)]
+    recovery.active_tps.add(_TP(CHANGELOG))  # promoted: no longer a standby here
+    assert list(patches.standby_positions(app)) == []
+
+
 def test_a_fetch_made_while_the_flow_stopped_is_dropped_and_positions_go_back() -> None:
     cls = _fetching_class({_TP(IN): [_Record(*IN, 7)]}, flow_active=False)
     patches.deliver_in_bulk(cls)
