@@ -203,8 +203,7 @@ _IGNORED = frozenset({"quick", "artifacts_dir"})
 
 RETIRED = {
     "batch_within_s": "the worker hands each fetch to its batch steps as it arrives "
-                      "(CARPASS_BATCH_MAX_EVENTS "
-                      "still bounds a batch)",
+                      "(CARPASS_BATCH_MAX_EVENTS still bounds a batch)",
 }  # fmt: skip
 """Settings that existed once: named in the environment, they are ignored with a warning (not refused as
 unknown), so that a deployment's configuration keeps working across the upgrade."""

@@ -110,8 +110,8 @@ class AppContext:
     agents: list[_Agent] = field(default_factory=list)
     given_up: BatchFailedError | None = None
     """The failure that stops the worker (then nothing more is processed)."""
-    _taken: set[str] = field(default_factory=set)
     _stopping: Any = None
+    """The task stopping the worker after a failed batch (held: asyncio keeps only weak references)."""
 
     def store(self, table: Any) -> TableStore:
         """A :class:`TableStore` over ``table`` through the worker's sink, for a batch step."""
@@ -148,11 +148,10 @@ class AppContext:
         source = channel if channel is not None else _raw_topic(self.app, *topics)
         self.app.topics.add(source)
         self.agents.append(_Agent(name, frozenset(topics), step, watermarks))
-        self._taken.update(topics)
 
     def takes(self, topic: str) -> bool:
         """Whether an agent reads ``topic`` (:class:`~streams.worker.faust.patches.DataPlane`)."""
-        return topic in self._taken
+        return self.watermarks.owns(topic)
 
     async def receive(self, records: Mapping[Any, Sequence[Any]]) -> None:
         """One fetch of the consumer (TP -> aiokafka records in offset order), handed to each agent that reads
@@ -588,10 +587,7 @@ def _observe_standby_lag(context: AppContext) -> None:
     gauge.clear()
     consumer = context.app.consumer
     for tp, table, applied in patches.standby_positions(context.app):
-        try:
-            high = consumer.highwater(tp)
-        except Exception:  # not fetched yet
-            continue
+        high = _highwater(consumer, tp)
         if high is not None:
             next_offset = 0 if applied is None else applied + 1
             gauge.labels(table.name, str(tp.partition)).set(max(0, high - next_offset))
@@ -613,14 +609,17 @@ def _input_highwaters(context: AppContext) -> Iterator[tuple[Any, int]]:
     watermark, once the consumer has fetched it."""
     consumer = context.app.consumer
     for tp in consumer.assignment():
-        if not is_input_topic(tp.topic):
-            continue
-        try:
-            high = consumer.highwater(tp)
-        except Exception:  # not fetched yet
-            continue
-        if high is not None:
+        if is_input_topic(tp.topic) and (high := _highwater(consumer, tp)) is not None:
             yield tp, high
+
+
+def _highwater(consumer: Any, tp: Any) -> int | None:
+    """``tp``'s high watermark, once the consumer has fetched it (else ``None``)."""
+    try:
+        high: int | None = consumer.highwater(tp)
+    except Exception:  # not fetched yet
+        return None
+    return high
 
 
 def _estimated_keys(table: Any) -> int:
