@@ -150,6 +150,8 @@ def _pack_numbers(numbers: Sequence[str]) -> Ids:
         raw = bytes.fromhex("".join(number[1:] for number in numbers))
     except ValueError:
         return list(numbers)
+    if len(raw) != 6 * len(numbers):  # e.g. "000": not 12 hex digits after the E
+        return list(numbers)
     return raw if _number_texts(raw) == tuple(numbers) else list(numbers)
 
 

@@ -332,3 +332,8 @@ def test_ids_are_packed_as_bytes_exactly_when_every_one_is_a_canonical_uuid(ids:
     canonical = all(re.fullmatch(_CANONICAL, each) for each in ids)
     assert isinstance(packed, bytes) == (canonical and bool(ids))
     assert _ids(packed) == tuple(ids)
+
+
+def test_an_error_number_that_is_not_twelve_hex_digits_is_stored_as_text() -> None:
+    state = VehicleState(VIN, electronic_closed=("000", "E12", "EABCDEF012345"))
+    assert decode_state(VIN, encode_state(state)) == state  # found by hypothesis: encoding raised
