@@ -42,6 +42,13 @@ def owner_of(app: Any, table_name: str, key: bytes, partitions: int) -> URL | No
     return None
 
 
+def owned_here(app: Any, table_name: str, key: bytes, partitions: int) -> bool:
+    """Whether this worker owns ``key``'s partition of table ``table_name``, by its own routing table."""
+    dest = owner_of(app, table_name, key, partitions)
+    own = app.conf.canonical_url
+    return dest is not None and (dest.host, dest.port) == (own.host, own.port)
+
+
 def make_forward(app: Any, tables: dict[str, str], partitions: int) -> Callable[[web.Request, str, str], Any]:
     """Table routing: answer here when this worker owns ``key``'s partition, else proxy the request.
     ``partitions``: the partition count of the tables (``settings.partitions``)."""

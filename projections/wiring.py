@@ -35,7 +35,7 @@ from projections.quality import (
     ProviderTally,
     tally_from_json,
 )
-from projections.routing import make_forward
+from projections.routing import make_forward, owned_here
 from projections.steps import IssuanceRecorder, ProviderRekey, QualityFolder, ViewPublisher
 from projections.views import state_as_of
 from streams.http.auth import ApiKeys
@@ -56,26 +56,31 @@ ISSUED_TABLE = "issued-certificates"
 class TableViewSource:
     """:class:`projections.api.ViewSource` over the worker's tables (on the worker owning the key).
 
-    ``settled()`` says whether the worker's tables are complete (no rebalance or restore under way); while
-    they are not, a key not found is :class:`NotReadyError` (a 503), not "not found": during a failover
-    the new owner of a partition answered 404 for a registered vehicle before its state was restored."""
+    A key not found is "not found" only when this worker can know: ``settled()`` (no rebalance or restore
+    under way) and ``owns(table, key)`` (this worker owns the key's partition of the table). Otherwise it is
+    :class:`NotReadyError` (a 503, "retry"): during a failover the new owner of a partition answered 404 for
+    a registered vehicle before its state was restored, and a request forwarded by a worker whose routing
+    was older than the answering worker's reached a worker that no longer owned the key's partition."""
 
     def __init__(
         self, vehicles: Any, quality: Any, issued: Any, issuances: Any,
         settled: Callable[[], bool] = lambda: True,
+        owns: Callable[[str, str], bool] = lambda table, key: True,
     ) -> None:  # fmt: skip
         self.vehicles, self.quality_table, self.issued_table = vehicles, quality, issued
         self.issuances = issuances
-        self.settled = settled
+        self.settled, self.owns = settled, owns
 
-    def _missing(self) -> None:
+    def _missing(self, table: str, key: str) -> None:
         if not self.settled():
             raise NotReadyError("the worker is restoring its tables")
+        if not self.owns(table, key):
+            raise NotReadyError("the key's partition moved to another worker (rebalance under way)")
 
     async def vehicle(self, vin: str) -> VehicleSnapshot | None:
         raw = self.vehicles.get(vin.encode("utf-8"))
         if raw is None:
-            self._missing()
+            self._missing("vehicle", vin)
             return None
         state = decode_state(vin, raw)
         return VehicleSnapshot(state, state_as_of(state))
@@ -83,14 +88,14 @@ class TableViewSource:
     async def quality(self, provider_id: str) -> ProviderTally | None:
         raw = self.quality_table.get(provider_id.encode("utf-8"))
         if raw is None:
-            self._missing()
+            self._missing("provider", provider_id)
             return None
         return tally_from_json(raw)
 
     async def certificate(self, number: str) -> IssuedCertificate | None:
         raw = self.issued_table.get(number.encode("utf-8"))
         if raw is None:
-            self._missing()
+            self._missing("certificate", number)
             return None
         return IssuedCertificate.from_json_obj(json.loads(raw))
 
@@ -134,8 +139,12 @@ def install(ctx: AppContext) -> None:
     def settled() -> bool:
         return not (getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False))
 
-    source = TableViewSource(ctx.tables["vehicles"], quality_table, issued_table, issuances, settled)
     tables = {"vehicle": "vehicles", "provider": QUALITY_TABLE, "certificate": ISSUED_TABLE}
+
+    def owns(table: str, key: str) -> bool:
+        return owned_here(app, tables[table], key.encode("utf-8"), settings.partitions)
+
+    source = TableViewSource(ctx.tables["vehicles"], quality_table, issued_table, issuances, settled, owns)
     api = CarPassApi(
         source,
         ApiKeys.from_file(settings.api_keys_file),

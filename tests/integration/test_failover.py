@@ -71,7 +71,10 @@ def get(port: int, path: str, timeout_s: float = 10.0) -> tuple[int, Any]:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as refused:
-        return refused.code, None
+        try:
+            return refused.code, refused.read(1000).decode("utf-8", "replace")  # the error's message
+        except OSError:
+            return refused.code, None
     except (OSError, ValueError):
         return 0, None
 
@@ -102,6 +105,8 @@ class Queries:
     retry_s: float
     answered: int = 0
     failures: Counter[int] = field(default_factory=Counter)
+    failed: list[str] = field(default_factory=list)
+    """The first failures other than a 503, each with the worker asked and its answer (for the assertion)."""
     slowest_s: float = 0.0
     unanswered: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -120,13 +125,15 @@ class Queries:
         while time.monotonic() - started < self.retry_s:
             alive = [i for i in range(len(self.p.workers)) if i not in self.p.killed]
             target = alive[turn % len(alive)]
-            status, _ = get(self.p.ports[target], path)
+            status, body = get(self.p.ports[target], path)
             if status == 200:
                 self.answered += 1
                 self.slowest_s = max(self.slowest_s, time.monotonic() - started)
                 return
             if not (status == 0 and target in self.p.killed):  # asked the worker the test was killing
                 self.failures[status] += 1
+                if status != 503 and len(self.failed) < 10:
+                    self.failed.append(f"{time.strftime('%H:%M:%S')} worker {target} {path}: {status} {body}")
             turn += 1  # the next try goes to another worker
             time.sleep(0.2)
         self.unanswered.append(path)
@@ -269,7 +276,7 @@ def run_failover(p: Pipeline, vehicles: int, readings_per_s: float) -> FailoverR
             thread.join(60)
     _every_survivor_answers(p, survivors, readings)
     assert queries.unanswered == [], f"{len(queries.unanswered)} queries unanswered for {queries.retry_s} s"
-    assert set(queries.failures) <= {503}, queries.failures  # "retry later", never an error
+    assert set(queries.failures) <= {503}, (queries.failures, queries.failed)  # "retry later", never an error
     return FailoverReport(
         vehicles=vehicles, readings=len(readings), partitions=PARTITIONS, workers=WORKERS,
         session_timeout_s=session_timeout_s, victim_partitions=sorted(lost),

@@ -11,7 +11,7 @@ from yarl import URL
 
 from projections.api import NotReadyError
 from projections.quality import tally_from_json
-from projections.routing import key_partition, owner_of
+from projections.routing import key_partition, owned_here, owner_of
 from projections.steps import (
     IssuanceRecorder,
     ProviderRekey,
@@ -79,6 +79,20 @@ def test_the_owner_of_a_key_comes_from_the_changelog_distribution_not_the_produc
     assert owner_of(app, "vehicles", VIN.encode(), 4) == URL("http://b:2") and asked == ["vehicles"]
     distribution["http://b:2"] = {"app-vehicles-changelog": []}  # mid-rebalance: nobody owns it
     assert owner_of(app, "vehicles", VIN.encode(), 4) is None
+
+
+def test_a_worker_owns_a_key_when_its_own_routing_names_its_canonical_url() -> None:
+    partition = key_partition(VIN.encode(), 4)
+    distribution = {"http://a:1": {"app-vehicles-changelog": [partition]}}
+    app = SimpleNamespace(
+        router=SimpleNamespace(table_metadata=lambda name: distribution),
+        conf=SimpleNamespace(canonical_url=URL("http://a:1")),
+    )
+    assert owned_here(app, "vehicles", VIN.encode(), 4)
+    app.conf.canonical_url = URL("http://a:2")  # the same host, another worker's port
+    assert not owned_here(app, "vehicles", VIN.encode(), 4)
+    distribution.clear()  # nobody known to own it
+    assert not owned_here(app, "vehicles", VIN.encode(), 4)
 
 
 def message(key: bytes, value: bytes, offset: int = 0) -> RawMessage:
@@ -185,3 +199,28 @@ def test_a_key_missing_while_the_worker_restores_its_tables_is_not_ready_rather_
         assert await source.quality(PROVIDER) is None
 
     asyncio.run(ask())
+
+
+def test_a_key_missing_on_a_worker_no_longer_owning_its_partition_is_not_ready_not_not_found() -> None:
+    """A request forwarded by a worker with an older routing table reaches a worker that has just handed
+    the key's partition over: it cannot say the vehicle does not exist (the failover test saw 404s)."""
+    asked: list[tuple[str, str]] = []
+    owned = [False]
+
+    def owns(table: str, key: str) -> bool:
+        asked.append((table, key))
+        return owned[0]
+
+    source = TableViewSource({}, {}, {}, None, owns=owns)
+
+    async def ask() -> None:
+        for missing in (source.vehicle("WVWZZZ1KZAW999999"), source.quality(PROVIDER),
+                        source.certificate("00000000-0000-5000-8000-000000000000")):  # fmt: skip
+            with pytest.raises(NotReadyError):
+                await missing
+        owned[0] = True
+        assert await source.vehicle("WVWZZZ1KZAW999999") is None
+
+    asyncio.run(ask())
+    assert asked[:3] == [("vehicle", "WVWZZZ1KZAW999999"), ("provider", PROVIDER),
+                         ("certificate", "00000000-0000-5000-8000-000000000000")]  # fmt: skip
