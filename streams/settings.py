@@ -15,6 +15,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from streams.domain.policy import VehicleBounds
+
+_BOUNDS = VehicleBounds()
+
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "CARPASS_"
@@ -81,6 +85,22 @@ class Settings:
     """Decoded vehicle states kept in memory per worker (least recently used go first; 0: none). A hit
     skips decoding the stored state; the stored bytes are always read and compared, so the cache never
     changes a judgment. About 6 KB each (a 15-reading history)."""
+    vin_readings_max: int = _BOUNDS.readings
+    """Accepted readings one VIN's history may hold; a further reading is REJECTED with HISTORY_FULL (kept
+    aside, nothing dropped): bounds one VIN's stored state (about 42 bytes a reading) and the work of
+    judging it (``streams.domain.policy.VehicleBounds`` says why each default)."""
+    vin_rejected_max: int = _BOUNDS.rejected
+    """Rejected readings one VIN keeps aside for a correction (R5); beyond it the oldest received goes."""
+    vin_done_ids_max: int = _BOUNDS.done_ids
+    """Ids of one VIN's duplicates, corrections and withdrawn readings remembered so that a redelivery
+    changes nothing; beyond it the oldest received is forgotten."""
+    vin_error_numbers_max: int = _BOUNDS.error_numbers
+    """Error numbers one reading keeps (each correction by form may add its own); the newest are kept."""
+    vin_recalls_max: int = _BOUNDS.recalls
+    """Recall campaigns one VIN keeps; beyond it the one changed longest ago goes, closed ones first."""
+    trend_window: int = _BOUNDS.trend_window
+    """Readings of one counter the trend engine judges at once around a change (its work is quadratic in
+    them); longer histories are read in overlapping windows, and a break costs a few ms at most."""
     plate_wait_s: float = 3600.0
     """How long a plate reading waits for a registration of its plate (and for every registration sent
     before it to be handled) before it is resolved with what is known or gets PLATE_NOT_RESOLVED."""
@@ -142,6 +162,14 @@ class Settings:
     def __post_init__(self) -> None:
         _check_kafka_security(self)
 
+    def vehicle_bounds(self) -> VehicleBounds:
+        """The judgment core's bounds of one VIN (``CARPASS_VIN_*``, ``CARPASS_TREND_WINDOW``)."""
+        return VehicleBounds(
+            readings=self.vin_readings_max, rejected=self.vin_rejected_max, done_ids=self.vin_done_ids_max,
+            error_numbers=self.vin_error_numbers_max, recalls=self.vin_recalls_max,
+            trend_window=self.trend_window,
+        )  # fmt: skip
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``env`` (default ``os.environ``); unknown ``CARPASS_*`` names are an error."""
@@ -196,6 +224,12 @@ def _check_kafka_security(s: Settings) -> None:
         raise SettingsError(f"CARPASS_MAX_INPUT_BYTES={s.max_input_bytes} must be 1024 or more")
     if s.standby_replicas < 0:
         raise SettingsError(f"CARPASS_STANDBY_REPLICAS={s.standby_replicas} must be 0 or more")
+    for name in ("vin_readings_max", "vin_rejected_max", "vin_done_ids_max", "vin_error_numbers_max",
+                 "vin_recalls_max"):  # fmt: skip
+        if getattr(s, name) < 1:
+            raise SettingsError(f"CARPASS_{name.upper()}={getattr(s, name)} must be 1 or more")
+    if s.trend_window < 8:
+        raise SettingsError(f"CARPASS_TREND_WINDOW={s.trend_window} must be 8 or more")
 
 
 # Variables with the prefix that are not settings (read by the test harness, not by the product).

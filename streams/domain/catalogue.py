@@ -35,6 +35,9 @@ CORRECTION_EMPTY                   ERROR     R5    neither a corrected value, a 
                                                    withdrawal
 PLATE_NOT_RESOLVED                 ERROR     R1    a plate reading whose plate was registered to no
                                                    vehicle at the reading's date (pipeline)
+HISTORY_FULL                       ERROR     R4    the vehicle's history holds the most readings one VIN
+                                                   may have (``VehicleBounds.readings``): a flood on
+                                                   one VIN; staff look at it
 =================================  ========  ====  ========================================================
 
 Why these severities: an ERROR is kept for what makes a reading unusable or unattributable. Facts that
@@ -74,6 +77,7 @@ class IssueCode(StrEnum):
     CORRECTION_NOT_ALLOWED = "CORRECTION_NOT_ALLOWED"
     CORRECTION_EMPTY = "CORRECTION_EMPTY"
     PLATE_NOT_RESOLVED = "PLATE_NOT_RESOLVED"
+    HISTORY_FULL = "HISTORY_FULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +184,13 @@ CATALOGUE: dict[IssueCode, CatalogueEntry] = {
             _E,
             "R1",
             "plate {plate!r} was registered to no known vehicle on {observed}",
+        ),
+        CatalogueEntry(
+            IssueCode.HISTORY_FULL,
+            _E,
+            "R4",
+            "the history of VIN {vin} holds {limit} readings, the most one vehicle may have: the reading is "
+            "kept aside; contact Car-Pass",
         ),
     )
 }

@@ -31,6 +31,7 @@ from streams.domain.evaluation import (
     insert_sorted,
     receipt,
     reevaluate,
+    remember,
     settle,
     trend_issues,
     with_error_numbers,
@@ -57,7 +58,8 @@ def decide_correction(
 ) -> Decision:
     if c.event_id in state.done_ids:
         return Decision(state)
-    done = insert_sorted(state.done_ids, c.event_id)
+    most = policy.bounds.done_ids
+    done = remember(state.done_ids, c.event_id, most)
 
     def refuse(issues: list[Issue]) -> Decision:
         return Decision(
@@ -96,7 +98,7 @@ def decide_correction(
     rejected = state.rejected if in_history else tuple(r for r in state.rejected if r is not target)
 
     if c.withdraw:
-        done = insert_sorted(done, target.event_id)
+        done = remember(done, target.event_id, most)
         issues: list[Issue] = []
         readings = remaining
     else:
@@ -113,7 +115,7 @@ def decide_correction(
         if any(issue.severity is Severity.ERROR for issue in issues):
             return refuse(issues)
         if c.corrected_observed_at is not None:
-            done = insert_sorted(done, target.event_id)  # no longer at its delivered place
+            done = remember(done, target.event_id, most)  # no longer at its delivered place
         index = _insertion_index(remaining, corrected)
         readings = (*remaining[:index], corrected, *remaining[index:])
         touched.add(corrected.event_id)
@@ -123,10 +125,13 @@ def decide_correction(
     if not c.withdraw:
         issues += trend_issues(c.event_id, corrected, after)
         if issues:
-            corrected = with_error_numbers(corrected, issues)
+            corrected = with_error_numbers(corrected, issues, policy.bounds.error_numbers)
             readings = tuple(corrected if r.event_id == corrected.event_id else r for r in readings)
             for issue in issues:
                 closed = insert_sorted(closed, issue.error_number)
+    if len(closed) > len(state.electronic_closed):  # a closed number nothing names any more is forgotten
+        named = {n for r in (*readings, *rejected) for n in r.error_numbers}
+        closed = tuple(n for n in closed if n in named)
     new_state = replace(
         state, readings=readings, rejected=rejected, done_ids=done, electronic_closed=closed, anomalies=after
     )

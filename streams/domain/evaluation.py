@@ -3,6 +3,13 @@
 ``reevaluate`` recomputes the anomalies of the counter segments a change touched (``find_breaks`` per
 segment) and keeps those of untouched segments as they were; ``settle`` stores the result and emits the
 ``AnomalyEvent``s that take consumers from the old open set to the new one.
+
+A segment longer than ``VehicleBounds.trend_window`` is read in windows (``trend_windows``): overlapping
+windows of that many readings tiling the segment from its newest reading back, each judging the middle of
+its readings (its first and last quarter are context, except at the segment's ends). Only the windows
+judging a touched reading are run; the anomalies blamed on readings elsewhere stay as they were. So one
+change costs O(window²) however long the history, and a history no longer than the window is judged
+whole, exactly as before.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from streams.domain.catalogue import IssueCode, make_issue
 from streams.domain.fastbuild import builder
 from streams.domain.history import build_segments
 from streams.domain.judgment import judge_state
+from streams.domain.points import Point, TrendPolicy
 from streams.domain.policy import Policy
 from streams.domain.state import OpenAnomaly, StoredReading, VehicleState
 from streams.domain.trend import find_breaks
@@ -63,14 +71,54 @@ def reevaluate(
     segments = build_segments(readings, registered_five_digit, policy.weights)
     found = markers(readings, segments)
     kept_ids: set[str] = set()
+    window = policy.bounds.trend_window
     for segment in segments:
-        ids = [p.event_id for p in segment.points]
-        if touched is None or any(eid in touched for eid in ids):
-            found.extend(from_break(b) for b in find_breaks(segment.points, policy.trend))
-        else:
+        points = segment.points
+        ids = [p.event_id for p in points]
+        if touched is not None and not any(eid in touched for eid in ids):
             kept_ids.update(ids)
+        elif len(points) <= window:
+            found.extend(from_break(b) for b in find_breaks(points, policy.trend))
+        else:
+            found.extend(_windowed(points, ids, touched, window, policy.trend, kept_ids))
     found.extend(a for a in before if not a.is_marker and a.blamed_event_id in kept_ids)
     return canonical(found)
+
+
+def trend_windows(count: int, window: int) -> list[tuple[int, int, int, int]]:
+    """``(start, end, low, high)`` per window of a segment of ``count`` readings: the window reads readings
+    ``start:end`` (at most ``window``) and judges ``low:high``; the judged parts tile ``0:count``. Newest
+    first: the newest readings are always judged with a whole window of history before them."""
+    margin = window // 4
+    windows = []
+    end = count
+    while True:
+        start = max(0, end - window)
+        windows.append((start, end, start + margin if start else 0, end - margin if end < count else count))
+        if start == 0:
+            return windows
+        end = start + 2 * margin
+
+
+def _windowed(
+    points: tuple[Point, ...], ids: list[str], touched: Collection[str] | None, window: int,
+    policy: TrendPolicy, kept_ids: set[str],
+) -> list[OpenAnomaly]:  # fmt: skip
+    """The anomalies of the windows of a long segment that judge a touched reading (all: ``None``); the ids
+    of the readings judged by no such window go to ``kept_ids`` (their anomalies stay as they were)."""
+    positions = None if touched is None else [i for i, eid in enumerate(ids) if eid in touched]
+    found: list[OpenAnomaly] = []
+    for start, end, low, high in trend_windows(len(points), window):
+        judged = ids[low:high]
+        if positions is not None and not any(low <= i < high for i in positions):
+            kept_ids.update(judged)
+            continue
+        mine = set(judged)
+        found.extend(
+            from_break(b) for b in find_breaks(points[start:end], policy)
+            if b.blamed_event_id is None or b.blamed_event_id in mine
+        )  # fmt: skip
+    return found
 
 
 def settle(
@@ -136,11 +184,34 @@ def trend_issues(
     return issues
 
 
-def with_error_numbers(reading: StoredReading, issues: Iterable[Issue]) -> StoredReading:
+def with_error_numbers(reading: StoredReading, issues: Iterable[Issue], most: int) -> StoredReading:
+    """``reading`` with the error numbers of ``issues`` added; at most ``most`` kept (the newest)."""
     numbers = tuple(issue.error_number for issue in issues)
     if not numbers:
         return reading
-    return replace(reading, error_numbers=reading.error_numbers + numbers)
+    numbers = reading.error_numbers + numbers
+    return replace(reading, error_numbers=numbers[-most:] if len(numbers) > most else numbers)
+
+
+def remember(values: tuple[str, ...], value: str, most: int) -> tuple[str, ...]:
+    """``values`` (in the order received) with ``value`` added last, unless present; beyond ``most`` the
+    oldest are forgotten (``VehicleBounds.done_ids``)."""
+    if value in values:
+        return values
+    values = (*values, value)
+    return values[-most:] if len(values) > most else values
+
+
+def set_aside(
+    state: VehicleState, reading: StoredReading, most: int
+) -> tuple[tuple[StoredReading, ...], tuple[str, ...]]:
+    """``state.rejected`` with ``reading`` added last, and ``state.electronic_closed``: beyond ``most``
+    rejected readings the oldest received goes, with its closed error numbers (nothing can name it now)."""
+    rejected = (*state.rejected, reading)
+    if len(rejected) <= most:
+        return rejected, state.electronic_closed
+    gone = {number for old in rejected[:-most] for number in old.error_numbers}
+    return rejected[-most:], tuple(n for n in state.electronic_closed if n not in gone)
 
 
 def insert_sorted(values: tuple[str, ...], value: str) -> tuple[str, ...]:

@@ -79,12 +79,44 @@ class ReceiptPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class VehicleBounds:
+    """What one VIN's state may hold, and how much of it one judgment reads: every collection a provider
+    can grow has a cap with a stated pruning policy, so that one VIN's stored state stays far below Kafka's
+    1 MB record limit and one event's judgment costs a few milliseconds at most, whatever a sender does.
+
+    The defaults are far above a real vehicle's history (15 readings on average; a connected car reporting
+    every week for 20 years has about 1,000), and are settings of the worker (``CARPASS_VIN_*``)."""
+
+    readings: int = 2_000
+    """Accepted readings of one VIN. A further reading is REJECTED with HISTORY_FULL (kept aside like any
+    rejected reading): the vehicle's history is frozen until staff look at it; nothing is dropped."""
+    rejected: int = 100
+    """Rejected readings kept aside for a correction (R5); beyond it the oldest received goes, and its
+    error numbers can no longer be corrected (CORRECTION_UNKNOWN_ERROR_NUMBER)."""
+    done_ids: int = 256
+    """Ids of processed submissions not found in the history (duplicates, corrections, withdrawn and
+    re-dated readings) remembered so that a redelivery changes nothing; beyond it the oldest received is
+    forgotten. A redelivery comes within a batch or two of the original (inputs are committed once
+    stored), far within 256 submissions for one VIN."""
+    error_numbers: int = 32
+    """Error numbers one reading keeps (each correction by form may add its own); the newest are kept."""
+    recalls: int = 100
+    """Recall campaigns of one VIN; beyond it the campaign changed longest ago goes, closed ones first."""
+    trend_window: int = 128
+    """Readings of one counter segment the trend engine reads at once (its programme is O(n²) in them): a
+    change is judged in the window of this many readings around it; anomalies blamed on readings outside
+    the window stay as they were. Segments this long or shorter are judged whole, as before. At 128 a
+    break costs about 2 ms (``benchmarks/bench_trend.py``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """Everything the core is calibrated with."""
 
     trend: TrendPolicy = field(default_factory=TrendPolicy)
     weights: SourceWeights = field(default_factory=SourceWeights)
     receipts: ReceiptPolicy = field(default_factory=ReceiptPolicy)
+    bounds: VehicleBounds = field(default_factory=VehicleBounds)
     fast_path: bool = True
     """Skip the trend engine for a reading appended consistently after a clean history.
     Off only in tests that prove the fast path gives the same result as a full re-evaluation."""

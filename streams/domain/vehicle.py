@@ -55,9 +55,10 @@ from streams.domain.corrections import decide_correction
 from streams.domain.errors import WrongVehicleError
 from streams.domain.evaluation import (
     Decision,
-    insert_sorted,
     receipt,
     reevaluate,
+    remember,
+    set_aside,
     settle,
     trend_issues,
     with_error_numbers,
@@ -108,7 +109,7 @@ def decide(
     if isinstance(event, VehicleRegistration):
         return _decide_registration(state, event, policy, processed_at)
     if isinstance(event, RecallStatus):
-        return Decision(_apply_recall(state, event))
+        return Decision(_apply_recall(state, event, policy.bounds.recalls))
     if isinstance(event, ReadingConfirmation):
         return decide_confirmation(state, event)
     return Decision(_apply_accident(state, event))
@@ -164,6 +165,9 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
     five = (registration is not None and registration.counter_digits == 5) if digits is None else digits == 5
     # A VIN with an accepted reading passed its check (R1 errors reject, corrections re-check it).
     issues = reading_issues(vin, r, five, registration, policy.receipts, vin_valid=count > 0)
+    bounds = policy.bounds
+    if count >= bounds.readings:
+        issues = (*issues, make_issue(eid, IssueCode.HISTORY_FULL, vin=vin, limit=f"{bounds.readings:,}"))
     value, unit, provider_id, replaced = r.odometer_value, r.unit, r.provider_id, r.odometer_replaced
     stored = _READING(
         event_id=eid,
@@ -179,8 +183,9 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
         error_numbers=tuple(issue.error_number for issue in issues) if issues else (),
     )
     if issues and any(issue.severity is Severity.ERROR for issue in issues):
+        rejected, closed = set_aside(state, stored, bounds.rejected)
         return Decision(
-            replace(state, rejected=(*state.rejected, stored)),
+            replace(state, rejected=rejected, electronic_closed=closed),
             (receipt(eid, vin, provider_id, issues, processed_at),),
         )
     near = (index > 0 and observed - readings[index - 1].observed_at < MS_PER_DAY) or (
@@ -190,7 +195,7 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
     if original is not None:
         duplicate = make_issue(eid, IssueCode.DUPLICATE, original=original.event_id)
         return Decision(
-            replace(state, done_ids=insert_sorted(state.done_ids, eid)),
+            replace(state, done_ids=remember(state.done_ids, eid, bounds.done_ids)),
             (receipt(eid, vin, provider_id, (*issues, duplicate), processed_at),),
         )
 
@@ -233,7 +238,7 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
     warnings = trend_issues(eid, stored, after)
     if warnings:
         issues = (*issues, *warnings)
-        stored = with_error_numbers(stored, warnings)
+        stored = with_error_numbers(stored, warnings, bounds.error_numbers)
         new_readings = (*readings[:index], stored, *readings[index:])
     new_state = replace(state, readings=new_readings, anomalies=after)
     events = settle(new_state, state.anomalies, new_readings, AnomalyStatus.RETRACTED, processed_at)
@@ -327,7 +332,7 @@ _RECALL_RANK = {RecallState.WITHDRAWN: 0, RecallState.COMPLETED: 1, RecallState.
 _ACCIDENT_RANK = {AccidentInspectionState.PASSED: 0, AccidentInspectionState.REQUIRED: 1}
 
 
-def _apply_recall(state: VehicleState, event: RecallStatus) -> VehicleState:
+def _apply_recall(state: VehicleState, event: RecallStatus, most: int) -> VehicleState:
     new_key = (event.changed_at, _RECALL_RANK[event.status])
     recalls = list(state.recalls)
     for position, recall in enumerate(recalls):
@@ -339,6 +344,9 @@ def _apply_recall(state: VehicleState, event: RecallStatus) -> VehicleState:
     recalls.append(
         RecallFact(event.campaign_id, event.manufacturer, event.description, event.status, event.changed_at)
     )
+    if len(recalls) > most:  # VehicleBounds.recalls: the campaign changed longest ago goes, closed ones first
+        recalls.sort(key=lambda r: (r.status is RecallState.OPEN, r.changed_at, r.campaign_id))
+        del recalls[: len(recalls) - most]
     recalls.sort(key=lambda recall: recall.campaign_id)
     return replace(state, recalls=tuple(recalls))
 

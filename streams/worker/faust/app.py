@@ -44,7 +44,7 @@ import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import faust
@@ -363,7 +363,7 @@ def build_app(
     settings: Settings,
     *,
     registry: CollectorRegistry | None = None,
-    policy: Policy = DEFAULT_POLICY,
+    policy: Policy | None = None,
     extensions: Sequence[Extension] = (),
 ) -> CarpassApp:
     """The worker's Faust app, configured from ``settings`` only (no environment, no I/O until started).
@@ -371,8 +371,10 @@ def build_app(
     ``settings.partitions`` must be the partition count of the input topics (``carpass worker`` reads it
     from the broker). ``registry`` defaults to a fresh Prometheus registry. ``extensions`` are called
     with the app's context, in order, before it starts (``carpass worker`` passes the projections';
-    none: the pipeline alone).
+    none: the pipeline alone). ``policy`` defaults to the core's with the bounds of ``settings``.
     """
+    if policy is None:
+        policy = replace(DEFAULT_POLICY, bounds=settings.vehicle_bounds())
     _tune_faust(settings)
     topics = PipelineTopics(settings.topic_prefix)
     metrics = WorkerMetrics.create(registry)

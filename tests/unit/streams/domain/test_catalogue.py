@@ -28,6 +28,7 @@ PARAMS = {
     "cause": "EXTRA_DIGIT",
     "suggestion": "; did you mean 45210?",
     "number": "E0123456789AB",
+    "limit": "2,000",
     "provider": "0412345678",
     "plate": "1-ABC-123",
 }

@@ -386,3 +386,25 @@ def test_a_field_over_the_contracts_bound_is_a_dead_letter_and_the_others_go_on(
     assert letter.error_type == "field-too-long"
     assert "'work_description' has 2,001 characters" in letter.reason
     assert [r.event_id for r in of_type(outputs, Receipt)] == ["r1", "r2"]
+
+
+def test_a_vin_flooded_beyond_its_histories_cap_keeps_a_bounded_state_and_the_others_are_served() -> None:
+    """Hardening: one provider sending readings without end for one VIN. Each gets its receipt (beyond the
+    cap: REJECTED, HISTORY_FULL), the VIN's stored state stops growing, another VIN in the same batches
+    is judged as usual."""
+    from streams.domain.policy import DEFAULT_POLICY, VehicleBounds
+
+    h = Harness(policy=replace(DEFAULT_POLICY, bounds=VehicleBounds(readings=50, rejected=5)))
+    days = [f"2024-{1 + i // 28:02d}-{1 + i % 28:02d}" for i in range(80)]
+    flood = [reading(f"f{i:03d}", 1_000 + i * 10, day) for i, day in enumerate(days)]
+    other = replace(reading("o1", 12_000, "2024-06-01"), vin=OTHER_VIN)
+    receipts = of_type(h.run([registration(), *flood[:40], other]), Receipt)
+    receipts += of_type(h.run(flood[40:]), Receipt)
+    assert len(receipts) == 81
+    statuses = [r.status for r in receipts if r.vin == VIN]
+    assert statuses[50:] == [ReceiptStatus.REJECTED] * 30
+    assert {i.code for r in receipts[51:] if r.vin == VIN for i in r.issues} == {"HISTORY_FULL"}
+    state = decode_state(VIN, h.store.data[(0, VIN)])
+    assert len(state.readings) == 50
+    assert [r.event_id for r in state.rejected] == [f"f{i:03d}" for i in range(75, 80)]
+    assert [r.status for r in receipts if r.vin == OTHER_VIN] != [] and (0, OTHER_VIN) in h.store.data
