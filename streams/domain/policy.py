@@ -84,10 +84,11 @@ class VehicleBounds:
     can grow has a cap with a stated pruning policy, so that one VIN's stored state stays far below Kafka's
     1 MB record limit and one event's judgment costs a few milliseconds at most, whatever a sender does.
 
-    The defaults are far above a real vehicle's history (15 readings on average; a connected car reporting
-    every week for 20 years has about 1,000), and are settings of the worker (``CARPASS_VIN_*``)."""
+    The defaults are far above a real vehicle's history (15 readings on average; connected cars report at
+    least 4 times a year), and are settings of the worker (``CARPASS_VIN_*``). The largest state they allow,
+    every field at its longest, encodes to about 0.6 MB, under Kafka's 1 MB record limit (a test says so)."""
 
-    readings: int = 2_000
+    readings: int = 1_000
     """Accepted readings of one VIN. A further reading is REJECTED with HISTORY_FULL (kept aside like any
     rejected reading): the vehicle's history is frozen until staff look at it; nothing is dropped."""
     rejected: int = 100
@@ -98,7 +99,7 @@ class VehicleBounds:
     re-dated readings) remembered so that a redelivery changes nothing; beyond it the oldest received is
     forgotten. A redelivery comes within a batch or two of the original (inputs are committed once
     stored), far within 256 submissions for one VIN."""
-    error_numbers: int = 32
+    error_numbers: int = 8
     """Error numbers one reading keeps (each correction by form may add its own); the newest are kept."""
     recalls: int = 100
     """Recall campaigns of one VIN; beyond it the campaign changed longest ago goes, closed ones first."""

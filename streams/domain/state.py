@@ -10,10 +10,12 @@ bytes for a realistic 10-reading history, 720 for 20, within the 600-byte budget
     source fields the judgment needs (origin and provider kind give the weight, R6/R7 flags). Kilometres,
     counter segments, 5-digit unwraps and trend points are *derived* (``history``), never stored.
 ``rejected``
-    Readings refused with an ERROR, kept so that a correction (R5) can still fix and admit them. Rare.
+    Readings refused with an ERROR, kept so that a correction (R5) can still fix and admit them, in the
+    order received (the newest ``VehicleBounds.rejected``). Rare.
 ``done_ids``
-    Sorted ids of processed submissions that cannot be found at their delivered ``(observed_at,
-    event_id)`` place in ``readings`` or in ``rejected``: duplicates, withdrawn readings, date-corrected
+    Ids, in the order received (the newest ``VehicleBounds.done_ids`` of them), of processed submissions
+    that cannot be found at their delivered ``(observed_at, event_id)`` place in ``readings`` or in
+    ``rejected``: duplicates, withdrawn readings, date-corrected
     readings and corrections. With ``readings`` and ``rejected`` it answers "seen this event_id?" (the
     idempotency key) without a copy of every id: a bisection in ``readings`` plus two short scans.
 ``electronic_closed``

@@ -235,3 +235,84 @@ def test_a_rollback_at_the_end_of_a_long_history_is_found_reading_a_window_of_it
     assert max(read) <= 32 and (AnomalyKind.ROLLBACK, "s0") in [
         (a.kind, a.blamed_event_id) for a in state.anomalies
     ]
+
+
+def test_the_largest_state_the_bounds_allow_fits_a_kafka_record() -> None:
+    """Every collection at its cap and every string at its contract's longest (``schemas/limits.py``):
+    the changelog record stays under the producer's default limit (1,000,000 bytes), so no sender can make
+    a VIN's state unwritable (which would stop every worker in turn)."""
+    from schemas.limits import DEFAULT_MAX_CHARS, max_chars
+    from schemas.records import (
+        AccidentInspectionState,
+        RegistrationKind,
+        SuspectedCause,
+    )
+    from streams.domain.state import (
+        AccidentFact,
+        ConfirmedReading,
+        OpenAnomaly,
+        RecallFact,
+        RegistrationFacts,
+    )
+    from streams.state.codec import encode_state
+
+    most = VehicleBounds()
+    longest = DEFAULT_MAX_CHARS
+
+    def long_id(i: int, tag: str) -> str:
+        return f"{tag}{i:06d}".ljust(longest, "x")
+
+    def stored(i: int, tag: str) -> StoredReading:
+        numbers = tuple(error_number(f"{tag}{i}-{k}", "TREND_BREAK") for k in range(most.error_numbers))
+        return StoredReading(
+            long_id(i, tag),
+            at("2020-01-01") + i * 86_400_000,
+            1_999_999 - i,
+            Unit.MILES,
+            long_id(i, "p"),
+            ProviderKind.GARAGE,
+            Origin.WORKSHOP,
+            at("2020-01-01") + i,
+            True,
+            5,
+            numbers,
+        )
+
+    readings = tuple(stored(i, "r") for i in range(most.readings))
+    ids = [r.event_id for r in readings]
+    state = VehicleState(
+        "W" * 17,
+        readings=readings,
+        rejected=tuple(stored(i, "j") for i in range(most.rejected)),
+        done_ids=tuple(long_id(i, "d") for i in range(most.done_ids)),
+        electronic_closed=tuple(n for r in readings for n in r.error_numbers),
+        registration=RegistrationFacts(
+            RegistrationKind.FIRST_REGISTRATION,
+            1,
+            1,
+            True,
+            "m" * longest,
+            "M" * longest,
+            "c" * longest,
+            "p" * longest,
+            2,
+            "x" * longest,
+        ),
+        recalls=tuple(
+            RecallFact(long_id(i, "c"), "m" * longest, "d" * max_chars("description"), RecallState.OPEN, i)
+            for i in range(most.recalls)
+        ),
+        accident=AccidentFact(AccidentInspectionState.REQUIRED, 1),
+        anomalies=tuple(
+            OpenAnomaly(
+                AnomalyKind.SPIKE,
+                eid,
+                (ids[i - 1], ids[(i + 1) % len(ids)]),
+                SuspectedCause.UNKNOWN,
+                1_999_999,
+            )
+            for i, eid in enumerate(ids)
+        ),
+        confirmations=tuple(ConfirmedReading(eid, 5) for eid in ids),
+    )
+    assert len(encode_state(state)) < 1_000_000
