@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-full lint typecheck install system-deps broker-down bench bench-peers clean
+.PHONY: demo test test-full lint typecheck install system-deps broker-down bench bench-peers clean secrets
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,19 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## The secrets of docker/compose.yaml, once (kept if present; git-ignored): the certificate signing key
+## (Ed25519, PEM) and the secret the workers authenticate their API forwards with.
+SECRETS := docker/secrets
+secrets: $(STAMP)
+	@mkdir -p $(SECRETS) && chmod 700 $(SECRETS)
+	@test -s $(SECRETS)/certificate-signing-key.pem || $(BIN)/python -c "import sys; \
+	  from projections.certificates import CertificateSigner; \
+	  sys.stdout.buffer.write(CertificateSigner.generate().private_pem())" > $(SECRETS)/certificate-signing-key.pem
+	@test -s $(SECRETS)/cluster-secret || $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" \
+	  > $(SECRETS)/cluster-secret
+	@chmod 600 $(SECRETS)/*
+	@echo "$(SECRETS): certificate-signing-key.pem, cluster-secret"
 
 broker-down: $(STAMP)
 	$(BIN)/carpass kafka down

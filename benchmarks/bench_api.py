@@ -166,9 +166,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARPASS_")}
     env.update({
         "CARPASS_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CARPASS_TOPIC_PREFIX": prefix,
-        "CARPASS_APP_ID": f"bench-api-{run_id}", "CARPASS_DATA_DIR": str(scratch / "worker"),
+        "CARPASS_APP_ID": f"{prefix}worker", "CARPASS_DATA_DIR": str(scratch / "worker"),
         "CARPASS_WEB_PORT": str(port), "CARPASS_PARTITIONS": str(args.partitions),
         "CARPASS_API_KEYS_FILE": str(keys), "CARPASS_CACHE_DIR": str(scratch / "cache"),
+        "CARPASS_DEVELOPMENT": "1",
     })  # fmt: skip
     bench_settings = Settings.from_env(env)
     ensure_topics(bench_settings)

@@ -269,6 +269,7 @@ class BenchRun:
             "CARPASS_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "CARPASS_TOPIC_PREFIX": self.prefix,
             "CARPASS_APP_ID": app_id, "CARPASS_DATA_DIR": str(data_dir), "CARPASS_WEB_PORT": str(port),
             "CARPASS_PARTITIONS": str(self.partitions), "CARPASS_CACHE_DIR": str(self.settings.cache_dir),
+            "CARPASS_DEVELOPMENT": "1",
             "PYTHONPATH": str(ROOT),
         })  # fmt: skip
         env.update({f"CARPASS_{k.upper()}": v for k, v in extra.items()})

@@ -41,7 +41,9 @@ from projections.views import certificate_view, ok_label_decision, ok_label_view
 from schemas.jsonl import to_json_obj
 from streams.domain.calendar import brussels_day, date_of
 from streams.domain.state import VehicleState
+from streams.http import forwarding
 from streams.http.auth import Access, ApiKeys, AuthError, Principal, Role, authorize, presented_key
+from streams.http.forwarding import FORWARDED_HEADER
 from streams.http.responses import error, security_headers, wall_clock_ms
 
 VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
@@ -79,11 +81,12 @@ class ViewSource(Protocol):
         """Publish the issuance event; after it, :meth:`certificate` finds the number (eventually)."""
 
 
-Forward = Callable[[web.Request, str, str], Awaitable[web.StreamResponse | None]]
-"""``forward(request, table, key)``: the answer of the worker owning ``key``, or None to answer here."""
+Forward = Callable[[web.Request, str, str, Principal], Awaitable[web.StreamResponse | None]]
+"""``forward(request, table, key, principal)``: the answer of the worker owning ``key`` (asked on behalf of
+``principal``, ``streams.http.forwarding``), or None to answer here."""
 
 
-async def answer_here(request: web.Request, table: str, key: str) -> None:
+async def answer_here(request: web.Request, table: str, key: str, principal: Principal) -> None:
     """The forwarder of a single process: every key is local."""
     return None
 
@@ -162,9 +165,11 @@ class CarPassApi:
         *,
         clock: Callable[[], int] = wall_clock_ms,
         forward: Forward = answer_here,
+        forward_secret: bytes | None = None,
         new_event_id: Callable[[], str] = _new_event_id,
     ) -> None:
         self.source = source
+        self.forward_secret = forward_secret
         self.keys = keys
         self.signer = signer
         self.clock = clock
@@ -175,17 +180,22 @@ class CarPassApi:
 
     def _guarded(self, route: Route, handler: RoleHandler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
+            marker = request.headers.get(FORWARDED_HEADER)
             try:
-                principal = self.keys.authenticate(presented_key(request.headers))
+                if marker is None:
+                    principal = self.keys.authenticate(presented_key(request.headers))
+                else:  # another worker of the group asks, on behalf of the client it authenticated
+                    principal = await self._forwarded_for(request, marker)
                 authorize(principal, route.access, request.match_info.get("id"))
             except AuthError as refused:
                 return error(refused.status, refused.message)
             key = next(iter(request.match_info.values()), "")
             if not _valid_key(route.table, key):
                 return error(400, f"malformed {_KEY_NAMES[route.table]} in the path")
-            forwarded = await self.forward(request, route.table, key)
-            if forwarded is not None:
-                return forwarded
+            if marker is None:
+                forwarded = await self.forward(request, route.table, key, principal)
+                if forwarded is not None:
+                    return forwarded
             try:
                 return await handler(request, principal)
             except NotReadyError:
@@ -193,6 +203,15 @@ class CarPassApi:
 
         guarded.__name__ = route.name
         return guarded
+
+    async def _forwarded_for(self, request: web.Request, marker: str) -> Principal:
+        """The principal of a forward from another worker (``streams.http.forwarding``); a 403
+        :class:`AuthError` when it does not verify or this worker has no forward secret."""
+        if self.forward_secret is None:
+            raise forwarding.NOT_AUTHENTIC
+        body = await request.read()
+        return forwarding.verify(self.forward_secret, marker, request.method, str(request.rel_url), body,
+                                 self.clock())  # fmt: skip
 
     def route_defs(self) -> list[web.RouteDef]:
         """The routes, to add to any aiohttp application (a Faust worker's ``app.web.web_app``)."""

@@ -19,7 +19,9 @@ cents), so that any verifier re-serialising the payload gets the same bytes. Ed2
 deterministic: the same certificate signed twice gives the same bytes (replays stay identical).
 
 Keys: :func:`load_signer` reads ``Settings.certificate_signing_key_file`` (PEM, PKCS#8); without one it
-generates a development key once into ``<cache_dir>/dev-certificate-signing-key.pem`` and logs a warning.
+refuses, unless ``Settings.development``: then it generates a development key once into
+``<cache_dir>/dev-certificate-signing-key.pem`` and logs a warning (two workers of one group on two
+machines would sign with two keys, and a certificate of one would read "not authentic" on the other).
 """
 
 from __future__ import annotations
@@ -148,6 +150,12 @@ def load_signer(settings: Settings) -> CertificateSigner:
             return CertificateSigner.from_pem(path.read_bytes())
         except OSError as exc:
             raise SigningKeyError(f"cannot read CARPASS_CERTIFICATE_SIGNING_KEY_FILE: {exc}") from exc
+    if not settings.development:
+        raise SigningKeyError(
+            "CARPASS_CERTIFICATE_SIGNING_KEY_FILE is not set: a worker serving the API signs certificates "
+            "with it (every worker of the group the same key). Generate one with `openssl genpkey -algorithm "
+            "ed25519 -out signing-key.pem`, or set CARPASS_DEVELOPMENT=1 on a developer's machine"
+        )
     path = settings.cache_dir / DEV_KEY_NAME
     log.warning(
         "CARPASS_CERTIFICATE_SIGNING_KEY_FILE is not set: signing certificates with the development key %s",

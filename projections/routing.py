@@ -3,7 +3,8 @@
 ::
 
     request for key K ──key_partition(K)──► the partition ──owner_of (Faust's changelog distribution)──►
-        this worker: answered here │ another: proxied (FORWARDED_HEADER set) │ none known yet: 503 "retry"
+        this worker: answered here │ another: proxied (signed FORWARDED_HEADER, no client key) │ none known
+        yet: 503 "retry"
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from aiohttp import web
 from aiokafka.partitioner import murmur2
 from yarl import URL
 
-from streams.http.responses import error
+from streams.http import forwarding
+from streams.http.auth import Principal
+from streams.http.forwarding import FORWARDED_HEADER
+from streams.http.responses import error, wall_clock_ms
 
-FORWARDED_HEADER = "X-Carpass-Forwarded"
 FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=5)
+NOT_FORWARDED = frozenset({"host", "content-length", "authorization", "x-api-key", FORWARDED_HEADER.lower()})
+"""Request headers a forward leaves out: the client's key stays with the worker it was given to."""
 
 
 def key_partition(key: bytes, partitions: int) -> int:
@@ -49,13 +54,16 @@ def owned_here(app: Any, table_name: str, key: bytes, partitions: int) -> bool:
     return dest is not None and (dest.host, dest.port) == (own.host, own.port)
 
 
-def make_forward(app: Any, tables: dict[str, str], partitions: int) -> Callable[[web.Request, str, str], Any]:
-    """Table routing: answer here when this worker owns ``key``'s partition, else proxy the request.
-    ``partitions``: the partition count of the tables (``settings.partitions``)."""
+def make_forward(
+    app: Any, tables: dict[str, str], partitions: int, secret: bytes, clock: Callable[[], int] = wall_clock_ms
+) -> Callable[[web.Request, str, str, Principal], Any]:
+    """Table routing: answer here when this worker owns ``key``'s partition, else proxy the request on behalf
+    of its principal, signed with the group's ``secret`` (``streams.http.forwarding``), without the client's
+    key. ``partitions``: the partition count of the tables (``settings.partitions``)."""
 
-    async def forward(request: web.Request, table: str, key: str) -> web.StreamResponse | None:
-        if request.headers.get(FORWARDED_HEADER):
-            return None
+    async def forward(
+        request: web.Request, table: str, key: str, principal: Principal
+    ) -> web.StreamResponse | None:
         dest = owner_of(app, tables[table], key.encode("utf-8"), partitions)
         if dest is None or dest.host is None:
             return error(503, "the partition's owner is not known yet (rebalance under way); retry")
@@ -63,9 +71,10 @@ def make_forward(app: Any, tables: dict[str, str], partitions: int) -> Callable[
         if (dest.host, dest.port) == (own.host, own.port):
             return None
         url = request.url.with_host(dest.host).with_port(dest.port)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
-        headers[FORWARDED_HEADER] = "1"
         body_in = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED}
+        headers[FORWARDED_HEADER] = forwarding.sign(secret, principal, request.method, str(request.rel_url),
+                                                    body_in, clock())  # fmt: skip
         try:
             async with app.http_client.request(request.method, url, headers=headers, data=body_in,
                                                timeout=FORWARD_TIMEOUT) as r:  # fmt: skip

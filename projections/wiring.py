@@ -24,9 +24,11 @@ module gives them their tables, topics and agents through the worker's context, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from projections.api import CarPassApi, NotReadyError, VehicleSnapshot
@@ -39,6 +41,8 @@ from projections.routing import make_forward, owned_here
 from projections.steps import IssuanceRecorder, ProviderRekey, QualityFolder, ViewPublisher
 from projections.views import state_as_of
 from streams.http.auth import ApiKeys
+from streams.http.forwarding import ForwardSecretError, check_secret
+from streams.settings import Settings
 from streams.state.codec import decode_state
 from streams.worker.faust.adapters import flush_together
 
@@ -104,12 +108,35 @@ class TableViewSource:
         await self.issuances.send(key=certificate.number.encode("utf-8"), value=body)
 
 
+def load_forward_secret(settings: Settings) -> bytes:
+    """The group's forward secret (``settings.cluster_secret_file``, ``streams.http.forwarding``); in
+    development without one, a well-known secret derived from the app id, with a warning. Raises
+    :class:`~streams.http.forwarding.ForwardSecretError` with what to do."""
+    if settings.cluster_secret_file:
+        path = Path(settings.cluster_secret_file).expanduser()
+        try:
+            return check_secret(path.read_bytes().strip())
+        except OSError as exc:
+            raise ForwardSecretError(f"cannot read CARPASS_CLUSTER_SECRET_FILE: {exc}") from exc
+        except ForwardSecretError as exc:
+            raise ForwardSecretError(f"CARPASS_CLUSTER_SECRET_FILE {path}: {exc}") from exc
+    if not settings.development:
+        raise ForwardSecretError(
+            "CARPASS_CLUSTER_SECRET_FILE is not set: the workers of a group authenticate the API requests "
+            "they forward to each other with it (the same file on every worker: `openssl rand -hex 32 > F`), "
+            "or set CARPASS_DEVELOPMENT=1 on a developer's machine"
+        )
+    log.warning("CARPASS_CLUSTER_SECRET_FILE is not set: forwards between workers use a development secret")
+    return hashlib.sha256(f"carpass development forward secret {settings.group_id()}".encode()).digest()
+
+
 def install(ctx: AppContext) -> None:
     """Add the views publication hook, the provider-quality and issuance agents, their tables and the
     API routes to the worker ``ctx`` (``streams.worker.faust.app.AppContext``) builds. Called once by
     ``build_app``,
     before the app starts."""
     app, settings, codec, sink = ctx.app, ctx.settings, ctx.codec, ctx.sink
+    signer, secret = load_signer(settings), load_forward_secret(settings)  # refuse to start without them
     ctx.vehicle_hooks.append(
         ViewPublisher(codec, sink, ctx.topics.certificates, ctx.topics.ok_labels)
     )
@@ -148,7 +175,8 @@ def install(ctx: AppContext) -> None:
     api = CarPassApi(
         source,
         ApiKeys.from_file(settings.api_keys_file),
-        load_signer(settings),
-        forward=make_forward(app, tables, settings.partitions),
+        signer,
+        forward=make_forward(app, tables, settings.partitions, secret),
+        forward_secret=secret,
     )
     ctx.add_routes(api.route_defs())

@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from streams.domain.policy import VehicleBounds
 
 _BOUNDS = VehicleBounds()
+DEFAULT_APP_ID = "carpass-streams"
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +63,20 @@ class Settings:
     topic_prefix: str = ""
     """Prepended to every topic the worker and the topic tools read or write (environments sharing a
     cluster; tests)."""
-    app_id: str = "carpass-streams"
-    """Faust application id: the worker's consumer group and the prefix of its changelog topics."""
+    app_id: str = DEFAULT_APP_ID
+    """Faust application id: the worker's consumer group and the prefix of its changelog and internal
+    topics. With a topic prefix it must start with the prefix (left at its default, the prefix is put in
+    front of it), so that two environments sharing a cluster never share a group or a state."""
     topic_replication_factor: int = 0
     """Replicas of the topics the worker creates (its internal and changelog topics); 0: min(3, brokers)."""
     web_bind: str = "127.0.0.1"
     """Address of the worker's web server (``/metrics``); 0.0.0.0 to be scraped from another host."""
     web_port: int = 6066
     """Port of the worker's web server."""
+    web_advertised_url: str = ""
+    """The URL the other workers of the group reach this worker's web server at, for the table routing of
+    API requests (e.g. ``http://worker-1:6066``); empty: ``http://<web bind>:<web port>``, which a worker
+    bound to 0.0.0.0 or :: refuses (it would advertise an address that names no host)."""
     batch_max_events: int = 1000
     """The worker hands each fetch of its consumer to the batch steps as it arrives, cut into batches of at
     most this many events; each VIN's state is written once per batch."""
@@ -117,8 +125,16 @@ class Settings:
     session_timeout_s: float = 30.0
     """How long a worker that stopped answering keeps its partitions before the group hands them over."""
     certificate_signing_key_file: str = ""
-    """PEM (PKCS#8, unencrypted) Ed25519 private key that signs certificates (R16); empty: a development
-    key generated once into ``cache_dir``, with a warning."""
+    """PEM (PKCS#8, unencrypted) Ed25519 private key that signs certificates (R16). Required by a worker that
+    serves the API, unless ``CARPASS_DEVELOPMENT`` (then a development key is generated once into
+    ``cache_dir``, with a warning: each machine would sign with its own key)."""
+    cluster_secret_file: str = ""
+    """File holding the secret the workers of one group share (32 bytes or more, e.g. ``openssl rand -hex
+    32``): an API request one worker forwards to another carries an HMAC made with it, and the client's key
+    stays behind. Required by a worker that serves the API, unless ``CARPASS_DEVELOPMENT``."""
+    development: bool = False
+    """A developer's machine or a test: a worker may sign certificates with a generated development key and
+    authenticate its forwards with a well-known secret. Never in production (``make demo`` sets it)."""
     api_keys_file: str = ""
     """JSON file of the API keys and their roles (R15, ``streams.http.auth``); empty: no key is accepted."""
     # --- operations: standby replicas; TLS and SASL of every Kafka client (streams/kafka/clients.py) ---
@@ -161,6 +177,42 @@ class Settings:
 
     def __post_init__(self) -> None:
         _check_kafka_security(self)
+
+    def group_id(self) -> str:
+        """The worker's Faust app id (consumer group, changelog and internal topics): ``app_id``, isolated
+        by ``topic_prefix``. :class:`SettingsError` for an app id that would be shared across prefixes."""
+        prefix = self.topic_prefix
+        if not prefix or self.app_id.startswith(prefix):
+            return self.app_id
+        if self.app_id == DEFAULT_APP_ID:
+            return prefix + self.app_id
+        raise SettingsError(
+            f"CARPASS_APP_ID={self.app_id!r} does not start with CARPASS_TOPIC_PREFIX={prefix!r}: the "
+            "worker's consumer group and state (its changelog topics) would be shared with every environment "
+            f"of the cluster using that app id. Use CARPASS_APP_ID={prefix}{self.app_id}, or leave it unset"
+        )
+
+    def advertised_url(self) -> str:
+        """The worker's web URL for the rest of the group (``web_advertised_url``); :class:`SettingsError`
+        when it would name no host."""
+        if self.web_advertised_url:
+            url = self.web_advertised_url.rstrip("/")
+            parts = urlsplit(url)
+            nowhere = parts.hostname in (None, "", "0.0.0.0", "::")
+            if parts.scheme not in ("http", "https") or nowhere or parts.path:
+                raise SettingsError(
+                    f"CARPASS_WEB_ADVERTISED_URL={self.web_advertised_url!r} must be http(s)://host:port, "
+                    "with a host name or address the other workers reach"
+                )
+            return url
+        if self.web_bind in ("", "0.0.0.0", "::"):
+            raise SettingsError(
+                f"CARPASS_WEB_BIND={self.web_bind!r} listens on every address but names none: set "
+                "CARPASS_WEB_ADVERTISED_URL to the URL the other workers reach this one at (e.g. "
+                f"http://worker-1:{self.web_port}), or bind to that address"
+            )
+        host = f"[{self.web_bind}]" if ":" in self.web_bind else self.web_bind
+        return f"http://{host}:{self.web_port}"
 
     def vehicle_bounds(self) -> VehicleBounds:
         """The judgment core's bounds of one VIN (``CARPASS_VIN_*``, ``CARPASS_TREND_WINDOW``)."""

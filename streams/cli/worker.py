@@ -39,8 +39,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from projections.certificates import SigningKeyError
     from projections.wiring import install as projections
+    from streams.http.forwarding import ForwardSecretError
     from streams.kafka.admin import TopicSetupError, ensure_topics
+    from streams.settings import SettingsError
     from streams.worker.faust.app import build_app, run_worker
 
     try:
@@ -48,9 +51,12 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     except TopicSetupError as exc:
         raise CliError(str(exc)) from exc
     settings = dataclasses.replace(settings, partitions=partitions)
-    app = build_app(settings, extensions=() if args.without_projections else (projections,))
+    try:
+        app = build_app(settings, extensions=() if args.without_projections else (projections,))
+    except (SigningKeyError, ForwardSecretError, SettingsError) as exc:
+        raise CliError(str(exc)) from exc
     print(
-        f"carpass worker: group {settings.app_id}, {partitions} partitions, topic prefix "
+        f"carpass worker: group {settings.group_id()}, {partitions} partitions, topic prefix "
         f"{settings.topic_prefix!r}, metrics on http://{settings.web_bind}:{settings.web_port}/metrics",
         file=sys.stderr, flush=True,
     )  # fmt: skip

@@ -159,7 +159,7 @@ class Demo:
             admin.delete_topics(old, operation_timeout=30)
         self.settings = replace(
             self.settings, kafka_bootstrap_servers=bootstrap, topic_prefix=self.prefix,
-            app_id=f"carpass-demo-{self.run_id}",
+            app_id=f"{self.prefix}carpass-demo",
         )  # fmt: skip
         return ensure_topics(self.settings)
 
@@ -181,6 +181,7 @@ class Demo:
                 "CARPASS_WEB_PORT": str(self.settings.web_port),
                 "CARPASS_PARTITIONS": str(partitions),
                 "CARPASS_CACHE_DIR": str(self.settings.cache_dir),
+                "CARPASS_DEVELOPMENT": "1",  # a generated signing key and forward secret: this machine only
             }
         )
         log = (self.run_dir / "worker.log").open("wb")

@@ -61,7 +61,7 @@ class Pipeline:
 
     @property
     def app_id(self) -> str:
-        return f"it-{self.run_id}"
+        return f"it-{self.run_id}-worker"
 
     @property
     def topics(self) -> PipelineTopics:
@@ -74,7 +74,7 @@ class Pipeline:
             "CARPASS_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "CARPASS_TOPIC_PREFIX": self.prefix,
             "CARPASS_APP_ID": self.app_id, "CARPASS_DATA_DIR": str(data_dir), "CARPASS_WEB_PORT": str(port),
             "CARPASS_PARTITIONS": str(self.partitions), "CARPASS_SESSION_TIMEOUT_S": "6",
-            "PYTHONPATH": str(ROOT),
+            "CARPASS_DEVELOPMENT": "1", "PYTHONPATH": str(ROOT),
         })  # fmt: skip
         env.update(self.extra)
         return env

@@ -81,6 +81,13 @@ def test_compose_has_every_service(compose: dict[str, Any]) -> None:
         assert settings.schema_registry_url == "http://schema-registry:8081"
         assert settings.standby_replicas >= 1
         assert settings.web_bind == "0.0.0.0"
+        # The other worker forwards API requests to a URL naming this one, signed with the shared secret;
+        # both sign certificates with the same key (hardening item 5).
+        assert settings.advertised_url() == f"http://{worker['hostname']}:{settings.web_port}"
+        assert settings.certificate_signing_key_file and settings.cluster_secret_file
+        assert not settings.development
+        mounted = {s["target"] for s in worker["secrets"]}
+        assert {settings.certificate_signing_key_file, settings.cluster_secret_file} <= mounted
     volumes = {services[n]["volumes"][0]["source"] for n in ("worker-1", "worker-2")}
     assert len(volumes) == 2, "each worker needs its own state volume (RocksDB holds a lock)"
     published = [p.get("host_ip") for s in services.values() for p in s.get("ports", [])]

@@ -56,7 +56,7 @@ class KafkaSink:
         self._offsets: dict[str, dict[int, int]] = defaultdict(dict)
         config = producer_config(
             settings,
-            {"linger.ms": 2, "client.id": f"{settings.app_id}-outputs", "on_delivery": self._delivered,
+            {"linger.ms": 2, "client.id": f"{settings.group_id()}-outputs", "on_delivery": self._delivered,
              "queue.buffering.max.messages": 500_000,
              # a record not delivered within a flush fails within it too: nothing of a failed batch stays
              # queued for a later batch's flush to wait on (librdkafka's default is 5 minutes)

@@ -381,7 +381,7 @@ def build_app(
     codec = build_codec(settings)
     out = KafkaSink(settings)
     app = CarpassApp(
-        settings.app_id,
+        settings.group_id(),
         broker="kafka://" + bootstrap_servers(settings).replace(",", ";"),
         broker_credentials=faust_credentials(settings),
         table_standby_replicas=settings.standby_replicas,
@@ -403,6 +403,7 @@ def build_app(
         web_bind=settings.web_bind,
         web_port=settings.web_port,
         web_host=settings.web_bind,
+        canonical_url=settings.advertised_url(),  # what the group's table routing sends requests to
     )
     context = AppContext(app, settings, topics, metrics, codec, out)
     app.context = context

@@ -33,7 +33,7 @@ KEYS = {
 SIGNER = CertificateSigner.generate()
 
 
-def make_api() -> tuple[CarPassApi, InMemoryViewSource, str]:
+def make_api(forward_secret: bytes | None = None) -> tuple[CarPassApi, InMemoryViewSource, str]:
     source = InMemoryViewSource()
     recall = RecallFact("RC-1", "VW", "Airbag inflator", RecallState.OPEN, ms(2023, 1, 1))
     source.put_state(replace(clean_old_vehicle(), recalls=(recall,)), ms(2024, 3, 1))
@@ -42,13 +42,17 @@ def make_api() -> tuple[CarPassApi, InMemoryViewSource, str]:
     source.certificates[cert.number] = cert
     keys = ApiKeys.from_entries([{"name": n, **e} for n, e in KEYS.items()])
     ids = iter(f"event-{i}" for i in range(1000))
-    api = CarPassApi(source, keys, SIGNER, clock=lambda: NOW, new_event_id=lambda: next(ids))
+    api = CarPassApi(source, keys, SIGNER, clock=lambda: NOW, new_event_id=lambda: next(ids),
+                     forward_secret=forward_secret)  # fmt: skip
     return api, source, cert.number
 
 
-def with_client(test: Callable[[TestClient[Any, Any], InMemoryViewSource, str], Awaitable[None]]) -> None:
+def with_client(
+    test: Callable[[TestClient[Any, Any], InMemoryViewSource, str], Awaitable[None]],
+    forward_secret: bytes | None = None,
+) -> None:
     async def main() -> None:
-        api, source, number = make_api()
+        api, source, number = make_api(forward_secret)
         async with TestClient(TestServer(api.application())) as client:
             await test(client, source, number)
 
@@ -252,5 +256,50 @@ def test_strings_must_match_whole_and_odd_digits_are_a_400() -> None:
                 assert r.headers[name] == value
         async with client.get(f"/vehicles/{VIN}/ok-label?advertised_km=1") as r:  # refused: headers too
             assert r.status == 401 and r.headers["Cache-Control"] == "no-store"
+
+    with_client(check)
+
+
+FORWARD_SECRET = b"f" * 32
+
+
+def test_a_forward_is_answered_for_the_principal_it_carries_and_a_fake_one_refused() -> None:
+    """Hardening item 5: the marker of a forward was "1", honoured from any client (the request was then
+    answered by whichever worker got it). Now only a forward signed with the group's secret is, for the
+    principal it names (the client's key stays with the first worker), and authorisation still applies."""
+    from streams.http.auth import Principal, Role
+    from streams.http.forwarding import FORWARDED_HEADER, sign
+
+    history = f"/vehicles/{VIN}/history"
+
+    def forwarded(principal: Principal, path: str = history) -> dict[str, str]:
+        return {FORWARDED_HEADER: sign(FORWARD_SECRET, principal, "GET", path, b"", NOW)}
+
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        async with client.get(history, headers=forwarded(Principal("dealer-1", Role.DEALER))) as response:
+            assert response.status == 200  # no key: the forward names the principal
+        async with client.get(history, headers=forwarded(Principal("anyone", Role.PUBLIC))) as response:
+            assert response.status == 403  # a public key may not read histories, forwarded or not
+        signed_for_another = forwarded(Principal("d", Role.DEALER), f"/vehicles/{VIN}/certificate.html")
+        for headers in ({FORWARDED_HEADER: "1", **DEALER}, signed_for_another):
+            async with client.get(history, headers=headers) as response:
+                assert response.status == 403, headers
+                assert "does not verify" in (await response.json())["error"]
+
+    with_client(check, FORWARD_SECRET)
+
+
+def test_a_worker_without_a_forward_secret_refuses_every_forward() -> None:
+    from streams.http.auth import Principal, Role
+    from streams.http.forwarding import FORWARDED_HEADER, sign
+
+    history = f"/vehicles/{VIN}/history"
+    marker = sign(FORWARD_SECRET, Principal("dealer-1", Role.DEALER), "GET", history, b"", NOW)
+
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        async with client.get(history, headers={FORWARDED_HEADER: marker}) as response:
+            assert response.status == 403
+        async with client.get(history, headers=DEALER) as response:
+            assert response.status == 200
 
     with_client(check)

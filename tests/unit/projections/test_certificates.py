@@ -80,8 +80,15 @@ def test_document_round_trip_keeps_the_signature_valid() -> None:
     assert again == cert and verify(again, SIGNER)
 
 
-def test_dev_key_is_generated_once_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_without_a_key_file_a_worker_refuses_to_sign_unless_in_development(tmp_path: Path) -> None:
     settings = dataclasses.replace(Settings.from_env({}), cache_dir=tmp_path)
+    with pytest.raises(SigningKeyError, match="CARPASS_CERTIFICATE_SIGNING_KEY_FILE is not set"):
+        load_signer(settings)
+    assert not (tmp_path / "dev-certificate-signing-key.pem").exists()
+
+
+def test_dev_key_is_generated_once_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = dataclasses.replace(Settings.from_env({"CARPASS_DEVELOPMENT": "1"}), cache_dir=tmp_path)
     with caplog.at_level(logging.WARNING):
         first = load_signer(settings)
     assert "development key" in caplog.text

@@ -224,3 +224,54 @@ def test_a_key_missing_on_a_worker_no_longer_owning_its_partition_is_not_ready_n
     asyncio.run(ask())
     assert asked[:3] == [("vehicle", "WVWZZZ1KZAW999999"), ("provider", PROVIDER),
                          ("certificate", "00000000-0000-5000-8000-000000000000")]  # fmt: skip
+
+
+def test_a_forward_is_signed_for_the_principal_and_leaves_the_clients_key_behind() -> None:
+    """``make_forward`` against a real HTTP owner (an aiohttp server that shows what it received)."""
+    import aiohttp
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from projections.routing import make_forward
+    from streams.http.auth import Principal, Role
+    from streams.http.forwarding import FORWARDED_HEADER, verify
+
+    secret = b"k" * 32
+    seen: list[dict[str, str]] = []
+
+    async def owner_answers(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        principal = verify(secret, request.headers[FORWARDED_HEADER], request.method, str(request.rel_url),
+                           await request.read(), 1_000)  # fmt: skip
+        return web.json_response({"for": principal.name})
+
+    async def main() -> None:
+        owner = web.Application()
+        owner.router.add_get("/vehicles/{vin}/history", owner_answers)
+        async with TestServer(owner) as server, aiohttp.ClientSession() as session:
+            partition = key_partition(VIN.encode(), 4)
+            app = SimpleNamespace(
+                router=SimpleNamespace(table_metadata=lambda name: {
+                    f"http://127.0.0.1:{server.port}": {"c": [partition]}}),
+                conf=SimpleNamespace(canonical_url=URL("http://127.0.0.1:1")),
+                http_client=session,
+            )  # fmt: skip
+            forward = make_forward(app, {"vehicle": "vehicles"}, 4, secret, clock=lambda: 1_000)
+            dealer = Principal("dealer-1", Role.DEALER)
+
+            async def first_worker(request: web.Request) -> web.StreamResponse:
+                answer = await forward(request, "vehicle", request.match_info["vin"], dealer)
+                assert answer is not None
+                return answer
+
+            front = web.Application()
+            front.router.add_get("/vehicles/{vin}/history", first_worker)
+            async with TestClient(TestServer(front)) as client:
+                headers = {"Authorization": "Bearer k-dealer", "X-API-Key": "k-dealer", FORWARDED_HEADER: "1"}
+                async with client.get(f"/vehicles/{VIN}/history", headers=headers) as response:
+                    assert response.status == 200 and await response.json() == {"for": "dealer-1"}
+
+    asyncio.run(main())
+    (received,) = seen
+    assert "Authorization" not in received and "X-API-Key" not in received
+    assert received[FORWARDED_HEADER] != "1"

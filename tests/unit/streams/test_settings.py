@@ -39,3 +39,45 @@ def test_standard_kafka_variable_is_honoured() -> None:
     assert Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "h:9"}).kafka_bootstrap_servers == "h:9"
     env = {"KAFKA_BOOTSTRAP_SERVERS": "h:9", "CARPASS_KAFKA_BOOTSTRAP_SERVERS": "c:1"}
     assert Settings.from_env(env).kafka_bootstrap_servers == "c:1"
+
+
+def test_an_environment_is_isolated_by_its_prefix_group_and_state_included() -> None:
+    """Hardening item 5: a worker with its own topic prefix but the default app id restored another
+    environment's state (changelogs are named by app id only)."""
+    assert Settings.from_env({}).group_id() == "carpass-streams"
+    assert Settings.from_env({"CARPASS_TOPIC_PREFIX": "staging."}).group_id() == "staging.carpass-streams"
+    both = {"CARPASS_TOPIC_PREFIX": "staging.", "CARPASS_APP_ID": "staging.registry"}
+    assert Settings.from_env(both).group_id() == "staging.registry"
+    shared = Settings.from_env({"CARPASS_TOPIC_PREFIX": "staging.", "CARPASS_APP_ID": "registry"})
+    with pytest.raises(SettingsError, match=r"CARPASS_APP_ID=staging\.registry"):
+        shared.group_id()
+
+
+@pytest.mark.parametrize(
+    ("env", "url"),
+    [
+        ({}, "http://127.0.0.1:6066"),
+        ({"CARPASS_WEB_BIND": "10.0.0.5", "CARPASS_WEB_PORT": "7000"}, "http://10.0.0.5:7000"),
+        ({"CARPASS_WEB_BIND": "::1"}, "http://[::1]:6066"),
+        ({"CARPASS_WEB_BIND": "0.0.0.0", "CARPASS_WEB_ADVERTISED_URL": "http://worker-1:6066/"},
+         "http://worker-1:6066"),
+    ],
+)  # fmt: skip
+def test_a_worker_advertises_a_url_that_names_a_host(env: dict[str, str], url: str) -> None:
+    assert Settings.from_env(env).advertised_url() == url
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"CARPASS_WEB_BIND": "0.0.0.0"},
+        {"CARPASS_WEB_BIND": "::"},
+        {"CARPASS_WEB_ADVERTISED_URL": "http://0.0.0.0:6066"},
+        {"CARPASS_WEB_ADVERTISED_URL": "worker-1:6066"},
+        {"CARPASS_WEB_ADVERTISED_URL": "ftp://worker-1:6066"},
+        {"CARPASS_WEB_ADVERTISED_URL": "http://worker-1:6066/api"},
+    ],
+)
+def test_an_advertised_url_naming_no_host_is_refused_with_what_to_set(env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError, match="CARPASS_WEB_"):
+        Settings.from_env(env).advertised_url()
