@@ -8,6 +8,13 @@
 
 Start as many as you like with the same settings (and distinct ``CARPASS_DATA_DIR`` / ``CARPASS_WEB_PORT``
 on one machine): the partitions are shared among them.
+
+A worker serving the API needs the group's certificate signing key and forward secret
+(``CARPASS_CERTIFICATE_SIGNING_KEY_FILE``, ``CARPASS_CLUSTER_SECRET_FILE``; ``make secrets`` writes both),
+or ``CARPASS_DEVELOPMENT=1`` on a developer's machine::
+
+    CARPASS_DEVELOPMENT=1 carpass worker                  # a generated key and a well-known secret
+    CARPASS_WEB_BIND=0.0.0.0 CARPASS_WEB_ADVERTISED_URL=http://worker-1:6066 carpass worker
 """
 
 from __future__ import annotations
