@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -80,6 +80,9 @@ class ViewSource(Protocol):
     async def record_issuance(self, certificate: IssuedCertificate) -> None:
         """Publish the issuance event; after it, :meth:`certificate` finds the number (eventually)."""
 
+    def routing(self) -> Mapping[str, Any]:
+        """Which worker owns which partitions of each table (``/cluster/routing``, operators only)."""
+
 
 Forward = Callable[[web.Request, str, str, Principal], Awaitable[web.StreamResponse | None]]
 """``forward(request, table, key, principal)``: the answer of the worker owning ``key`` (asked on behalf of
@@ -119,6 +122,9 @@ class InMemoryViewSource:
         self.issued.append(certificate)
         self.certificates[certificate.number] = certificate
 
+    def routing(self) -> Mapping[str, Any]:
+        return {}  # one process: no group
+
 
 @dataclass(frozen=True, slots=True)
 class Route:
@@ -142,7 +148,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/vehicles/{vin}/certificates", "issue", _STAFF, "vehicle"),
     Route("GET", "/certificates/{number}", "verify", _ANYONE, "certificate"),
     Route("GET", "/vehicles/{vin}/certificate.html", "page", _ADVERTS, "vehicle"),
+    Route("GET", "/cluster/routing", "routing", _STAFF, ""),
 )
+"""``table``: the table whose key is the path's parameter (the request is answered by the worker owning
+it); empty: answered by any worker."""
 
 
 def _new_event_id() -> str:
@@ -190,9 +199,9 @@ class CarPassApi:
             except AuthError as refused:
                 return error(refused.status, refused.message)
             key = next(iter(request.match_info.values()), "")
-            if not _valid_key(route.table, key):
+            if route.table and not _valid_key(route.table, key):
                 return error(400, f"malformed {_KEY_NAMES[route.table]} in the path")
-            if marker is None:
+            if marker is None and route.table:
                 forwarded = await self.forward(request, route.table, key, principal)
                 if forwarded is not None:
                     return forwarded
@@ -222,6 +231,7 @@ class CarPassApi:
             "issue": self.issue_certificate,
             "verify": self.verify_certificate,
             "page": self.certificate_page,
+            "routing": self.routing,
         }
         return [web.route(r.method, r.path, self._guarded(r, handlers[r.name]), name=r.name) for r in ROUTES]
 
@@ -233,6 +243,9 @@ class CarPassApi:
         return app
 
     # --- handlers --------------------------------------------------------------------------------------
+
+    async def routing(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        return web.json_response(self.source.routing())
 
     async def history(self, request: web.Request, principal: Principal) -> web.StreamResponse:
         snapshot = await self.source.vehicle(request.match_info["vin"])

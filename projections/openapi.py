@@ -62,6 +62,10 @@ _OPS: dict[str, dict[str, Any]] = {
         "summary": "The certificate as a printable page with a mileage chart",
         "response": ("text/html", "HTML page"),
     },
+    "routing": {
+        "summary": "Which worker (its advertised URL) owns which partitions of each table (operators only)",
+        "response": ("application/json", "{worker URL: {changelog topic: [partitions]}} per table"),
+    },
 }
 
 

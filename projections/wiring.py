@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,10 +70,12 @@ class TableViewSource:
         self, vehicles: Any, quality: Any, issued: Any, issuances: Any,
         settled: Callable[[], bool] = lambda: True,
         owns: Callable[[str, str], bool] = lambda table, key: True,
+        routing: Callable[[], Mapping[str, Any]] = dict,
     ) -> None:  # fmt: skip
         self.vehicles, self.quality_table, self.issued_table = vehicles, quality, issued
         self.issuances = issuances
         self.settled, self.owns = settled, owns
+        self.routing = routing
 
     def _missing(self, table: str, key: str) -> None:
         if not self.settled():
@@ -171,7 +173,8 @@ def install(ctx: AppContext) -> None:
     def owns(table: str, key: str) -> bool:
         return owned_here(app, tables[table], key.encode("utf-8"), settings.partitions)
 
-    source = TableViewSource(ctx.tables["vehicles"], quality_table, issued_table, issuances, settled, owns)
+    source = TableViewSource(ctx.tables["vehicles"], quality_table, issued_table, issuances, settled, owns,
+                             routing=app.router.tables_metadata)  # fmt: skip
     api = CarPassApi(
         source,
         ApiKeys.from_file(settings.api_keys_file),

@@ -54,6 +54,7 @@ ALLOWED = {
     "issue": {"operator"},
     "verify": {"provider", "dealer", "operator", "public"},
     "page": {"dealer", "operator"},
+    "routing": {"operator"},
 }
 TODAY = date_of(brussels_day(int(datetime.now(UTC).timestamp() * 1000)))  # the API's query day
 FIRST_REGISTRATION = TODAY - timedelta(days=6 * 365)

@@ -81,7 +81,8 @@ def get(port: int, path: str, timeout_s: float = 10.0) -> tuple[int, Any]:
 
 def owners(port: int) -> dict[str, set[int]]:
     """The vehicles table's routing as a worker sees it: web URL -> partitions owned (empty if down)."""
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/router/")
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/cluster/routing",
+                                     headers={"Authorization": f"Bearer {OPERATOR_KEY}"})  # fmt: skip
     try:
         with urllib.request.urlopen(request, timeout=3) as response:
             hosts = json.loads(response.read())  # {url: {changelog topic: [partitions]}}

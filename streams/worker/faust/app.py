@@ -400,6 +400,7 @@ def build_app(
         producer_max_batch_size=256 * 1024,
         web_enabled=True,
         web_tables_enabled=False,  # Faust's /table/{name}/{key}/ serves table values to anyone (R15)
+        web_router_enabled=False,  # /router/ showed the cluster layout to anyone: see /cluster/routing
         web_bind=settings.web_bind,
         web_port=settings.web_port,
         web_host=settings.web_bind,

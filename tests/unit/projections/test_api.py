@@ -71,6 +71,7 @@ ALLOWED = {
     "issue": {"operator"},
     "verify": {"operator", "dealer", "public", "provider", "other-provider"},
     "page": {"dealer", "operator"},
+    "routing": {"operator"},  # Faust's /router/ showed it to anyone
 }
 
 
@@ -103,6 +104,7 @@ def test_routes_and_roles_are_the_ones_documented_here() -> None:
         "issue": {"operator"},
         "verify": {role.value for role in Role},
         "page": {"dealer", "operator"},
+        "routing": {"operator"},
     }
 
 
