@@ -86,6 +86,12 @@ class Settings:
     a restarted worker takes it again."""
     batch_retry_max_s: float = 30.0
     """The longest wait between two attempts of a failed batch step."""
+    align_wait_s: float = 2.0
+    """How long a VIN's events may wait for one of its topics the worker has not read far enough: the
+    vehicle agent takes a partition's events in timestamp order across its topics (a registration before
+    the readings sent after it, whatever the fetches bring first), and holds them while a topic of that
+    partition has records on the broker not read yet, for this long at most (Kafka Streams'
+    ``max.task.idle.ms``); 0: events are judged in the order fetched."""
     max_input_bytes: int = 65_536
     """The largest input record (key and value bytes) the worker decodes; a larger one is a dead letter
     (``oversized``) whose value is cut to 64 KiB, with its size and SHA-256."""

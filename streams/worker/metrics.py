@@ -37,6 +37,8 @@ class WorkerMetrics:
     batch_failures: Counter
     plates_pushed_out: Counter
     standby_lag: Gauge
+    records_held: Gauge
+    align_waits_expired: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> WorkerMetrics:
@@ -121,5 +123,17 @@ class WorkerMetrics:
                 "Changelog records of a standby copy on this worker not applied yet (high watermark minus "
                 "the next to apply), per table and partition: what a failover to this worker would replay.",
                 ["table", "partition"], registry=reg,
+            ),
+            records_held=Gauge(
+                "carpass_records_held",
+                "Input records fetched and held for event-time order: waiting for another topic of their "
+                "partition to be read up to their timestamp (CARPASS_ALIGN_WAIT_S at most).",
+                ["agent"], registry=reg,
+            ),
+            align_waits_expired=Counter(
+                "carpass_align_waits_expired_total",
+                "Times a partition went on after CARPASS_ALIGN_WAIT_S with one of its topics still not read "
+                "up to its events (they may be judged out of event-time order).",
+                ["agent"], registry=reg,
             ),
         )

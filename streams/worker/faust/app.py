@@ -58,6 +58,7 @@ from streams.kafka.clients import bootstrap_servers, build_codec, kafka_security
 from streams.kafka.topics import PipelineTopics
 from streams.settings import Settings
 from streams.state.cache import StateCache
+from streams.worker.align import EventTimeAligner
 from streams.worker.batch import RawMessage
 from streams.worker.faust import patches
 from streams.worker.faust.adapters import KafkaSink, TableStore
@@ -108,6 +109,8 @@ class AppContext:
     watermarks: CommitGuard = field(default_factory=CommitGuard)
     """What each agent really processed and stored: the commit ceiling (``streams.worker.offsets``)."""
     agents: list[_Agent] = field(default_factory=list)
+    metrics_expired: dict[str, int] = field(default_factory=dict)
+    """Per agent, its aligner's ``waits_expired`` already counted in the metric."""
     given_up: BatchFailedError | None = None
     """The failure that stops the worker (then nothing more is processed)."""
     _stopping: Any = None
@@ -137,17 +140,20 @@ class AppContext:
         """aiohttp route definitions served by the worker's web server (the API)."""
         patches.add_routes(self.app, routes)
 
-    def agent(self, name: str, step: Step, *topics: str, channel: Any = None) -> None:
+    def agent(self, name: str, step: Step, *topics: str, channel: Any = None, aligned: bool = False) -> None:
         """Agent ``name``: ``topics`` (raw bytes; ``channel``: a Faust topic made for them, e.g. an internal
         one) handed to ``step`` in batches by :meth:`receive`, in the order agents were added. The topics
         are subscribed through Faust (group membership, assignment with the tables), but their records
         never enter Faust's streams (``patches.deliver_in_bulk``). Its watermarks exist from now on,
-        before the first assignment."""
+        before the first assignment. ``aligned``: its co-partitioned topics are read in event-time order
+        (``streams.worker.align``; ties: the order of ``topics``), waiting up to ``settings.align_wait_s``
+        for a topic the consumer has not read far enough."""
         watermarks = self.watermarks.agent(name, topics)
         self.metrics.batch_failures.labels(name)  # the series exists from the start, at 0
         source = channel if channel is not None else _raw_topic(self.app, *topics)
         self.app.topics.add(source)
-        self.agents.append(_Agent(name, frozenset(topics), step, watermarks))
+        aligner = EventTimeAligner(topics, self.settings.align_wait_s) if aligned else None
+        self.agents.append(_Agent(name, frozenset(topics), step, watermarks, aligner))
 
     def takes(self, topic: str) -> bool:
         """Whether an agent reads ``topic`` (:class:`~streams.worker.faust.patches.DataPlane`)."""
@@ -167,13 +173,42 @@ class AppContext:
         size = self.settings.batch_max_events
         for agent in self.agents:
             fetched = [each for tp, each in records.items() if tp.topic in agent.topics]
-            if not fetched:
+            aligner = agent.aligner
+            if aligner is not None:
+                aligner.add(fetched)
+                if not aligner.held():
+                    continue
+                assignment = frozenset((tp.topic, tp.partition) for tp in self.app.consumer.assignment())
+                released = aligner.release(time.monotonic(), functools.partial(self.lagging, aligner),
+                                           functools.partial(_assigned, assignment))  # fmt: skip
+                self.metrics.records_held.labels(agent.name).set(aligner.held())
+                expired = aligner.waits_expired - self.metrics_expired.get(agent.name, 0)
+                if expired:
+                    self.metrics.align_waits_expired.labels(agent.name).inc(expired)
+                    self.metrics_expired[agent.name] = aligner.waits_expired
+                if not released:
+                    continue
+                fetched = [released]
+            elif not fetched:
                 continue
             batch = self.batch(fetched, agent.watermarks)
             for start in range(0, len(batch), size):
                 if not await self.process(agent, batch[start : start + size]):
                     return
         await self.seek_back_holes()
+
+    def lagging(self, aligner: EventTimeAligner, topic: str, partition: int) -> bool:
+        """Whether the broker holds records of ``topic[partition]`` this worker has not received yet (by the
+        consumer's high watermark; unknown: yes)."""
+        consumer = self.app.consumer
+        tp = TP(topic, partition)
+        high = _highwater(consumer, tp)
+        if high is None:
+            return True
+        position = aligner.received.get((topic, partition))
+        if position is None:
+            position = patches.committed_offset(consumer, tp)
+        return position is None or position < high
 
     async def process(self, agent: _Agent, batch: list[RawMessage]) -> bool:
         """``agent``'s step over ``batch`` (:meth:`attempt`), then its ceiling up; ``False`` once the worker
@@ -291,12 +326,17 @@ class AppContext:
 _timestamp = operator.attrgetter("timestamp")
 
 
+def _assigned(assignment: frozenset[tuple[str, int]], topic: str, partition: int) -> bool:
+    return (topic, partition) in assignment
+
+
 @dataclass(frozen=True, slots=True)
 class _Agent:
     name: str
     topics: frozenset[str]
     step: Step
     watermarks: AgentWatermarks
+    aligner: EventTimeAligner | None = None
 
 
 class BatchFailedError(RuntimeError):
@@ -460,7 +500,9 @@ def _vehicle_agent(context: AppContext, policy: Policy) -> None:
         cache=StateCache(settings.state_cache_vehicles), max_input_bytes=settings.max_input_bytes,
     )  # fmt: skip
 
-    context.agent("vehicles", processor.process, *topics.vehicle_inputs)
+    # Registrations first: on a tie in time, a car's registration is judged before its readings.
+    inputs = sorted(topics.vehicle_inputs, key=lambda topic: topic != topics.registrations)
+    context.agent("vehicles", processor.process, *inputs, aligned=settings.align_wait_s > 0)
 
     async def table_size_and_lag() -> None:
         _observe_lag(context)

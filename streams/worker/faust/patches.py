@@ -214,8 +214,8 @@ def deliver_in_bulk(consumer_class: Any = None) -> None:
                 bulk[tp] = fetched
             else:
                 rest.append((tp, fetched))
+        await plane.receive(bulk)  # also when empty: records held for event-time order may go now
         if bulk:
-            await plane.receive(bulk)
             read, acked = self._read_offset, self._acked
             for tp, fetched in bulk.items():
                 read[tp] = fetched[-1].offset
