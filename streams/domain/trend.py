@@ -25,7 +25,9 @@ Decision rules (``find_breaks``)
        tolerance).
     2. Null and stale readings carry no weight: a reading of 0 after a reading above the tolerance, and a
        reading repeating the exact km of an earlier reading of the same provider after a reading more than
-       the tolerance higher (a connected feed stuck on an old value). They join the trend when they fit it,
+       the tolerance higher (a connected feed stuck on an old value), unless the same provider's later
+       readings grow on from it below that higher reading (a counter turned back whose values meet old
+       ones: a new regime, not a stuck feed). They join the trend when they fit it,
        never outvote anything, and are only ever blamed as DIP with cause UNKNOWN.
     3. The trend is the best explanation of the remaining readings: choose which readings to keep and
        maximise (sum of kept weights) − ``step_penalty`` per step down between kept neighbours −
@@ -301,15 +303,26 @@ def _evidence_weights(pts: list[Point], policy: TrendPolicy) -> list[float]:
     weights: list[float] = []
     first_seen: dict[tuple[str, int], int] = {}
     seen_real = False
+    tol = policy.tolerance_km
     for k, p in enumerate(pts):
         neutral = p.raw_value == 0 and seen_real
         e = first_seen.get((p.provider_id, p.km))
         if e is not None and not neutral:
-            neutral = any(m.km > p.km + policy.tolerance_km for m in pts[e + 1:k])
+            high = max((m.km for m in pts[e + 1 : k]), default=p.km)
+            neutral = high > p.km + tol and not _grows_on(pts, k, high, tol)
         first_seen.setdefault((p.provider_id, p.km), k)
-        seen_real = seen_real or p.km > policy.tolerance_km
+        seen_real = seen_real or p.km > tol
         weights.append(0.0 if neutral else max(p.weight, 0.0))
     return weights
+
+
+def _grows_on(pts: list[Point], k: int, high: int, tol: int) -> bool:
+    """Whether the provider of ``pts[k]`` (a repeat of an earlier km of its own, below a higher reading)
+    goes on from it: a later reading of the same provider above it and still below that higher reading.
+    A stuck feed repeats the old value or returns to the trend; a counter turned back (whose new values
+    may happen to meet old ones) grows from the repeat at the car's pace (#17 item 2)."""
+    p = pts[k]
+    return any(m.provider_id == p.provider_id and p.km + tol < m.km < high - tol for m in pts[k + 1 :])
 
 
 def _best_trend(pts: list[Point], weights: list[float], policy: TrendPolicy) -> tuple[list[int], list[int]]:

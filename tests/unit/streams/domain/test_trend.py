@@ -537,3 +537,21 @@ def test_pairs_of_points_give_the_same_breaks_in_every_order() -> None:
     points = history([10_000, 120_000, 11_000, 130_000, 140_000])
     results = {find_breaks(list(p), POLICY) for p in itertools.permutations(points)}
     assert len(results) == 1
+
+
+def test_a_counter_turned_back_whose_values_meet_old_ones_is_one_rollback_not_a_stuck_feed() -> None:
+    """#17 item 2: a connected car reporting every week, turned back by 6,000 km halfway: its later weekly
+    values (300 km apart) meet values it had sent before. The stale-feed rule took each of them for a feed
+    stuck on an old value (no weight), and the history came out as DIPs blamed on the manufacturer."""
+    from dataclasses import replace
+
+    from schemas.records import AnomalyKind
+    from streams.domain.policy import DEFAULT_POLICY
+    from streams.domain.vehicle import fold
+    from tests.unit.streams.domain.test_bounds import weekly
+
+    history = weekly(60)
+    back = [replace(r, odometer_value=r.odometer_value - 6_000) for r in history[30:]]
+    state = fold([*history[:30], *back], DEFAULT_POLICY)
+    assert state is not None
+    assert [(a.kind, a.blamed_event_id) for a in state.anomalies] == [(AnomalyKind.ROLLBACK, "r0030")]
