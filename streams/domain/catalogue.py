@@ -29,8 +29,9 @@ LOWER_THAN_HISTORY                 WARNING   R9    lower than the history (first
 CORRECTION_UNKNOWN_ERROR_NUMBER    ERROR     R5    the error number names no correctable error of the VIN
 CORRECTION_ALREADY_USED            ERROR     R5    the electronic correction of this error was used; a
                                                    signed paper form is needed
-CORRECTION_NOT_ALLOWED             ERROR     R5    an electronic correction by another provider than the
-                                                   one that sent the reading
+CORRECTION_NOT_ALLOWED             ERROR     R5    no longer issued (receipts before 2026-12-03): an
+                                                   electronic correction by another provider is now
+                                                   CORRECTION_UNKNOWN_ERROR_NUMBER, naming nobody
 CORRECTION_EMPTY                   ERROR     R5    neither a corrected value, a corrected date nor a
                                                    withdrawal
 PLATE_NOT_RESOLVED                 ERROR     R1    a plate reading whose plate was registered to no

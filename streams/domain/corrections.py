@@ -5,7 +5,8 @@
     CorrectionRequest ──► the reading whose receipt carried ``error_number`` (accepted or kept aside)
         ├─ not found ───────────────────────────────► REJECTED  CORRECTION_UNKNOWN_ERROR_NUMBER
         ├─ ELECTRONIC, that error already used ─────► REJECTED  CORRECTION_ALREADY_USED
-        ├─ ELECTRONIC, not the reading's provider ──► REJECTED  CORRECTION_NOT_ALLOWED
+        ├─ ELECTRONIC, not the reading's provider ──► REJECTED  CORRECTION_UNKNOWN_ERROR_NUMBER (as not found:
+        │                                              an error number does not tell whose it is)
         ├─ nothing to change ───────────────────────► REJECTED  CORRECTION_EMPTY
         ├─ withdraw ───► the reading leaves the history
         └─ corrected value/date ─► checked like a reading (ERRORs reject the correction) and put in its
@@ -83,8 +84,9 @@ def decide_correction(
     electronic = c.channel is CorrectionChannel.ELECTRONIC
     if electronic and c.error_number in state.electronic_closed:
         return refuse([make_issue(c.event_id, IssueCode.CORRECTION_ALREADY_USED, number=c.error_number)])
-    if electronic and c.requested_by != target.provider_id:
-        return refuse([make_issue(c.event_id, IssueCode.CORRECTION_NOT_ALLOWED, provider=target.provider_id)])
+    if electronic and c.requested_by != target.provider_id:  # answered as "not found": no provider named
+        unknown = IssueCode.CORRECTION_UNKNOWN_ERROR_NUMBER
+        return refuse([make_issue(c.event_id, unknown, number=c.error_number, vin=state.vin)])
     if not c.withdraw and c.corrected_value is None and c.corrected_observed_at is None:
         return refuse([make_issue(c.event_id, IssueCode.CORRECTION_EMPTY)])
 

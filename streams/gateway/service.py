@@ -35,8 +35,10 @@ when it reaches an instance that produced the first one recently (its bounded me
 otherwise it is accepted and the pipeline keeps the first event (the repeat has the same event id).
 Receipts older than ``gateway_receipts_window_s`` when an instance started, or evicted beyond
 ``gateway_receipts_max``, read as PENDING on that instance; a correction of such an old error number
-needs the ``vin`` in its body and its ownership is then checked by the core (CORRECTION_NOT_ALLOWED on
-the correction's receipt) rather than by a 403 here. Rate limits are per instance.
+needs the ``vin`` in its body and its ownership is then checked by the core. Another provider's error
+number reads exactly as an unknown one, here (404, or the core's CORRECTION_UNKNOWN_ERROR_NUMBER with a
+``vin``) and on the receipt: an error number tells nobody whether it exists or whose it is. Rate limits
+are per instance.
 
 Nothing half written: one request is one Kafka record, answered 202 only after the broker acknowledged it
 (acks=all, idempotent producer); any failure before that is a 503 and nothing was accepted.
@@ -322,9 +324,9 @@ class Gateway:
         provider = principal.provider_id or ""
         draft = parse_correction(await self._body(request))
         issued = self.index.by_error_number(draft.error_number)
+        if issued is not None and issued.provider_id != provider:
+            issued = None  # another provider's number reads as an unknown one (no 403: nothing to learn)
         if issued is not None:
-            if issued.provider_id != provider:
-                return error(403, "this error number was issued to another provider")
             if not issued.vin:
                 return error(409, "the plate of this reading was never resolved: send a new reading instead")
             if draft.vin is not None and draft.vin != issued.vin:

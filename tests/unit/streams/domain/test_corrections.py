@@ -9,7 +9,15 @@ from streams.domain.ids import error_number
 from streams.domain.policy import DEFAULT_POLICY
 from streams.domain.state import VehicleState
 from streams.domain.vehicle import Decision, VehicleEvent, decide
-from tests.unit.streams.domain.builders import OTHER_GARAGE, at, correction, reading, registration, yearly
+from tests.unit.streams.domain.builders import (
+    GARAGE,
+    OTHER_GARAGE,
+    at,
+    correction,
+    reading,
+    registration,
+    yearly,
+)
 
 FORM = CorrectionChannel.FORM
 
@@ -64,7 +72,9 @@ def test_only_the_provider_that_sent_it_corrects_electronically_but_staff_always
     wrong = correction("c1", "r3", "TREND_BREAK", corrected_value=45_210, requested_by=OTHER_GARAGE)
     staff = correction("c2", "r3", "TREND_BREAK", FORM, corrected_value=45_210, requested_by="staff-017")
     state, (refused, applied) = run([wrong, staff], spiked())
-    assert outcome(refused) == (ReceiptStatus.REJECTED, ["CORRECTION_NOT_ALLOWED"])
+    assert outcome(refused) == (ReceiptStatus.REJECTED, ["CORRECTION_UNKNOWN_ERROR_NUMBER"])  # names nobody
+    message = refused.receipts[0].issues[0].message
+    assert OTHER_GARAGE not in message and GARAGE not in message
     assert outcome(applied) == (ReceiptStatus.ACCEPTED, []) and state.anomalies == ()
     assert state.electronic_closed == ()  # a form does not use the electronic correction
 
