@@ -261,6 +261,9 @@ def _summary(view: CertificateView) -> str:
 def _anomaly_item(anomaly: CertificateAnomaly, readings: dict[str, CertificateReading]) -> str:
     """One open anomaly in words: what, when, the value, the likely cause and value of a typo."""
     what = _KIND_TEXT.get(anomaly.kind, _words(anomaly.kind.value).capitalize())
+    if anomaly.counter_restarted:
+        what = ("The counter started again near zero: most likely an odometer replaced without being "
+                "reported (R6), not a counter turned back")  # fmt: skip
     when = _day(anomaly.observed_at) if anomaly.observed_at is not None else "unknown date"
     blamed = readings.get(anomaly.blamed_event_id or "")
     text = f"{what} ({anomaly.kind.value}), reading of {when}"

@@ -181,6 +181,7 @@ def certificate_view(state: VehicleState, as_of: int) -> CertificateView:
             observed_at=observed.get(a.blamed_event_id or ""),
             suspected_cause=a.cause,
             suggested_value=a.suggested_value,
+            counter_restarted=a.restart,
         )
         for a in state.anomalies
     )

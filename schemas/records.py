@@ -290,6 +290,7 @@ class AnomalyEvent:
     suspected_cause: SuspectedCause | None = None
     suggested_value: int | None = None
     observed_at: int | None = None
+    counter_restarted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

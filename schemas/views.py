@@ -69,6 +69,7 @@ class CertificateAnomaly:
     observed_at: int | None = None
     suspected_cause: SuspectedCause | None = None
     suggested_value: int | None = None
+    counter_restarted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -217,6 +217,9 @@ def _corrections(
 def _explain(anomaly: AnomalyEvent, readings: dict[str, OdometerReading]) -> str:
     """One open anomaly in words: what, on which reading, the likely cause and the suggested value."""
     words = [_KINDS.get(anomaly.kind.value, anomaly.kind.value.lower())]
+    if anomaly.counter_restarted:
+        words = ["the counter started again near zero: most likely an odometer replaced without being "
+                 "reported (R6), not a counter turned back"]  # fmt: skip
     blamed = readings.get(anomaly.blamed_event_id or "")
     if blamed is not None:
         value = f"{blamed.odometer_value:,} {blamed.unit.value.lower()}"

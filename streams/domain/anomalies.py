@@ -36,6 +36,7 @@ def from_break(found: Break) -> OpenAnomaly:
         tuple(found.related_event_ids),
         found.cause,
         found.suggested_value,
+        found.restart,
     )
 
 
@@ -76,6 +77,7 @@ def to_event(
         suspected_cause=anomaly.cause,
         suggested_value=anomaly.suggested_value,
         observed_at=blamed.observed_at if blamed is not None else None,
+        counter_restarted=anomaly.restart,
     )
 
 

@@ -26,6 +26,9 @@ TREND_BREAK                        WARNING   R9    a single reading off the tren
 IMPLAUSIBLE_RATE                   WARNING   R17   more km since the previous reading than can be driven
 LOWER_THAN_HISTORY                 WARNING   R9    lower than the history (first reading after a
                                                    persistent step down); the provider is not blamed
+REPLACEMENT_NOT_REPORTED           WARNING   R6    the counter restarted near zero (a ROLLBACK marked
+                                                   ``counter_restarted``): the garage is asked to report
+                                                   the odometer replacement
 CORRECTION_UNKNOWN_ERROR_NUMBER    ERROR     R5    the error number names no correctable error of the VIN
 CORRECTION_ALREADY_USED            ERROR     R5    the electronic correction of this error was used; a
                                                    signed paper form is needed
@@ -79,6 +82,7 @@ class IssueCode(StrEnum):
     CORRECTION_EMPTY = "CORRECTION_EMPTY"
     PLATE_NOT_RESOLVED = "PLATE_NOT_RESOLVED"
     HISTORY_FULL = "HISTORY_FULL"
+    REPLACEMENT_NOT_REPORTED = "REPLACEMENT_NOT_REPORTED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +159,14 @@ CATALOGUE: dict[IssueCode, CatalogueEntry] = {
             _W,
             "R9",
             "{value} {unit} is lower than the vehicle's history; recorded as read",
+        ),
+        CatalogueEntry(
+            IssueCode.REPLACEMENT_NOT_REPORTED,
+            _W,
+            "R6",
+            "{value} {unit} starts the vehicle's counter again near zero: if its odometer was replaced, "
+            "report the replacement (R6: the replacement tick box on the reading); if not, correct the "
+            "value read (a trip meter?); recorded as read",
         ),
         CatalogueEntry(
             IssueCode.CORRECTION_UNKNOWN_ERROR_NUMBER,

@@ -157,13 +157,14 @@ def trend_issues(
     """Warnings for ``reading`` from the open breaks blamed on it, numbered for ``receipt_event_id``.
 
     A SPIKE/DIP is a TREND_BREAK with the suggested value; a ROLLBACK's first lower reading is only told it
-    is LOWER_THAN_HISTORY (the dashboard was read correctly, R9).
+    is LOWER_THAN_HISTORY (the dashboard was read correctly, R9), or, when the counter restarted near zero,
+    REPLACEMENT_NOT_REPORTED (R6: report the replacement).
     """
     issues: list[Issue] = []
     for anomaly in anomalies:
         if anomaly.blamed_event_id != reading.event_id or anomaly.is_marker:
             continue
-        code = _TREND_ISSUES[anomaly.kind]
+        code = IssueCode.REPLACEMENT_NOT_REPORTED if anomaly.restart else _TREND_ISSUES[anomaly.kind]
         if any(issue.code == code for issue in issues):
             continue  # one issue per code: error numbers stay unique
         suggested = anomaly.suggested_value
@@ -173,7 +174,7 @@ def trend_issues(
             make_issue(
                 receipt_event_id,
                 code,
-                suggested if code is not IssueCode.LOWER_THAN_HISTORY else None,
+                suggested if anomaly.kind is not AnomalyKind.ROLLBACK else None,
                 value=reading.value,
                 unit=reading.unit.value,
                 kind=anomaly.kind.value,

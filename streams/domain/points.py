@@ -45,6 +45,9 @@ class Break:
     related_event_ids: tuple[str, ...]
     cause: SuspectedCause | None = None
     suggested_value: int | None = None
+    restart: bool = False
+    """ROLLBACK only: the counter went back to near zero (``trend._restarted``), as a new instrument
+    cluster fitted without the R6 tick box shows; an anomaly still, an accusation of nobody."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +88,11 @@ class TrendPolicy:
     fleet simulator (0.02-0.1 give the same suggestion accuracy within 1 %)."""
     interior_spread_min_km: int = 10
     """Lower bound of that spread (readings a few km apart)."""
+    restart_max_km: int = 25_000
+    """A step down to at most this many km, and to no more than ``restart_rate_factor`` times what the car
+    drives in the time since the reading before the step at its own pace (never less than the rate floor),
+    is a counter restarted near zero (an odometer replaced without the R6 tick), not a counter turned back:
+    fraudsters turn a counter back by ~100,000 km to a value plausible for the car's age, while a new
+    cluster starts at 0 and shows what was driven since (the simulator's model: 70 % of replacements are
+    new clusters; used ones, at 20,000-150,000 km, cannot be told from a rollback by their values)."""
+    restart_rate_factor: float = 1.5

@@ -136,6 +136,8 @@ class OpenAnomaly:
     related_event_ids: tuple[str, ...] = ()
     cause: SuspectedCause | None = None
     suggested_value: int | None = None
+    restart: bool = False
+    """A ROLLBACK whose counter restarted near zero (``points.Break.restart``)."""
 
     @property
     def is_marker(self) -> bool:

@@ -37,7 +37,8 @@ Decision rules (``find_breaks``)
        history 1.5, connected vehicle 2.0, inspection 3.0) and penalties 1.75, one workshop or foreign
        reading against a step or jump is an outlier; two consistent workshop readings, or one connected or
        inspection reading, form a regime of their own.
-    4. A step down between kept neighbours → ROLLBACK, blamed on the first reading after the step, related
+    4. A step down between kept neighbours → ROLLBACK, blamed on the first reading after the step (marked
+       ``restart`` when it is near zero: an unreported replacement, ``_restarted``), related
        the kept reading before it (whichever side is heavier, the result is the same). A jump above the cap
        → IMPLAUSIBLE_RATE, blamed on the first reading at the high level (the jump persists).
     5. A dropped reading with a kept reading after it (the trend resumes, or it leads the history) →
@@ -393,7 +394,8 @@ def _trend_breaks(pts: list[Point], policy: TrendPolicy) -> list[Break]:
                 found.append(Break(kind, point.event_id, (before.event_id,), cause, suggestion))
                 continue
         kind = AnomalyKind.ROLLBACK if below else AnomalyKind.IMPLAUSIBLE_RATE
-        found.append(Break(kind, point.event_id, (before.event_id,)))
+        restart = below and _restarted(point, before, _regime_rate(pts, kept, moves, pos - 1, -1), policy)
+        found.append(Break(kind, point.event_id, (before.event_id,), restart=restart))
     kept_set = set(kept)
     pos = 0
     for k, s in enumerate(pts):
@@ -480,8 +482,21 @@ def _outlier(pts: list[Point], kept: list[int], moves: list[int], pos: int, s: P
     cause, suggestion = _explain(s, lo, hi, centre, spread)
     if q is None and cause is SuspectedCause.UNKNOWN:
         kind = AnomalyKind.ROLLBACK if below else AnomalyKind.IMPLAUSIBLE_RATE
-        return Break(kind, s.event_id, related)
+        restart = below and p is not None and _restarted(s, p, _regime_rate(pts, kept, moves, pos - 1, -1),
+                                                         policy)  # fmt: skip
+        return Break(kind, s.event_id, related, restart=restart)
     return Break(kind, s.event_id, related, cause, suggestion)
+
+
+def _restarted(s: Point, p: Point, rate: float | None, policy: TrendPolicy) -> bool:
+    """Whether ``s``, below ``p``, reads like a counter restarted near zero since ``p`` rather than one
+    turned back (``TrendPolicy.restart_max_km``): no more than the car drives in between at its own pace
+    (``rate`` km/ms; unknown: the typical rate), times ``restart_rate_factor``."""
+    if s.km > policy.restart_max_km:
+        return False
+    pace = rate if rate is not None else policy.typical_km_per_year / MS_PER_YEAR
+    driven = pace * max(0, s.observed_at - p.observed_at) * policy.restart_rate_factor
+    return s.km <= max(policy.rate_floor_km, driven)
 
 
 def _is_below(s: Point, p: Point | None, q: Point | None, centre: int, policy: TrendPolicy) -> bool:

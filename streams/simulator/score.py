@@ -23,10 +23,12 @@ With ``kind_agnostic=True`` (the naive baseline, whose flags have no kind) any b
 counts for ROLLBACK, SPIKE, DIP and CONFLICTING_DUPLICATE, and marker, receipt and dead-letter kinds are n/a.
 
 Precision, per anomaly kind: ROLLBACK is right when the VIN has a rollback fault (and "exact" when it blames
-that fault's reading); SPIKE, DIP and IMPLAUSIBLE_RATE when the blamed reading carries a wrong value;
-CONFLICTING_DUPLICATE when it blames a reading of a conflicting pair; a marker when a fault of its kind is on
-its reading. *Break precision* (both detectors, same rule): a break is right when its blamed or related
-readings include a wrong value or when its VIN has a rollback.
+that fault's reading), counting the ROLLBACKs marked ``counter_restarted`` apart (right when blamed on a
+replacement sent without the R6 tick; a rollback fault is not "found" by them either); SPIKE, DIP and
+IMPLAUSIBLE_RATE when the blamed reading carries a wrong value; CONFLICTING_DUPLICATE when it blames a
+reading of a conflicting pair; a marker when a fault of its kind is on its reading. *Break precision*
+(both detectors, same rule): a break is right when its blamed or related readings include a wrong value or
+when its VIN has a rollback.
 
 Blame: of the visible ROLLBACK, SPIKE, DIP and CONFLICTING_DUPLICATE faults that were *noticed* (a break names
 the reading as blamed or related; for a rollback, a break in the VIN not blamed on a wrong value), the share
@@ -53,6 +55,10 @@ TREND_FAULTS = frozenset(
 )
 _RECEIPT_CODES = {FaultKind.DUPLICATE: "DUPLICATE", FaultKind.LATE: "LATE_SUBMISSION"}
 ROLLBACK_EXACT, ROLLBACK_IN_VIN = "ROLLBACK (blamed right)", "ROLLBACK (in the VIN)"
+ROLLBACKS = frozenset({AnomalyKind.ROLLBACK})
+RESTARTED = "ROLLBACK, counter restarted"
+"""Precision row of the ROLLBACKs marked ``counter_restarted`` (an unreported replacement, #17 item 1):
+right when blamed on a replacement sent without the R6 tick; the ROLLBACK rows count the others."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,9 +213,11 @@ def score(
         visible = [f for f in of_kind if f.visible]
         intake = 0
         if kind is FaultKind.ROLLBACK:
-            roll = frozenset({AnomalyKind.ROLLBACK})
-            exact = sum(any(kinds_ok(a, roll) for a in blamed[f.event_id]) for f in visible)
-            in_vin = sum(any(kinds_ok(a, roll) for a in by_vin[f.vin]) for f in visible)
+            def accuses(a: AnomalyEvent) -> bool:  # a counter restarted near zero is not a rollback found
+                return kinds_ok(a, ROLLBACKS) and (kind_agnostic or not a.counter_restarted)
+
+            exact = sum(any(accuses(a) for a in blamed[f.event_id]) for f in visible)
+            in_vin = sum(any(accuses(a) for a in by_vin[f.vin]) for f in visible)
             recall.append(KindRecall(ROLLBACK_EXACT, len(of_kind), len(visible), exact))
             recall.append(KindRecall(ROLLBACK_IN_VIN, len(of_kind), len(visible), in_vin))
             continue
@@ -282,6 +290,8 @@ def _precision(
             continue
         right: int | None
         if kind is AnomalyKind.ROLLBACK:
+            restarted = [a for a in of_kind if a.counter_restarted]
+            of_kind = [a for a in of_kind if not a.counter_restarted]
             rows.append(
                 KindPrecision(
                     "ROLLBACK (exact)",
@@ -289,6 +299,10 @@ def _precision(
                     sum(a.blamed_event_id in rollback_events for a in of_kind),
                 )
             )
+            if restarted:  # right when blamed on a replacement sent without the R6 tick
+                unflagged = {f.event_id for f in faults if f.cause is Cause.UNFLAGGED_REPLACEMENT}
+                hits = sum(a.blamed_event_id in unflagged for a in restarted)
+                rows.append(KindPrecision(RESTARTED, len(restarted), hits))
             right = sum(a.vin in rollback_vins for a in of_kind)
         elif kind in (AnomalyKind.SPIKE, AnomalyKind.DIP, AnomalyKind.IMPLAUSIBLE_RATE):
             right = sum(a.blamed_event_id in wrong for a in of_kind)

@@ -208,6 +208,7 @@ def _stored(state: VehicleState, absolute_values: bool) -> Any:
             [positions.get(related, related) for related in a.related_event_ids],
             None if a.cause is None else _CAUSE_INDEX[a.cause],
             a.suggested_value,
+            a.restart,
         ))
         for a in state.anomalies
     ]  # fmt: skip
@@ -333,6 +334,7 @@ def _state(vin: str, stored: StoredState) -> VehicleState:
                 tuple(_reading_id(related, readings) or "" for related in a.related),
                 None if a.cause is None else _CAUSES[a.cause],
                 a.suggested_value,
+                a.restart,
             )
             for a in stored.anomalies
         ),
@@ -399,7 +401,7 @@ ENCODED_FIELDS: dict[type, tuple[str, ...]] = {
     ),
     RecallFact: ("campaign_id", "manufacturer", "description", "status", "changed_at"),
     AccidentFact: ("status", "changed_at"),
-    OpenAnomaly: ("kind", "blamed_event_id", "related_event_ids", "cause", "suggested_value"),
+    OpenAnomaly: ("kind", "blamed_event_id", "related_event_ids", "cause", "suggested_value", "restart"),
     ConfirmedReading: ("event_id", "confirmed_at"),
 }  # fmt: skip
 """The fields this version stores, per state class: a test compares them with the dataclasses, so a field

@@ -120,6 +120,7 @@ class StoredAnomaly(_Stored):
     related: list[Idx | str] = []
     cause: Idx | None = None
     suggested_value: int | None = None
+    restart: bool = False
 
 
 class StoredConfirmation(_Stored):

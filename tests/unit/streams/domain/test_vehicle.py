@@ -167,14 +167,39 @@ def test_a_back_dated_reading_re_judges_only_its_segment(breaks_calls: list[tupl
 
 
 def test_the_first_reading_after_a_step_down_is_told_without_blame() -> None:
+    history = [(30_120, "2014-05-05"), (61_050, "2016-05-09"), (90_480, "2018-05-07"),
+               (121_300, "2020-05-04"), (150_870, "2022-05-09")]  # fmt: skip
+    state, _ = run(
+        [registration("2013-03-01"), *(reading(f"r{i}", km, day) for i, (km, day) in enumerate(history, 1))]
+    )
+    state, (first, second) = run(
+        [reading("r6", 48_600, "2023-05-08"), reading("r7", 62_900, "2024-05-06")], state
+    )
+    assert [i.code for i in first.receipts[0].issues] == ["LOWER_THAN_HISTORY"]
+    assert first.receipts[0].issues[0].suggested_value is None
+    assert [(a.kind, a.blamed_event_id, a.restart) for a in state.anomalies] == [
+        (AnomalyKind.ROLLBACK, "r6", False)
+    ]
+    assert [(e.kind, e.blamed_provider_id) for e in first.anomalies] == [(AnomalyKind.ROLLBACK, None)]
+    assert second.receipts[0].issues == ()
+
+
+def test_a_counter_restarted_near_zero_is_an_unreported_replacement_not_a_rollback() -> None:
+    """#17 item 1: a drop to near zero that grows on at the car's pace is what a new instrument cluster
+    fitted without the R6 tick box shows: still an anomaly (the certificate, the OK label), blaming nobody,
+    marked ``counter_restarted``; the garage is asked to report the replacement."""
     state = registered(5)
     state, (first, second) = run(
         [reading("r6", 315, "2024-03-04"), reading("r7", 14_800, "2025-03-03")], state
     )
-    assert [i.code for i in first.receipts[0].issues] == ["LOWER_THAN_HISTORY"]
-    assert first.receipts[0].issues[0].suggested_value is None
-    assert [(a.kind, a.blamed_event_id) for a in state.anomalies] == [(AnomalyKind.ROLLBACK, "r6")]
-    assert [(e.kind, e.blamed_provider_id) for e in first.anomalies] == [(AnomalyKind.ROLLBACK, None)]
+    assert [i.code for i in first.receipts[0].issues] == ["REPLACEMENT_NOT_REPORTED"]
+    assert "report the replacement" in first.receipts[0].issues[0].message
+    assert [(a.kind, a.blamed_event_id, a.restart) for a in state.anomalies] == [
+        (AnomalyKind.ROLLBACK, "r6", True)
+    ]
+    (event,) = first.anomalies
+    ROLLBACK = AnomalyKind.ROLLBACK
+    assert (event.kind, event.blamed_provider_id, event.counter_restarted) == (ROLLBACK, None, True)
     assert second.receipts[0].issues == ()
 
 
