@@ -143,7 +143,8 @@ class CertificateSigner:
 
 
 def load_signer(settings: Settings) -> CertificateSigner:
-    """The signing key of ``settings``, or the development key in ``cache_dir`` (created if missing)."""
+    """The signing key of ``settings``; without one, in development only (``settings.development``), the
+    development key in ``cache_dir`` (created if missing), else :class:`SigningKeyError` saying what to do."""
     if settings.certificate_signing_key_file:
         path = Path(settings.certificate_signing_key_file).expanduser()
         try:

@@ -100,15 +100,21 @@ class KafkaSink:
                     raise RecordRefusedError(f"{topic}: {error.str()} ({size:,} bytes)") from exc
                 raise SinkError(f"{topic}: could not queue a record: {exc}") from exc
 
-    def flush(self) -> None:
-        """Wait until everything queued is on Kafka; :class:`SinkError` if anything was not delivered (a
-        timeout, a broker's refusal): the batch is then tried again, its records sent again."""
-        left = self._producer.flush(self._timeout_s)
+    def flush(self, timeout_s: float | None = None) -> None:
+        """Wait until everything queued is on Kafka (at most ``timeout_s``, default the sink's); a
+        :class:`SinkError` if anything was not delivered (a timeout, a broker's refusal): the batch is then
+        tried again, its records sent again. It blocks the event loop while it waits."""
+        timeout = self._timeout_s if timeout_s is None else timeout_s
+        left = self._producer.flush(timeout)
         if left or self._errors:
             errors, self._errors = self._errors, []
             self._offsets.clear()
-            detail = "; ".join(errors[:3]) or f"{left} messages still queued after {self._timeout_s} s"
+            detail = "; ".join(errors[:3]) or f"{left} messages still queued after {timeout} s"
             raise SinkError(f"outputs not delivered: {detail}")
+
+    def pending(self) -> int:
+        """Records queued or in flight, not yet acknowledged by the broker."""
+        return len(self._producer)
 
     def close(self) -> None:
         self._producer.flush(self._timeout_s)

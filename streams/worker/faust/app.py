@@ -197,6 +197,28 @@ class AppContext:
                     return
         await self.seek_back_holes()
 
+    def left_behind(self) -> str:
+        """In words, for the log of a stop: per input partition, the offsets processed and stored but not
+        committed, and the records fetched and held (not processed)."""
+        consumer = self.app.consumer
+        try:
+            assignment = sorted(consumer.assignment())
+        except Exception:  # a consumer not started, or stopped
+            assignment = []
+        parts = []
+        for tp in assignment:
+            if not self.watermarks.owns(tp.topic):
+                continue
+            stored = self.watermarks.ceiling((tp.topic, tp.partition))
+            committed = patches.committed_offset(consumer, tp) or 0
+            if stored is not None and stored > committed:
+                parts.append(f"{tp.topic}[{tp.partition}] {committed}-{stored - 1}")
+        held = sum(agent.aligner.held() for agent in self.agents if agent.aligner is not None)
+        stored_text = ", ".join(parts) if parts else "none"
+        return (f"Offsets stored (outputs on Kafka, state in the changelog) but not committed, to be "
+                f"processed again by the partitions' next owner: {stored_text}. Records fetched and held, "
+                f"not processed: {held}. A batch under way is not committed either.")  # fmt: skip
+
     def lagging(self, aligner: EventTimeAligner, topic: str, partition: int) -> bool:
         """Whether the broker holds records of ``topic[partition]`` this worker has not received yet (by the
         consumer's high watermark; unknown: yes)."""
@@ -460,17 +482,40 @@ def build_app(
     return app
 
 
-def run_worker(app: CarpassApp, log_level: str) -> int:
-    """Run ``app`` as this process's Faust worker until it is stopped; the exit status."""
+TIMER_FLUSH_S = 1.0
+"""How long a timer's messages (plate ticks, registration marks) may hold the event loop waiting for the
+broker: with the broker away, a flush of the sink's 30 s held it (heartbeats aside: the web server, the
+other timers, a stop signal) for 27 s twice a minute. They are sent again at the next tick anyway."""
+
+STOP_WITHIN_S = 6.0
+"""After SIGTERM/SIGINT, how long Faust may take to stop (commit, flush, leave the group) before the process
+ends anyway (:func:`stop_overrun`): an orchestrator's grace period is 10 s by default."""
+
+
+def run_worker(app: CarpassApp, log_level: str, stop_within_s: float = STOP_WITHIN_S) -> int:
+    """Run ``app`` as this process's Faust worker until it is stopped; the exit status. A stop signal ends
+    the process within ``stop_within_s`` whatever the broker's state (``patches.stop_within``)."""
     worker = faust.Worker(app, loglevel=log_level, redirect_stdouts=False, quiet=True)
     # Faust's terminal spinner turns on DEBUG on the root logger (it spins on every record): without it,
     # the debug records aiokafka emits for every produced message are never built.
     worker.spinner = None
+    patches.stop_within(worker, stop_within_s, functools.partial(stop_overrun, app.context, stop_within_s))
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+
+
+def stop_overrun(context: AppContext, seconds: float, exit_process: Callable[[int], Any] = os._exit) -> None:
+    """The worker did not stop within ``seconds`` of the signal (the broker unreachable?): say what is left,
+    then end the process (status 1). Nothing is lost: what was stored but not committed is processed again
+    by the partitions' next owner, and the pipeline is idempotent."""
+    log.critical("stopping took more than %.0f s (is the broker reachable?): exiting now. %s", seconds,
+                 context.left_behind())  # fmt: skip
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    exit_process(1)
 
 
 def faust_credentials(settings: Settings) -> Any:
@@ -542,11 +587,13 @@ def _plate_agents(context: AppContext) -> None:
 
     @_logged("plate ticks")
     async def plate_ticks() -> None:
+        if context.sink.pending():  # the broker is slow or away: the next tick tells the same
+            return
         mine = [tp.partition for tp in app.consumer.assignment() if tp.topic == topics.plate_intervals]
         for partition in sorted(mine):
             context.sink.send(topics.plate_intervals, b"", TICK, partition)
         if mine:
-            context.sink.flush()
+            context.sink.flush(TIMER_FLUSH_S)
 
     app.timer(tick_every_s, name="plate-ticks")(plate_ticks)
 
@@ -564,11 +611,11 @@ def _plate_agents(context: AppContext) -> None:
             mark = registration_mark(max(offset, committed or 0), ms, high, now_ms)
             if mark is not None:
                 marks[tp.partition] = mark
-        if marks:
+        if marks and not context.sink.pending():  # else the broker is slow or away: the next tick tells more
             body = mark_message(marks)
             for partition in range(settings.partitions):
                 context.sink.send(topics.plate_intervals, b"", body, partition)
-            context.sink.flush()
+            context.sink.flush(TIMER_FLUSH_S)
 
     app.timer(MARK_EVERY_S, name="registration-marks")(registration_marks)
 

@@ -26,6 +26,8 @@ commits`                               ``_committed_offset``, ``_read_offset``  
 :func:`table_dbs`                      ``Store._dbs``                                the table-keys gauge
 :func:`add_routes`,                    ``Web.web_app`` (aiohttp application)         the API's routes,
 :func:`on_response_prepare`                                                          security headers
+:func:`stop_within`                    mode ``Worker._schedule_shutdown``            SIGTERM with the broker
+                                                                                     down hung for minutes
 =====================================  ============================================  =========================
 
 The consumer patches find the worker's commit guard as ``consumer.app.commit_guard`` and its data plane as
@@ -35,7 +37,8 @@ Faust made it).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from importlib import metadata
 from typing import Any, Protocol
 
@@ -351,3 +354,28 @@ def add_routes(app: Any, routes: Iterable[Any]) -> None:
     """Add aiohttp route definitions to the Faust web server of ``app`` (its ``@app.page`` takes Faust
     views only)."""
     app.web.web_app.router.add_routes(list(routes))
+
+
+def stop_within(worker: Any, seconds: float, overrun: Callable[[], None]) -> None:
+    """Call ``overrun()`` (from a daemon thread) if the process still runs ``seconds`` after the first stop
+    signal. mode's ``Worker`` stops on SIGTERM/SIGINT (``_schedule_shutdown``) by stopping every service in
+    turn, and with the broker unreachable the consumer's last commit and the producers' flush wait on it:
+    a worker asked to stop hung for more than a minute and needed SIGKILL. ``overrun`` says what is left
+    and ends the process; nothing is lost by it (inputs are committed only past what is stored).
+    Idempotent."""
+    original = worker._schedule_shutdown
+    if getattr(original, "carpass_deadline", False):
+        return
+    started: list[threading.Timer] = []
+
+    def schedule(sig: Any) -> None:
+        if not started:
+            timer = threading.Timer(seconds, overrun)
+            timer.daemon = True
+            timer.start()
+            started.append(timer)
+        original(sig)
+
+    schedule.carpass_deadline = True  # type: ignore[attr-defined]
+    worker._schedule_shutdown = schedule
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from typing import Any
 
 import pytest
@@ -367,3 +368,38 @@ def test_the_installed_faust_and_aiokafka_still_have_every_private_name_used() -
     from aiohttp import web as aiohttp_web
 
     assert hasattr(aiohttp_web.Application(), "on_response_prepare")
+    from mode.worker import Worker as ModeWorker
+
+    assert list(inspect.signature(ModeWorker._schedule_shutdown).parameters) == ["self", "signal"]
+    assert "_schedule_shutdown(signal.SIGTERM)" in _source(ModeWorker._on_sigterm)
+
+
+def test_a_stop_signal_ends_the_process_within_the_deadline_whatever_the_shutdown_does() -> None:
+    """``stop_within``: the first stop signal arms a timer; a shutdown that hangs (the broker down) is cut
+    short by ``overrun``; further signals arm nothing more; Faust's own shutdown still runs."""
+    import threading
+
+    from streams.worker.faust.patches import stop_within
+
+    scheduled: list[object] = []
+    fired = threading.Event()
+    overruns: list[int] = []
+
+    def overrun() -> None:
+        overruns.append(1)
+        fired.set()
+
+    class Worker:
+        def _schedule_shutdown(self, sig: object) -> None:
+            scheduled.append(sig)
+
+    worker = Worker()
+    stop_within(worker, 0.05, overrun)
+    stop_within(worker, 0.05, overrun)  # idempotent: one wrapper
+    worker._schedule_shutdown("SIGTERM")
+    worker._schedule_shutdown("SIGINT")
+    assert scheduled == ["SIGTERM", "SIGINT"]
+    assert fired.wait(5)
+    time.sleep(0.2)
+    assert overruns == [1]  # one timer, not one a signal
+
