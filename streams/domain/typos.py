@@ -10,7 +10,8 @@ chance, so a fitting lower tier always wins:
 * tier 0, one candidate each: factor 10 (a zero too many → ``EXTRA_DIGIT``, a zero too few →
   ``MISSING_DIGIT``), and miles typed as km (``MILES_AS_KM``, suggestion ``round(value * 1.609344)``, only
   when the value was recorded in km);
-* tier 1: two adjacent digits swapped (``SWAPPED_DIGITS``);
+* tier 1: two adjacent digits swapped (``SWAPPED_DIGITS``), and a key pressed twice (``EXTRA_DIGIT``: one of
+  two equal adjacent digits deleted);
 * tier 2: one digit mistyped (``MISTYPED_DIGIT``), any digit too many (``EXTRA_DIGIT``, delete one digit) or
   too few (``MISSING_DIGIT``, insert one of 0–9 anywhere).
 
@@ -21,6 +22,7 @@ candidate is allowed to start with a 0 (nobody types leading zeros). Nothing fit
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 from schemas.records import SuspectedCause, Unit
@@ -48,6 +50,7 @@ def typo_candidates(value: int, unit: Unit) -> Iterator[tuple[int, SuspectedCaus
     yield from _single_candidates(value, unit)
     text = str(value)
     yield from _swaps(text)
+    yield from _bounces(text)
     yield from _digit_edits(text)
 
 
@@ -64,6 +67,13 @@ def _swaps(text: str) -> Iterator[tuple[int, SuspectedCause, int]]:
     for i in range(len(text) - 1):
         if text[i] != text[i + 1] and not (i == 0 and text[1] == "0"):
             yield 1, SuspectedCause.SWAPPED_DIGITS, int(text[:i] + text[i + 1] + text[i] + text[i + 2:])
+
+
+def _bounces(text: str) -> Iterator[tuple[int, SuspectedCause, int]]:
+    """A key pressed twice: one of two equal adjacent digits too many (a few candidates, like swaps)."""
+    for i in range(len(text) - 1):
+        if text[i] == text[i + 1] and (i > 0 or text[1] != "0" or len(text) == 2):
+            yield 1, SuspectedCause.EXTRA_DIGIT, int(text[:i] + text[i + 1 :])
 
 
 def _digit_edits(text: str) -> Iterator[tuple[int, SuspectedCause, int]]:
@@ -129,7 +139,9 @@ def _by_tier(
     value: int, unit: Unit, expected_low: int, expected_high: int, centre: int
 ) -> tuple[SuspectedCause, int | None]:
     text = str(value)
-    for tier in (_single_candidates(value, unit), _swaps(text), _digit_edits(text)):
+    tier_1 = itertools.chain(_swaps(text), _bounces(text))
+    tiers = (_single_candidates(value, unit), tier_1, _digit_edits(text))
+    for tier in tiers:
         best: tuple[int, int, int] | None = None
         best_cause = SuspectedCause.UNKNOWN
         for _tier, cause, candidate in tier:

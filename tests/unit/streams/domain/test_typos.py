@@ -49,6 +49,13 @@ def test_a_single_candidate_pattern_beats_a_nearer_digit_edit() -> None:
     assert explain_typo(1_234_560, 120_000, 130_000, Unit.KM, expected=125_000) == (C.EXTRA_DIGIT, 123_456)
 
 
+def test_a_key_pressed_twice_beats_a_nearer_deletion_of_another_digit() -> None:
+    # 151,377 for 15,137: the 7 bounced. Deleting the 3 (15,177) lands nearer the expected 15,180, but a
+    # doubled key is one of two candidates here, against one of six deletions (the simulator, #17 item 3:
+    # 38 more right suggestions of 3,899).
+    assert explain_typo(151_377, 15_000, 15_400, Unit.KM, expected=15_180) == (C.EXTRA_DIGIT, 15_137)
+
+
 def test_the_candidate_nearest_the_expected_value_wins_within_a_tier() -> None:
     # 123,777 → mistyped digit candidates 123,077 … 123,677 fit the window (and no swap or factor 10 does)
     assert explain_typo(123_777, 123_000, 123_700, Unit.KM, expected=123_050) == (C.MISTYPED_DIGIT, 123_077)
