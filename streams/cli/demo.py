@@ -4,14 +4,20 @@
 
     kafka up ─► topics (fresh prefix) ─► worker ─► simulated fleet streamed in ─► wait until caught up
     ─► summary: throughput, latency p50/p99, anomalies by kind, quality vs ground truth and vs the naive
-       rule, a sample OK label and certificate from the API, the URLs ─► stop what was started
+       rule, a sample OK label and certificate from the API, the URLs
+    ─► stays up to be explored (the API, a certificate page, /metrics) until Ctrl-C, then stops what it
+       started; ``--exit`` stops at once (scripts), ``--keep-running`` leaves it all running and returns
+
+Progress is a bar redrawn in place on a terminal, a line every few seconds in a file or a CI log.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +33,8 @@ _EPILOG = """\
 examples:
   carpass demo                          20,000 vehicles, faults x10 so every kind shows up
   carpass demo --vehicles 2000          a quicker look
-  carpass demo --keep-running           leave the broker and the worker up to explore the API afterwards
+  carpass demo --exit                   print the summary and stop everything (for scripts)
+  carpass demo --keep-running           leave the broker and the worker up and return
                                         (stop them with: carpass kafka down; kill the worker's pid)
 The summary is also written as JSON to var/demo/<run>/summary.json.
 """
@@ -52,13 +59,42 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     demo.add_argument(
         "--timeout", type=float, default=900.0, help="give up after this many seconds of waiting"
     )
-    demo.add_argument("--keep-running", action="store_true", help="leave the worker and broker running")
+    stay = demo.add_mutually_exclusive_group()
+    stay.add_argument("--exit", action="store_true", help="stop everything after the summary (scripts)")
+    stay.add_argument(
+        "--keep-running", action="store_true", help="leave the worker and broker running, and return"
+    )
     demo.set_defaults(handler=cmd_demo)
 
 
-def _say(text: str) -> None:
-    sys.stderr.write(text)
-    sys.stderr.flush()
+PROGRESS_EVERY_S = 5.0
+
+
+class _Say:
+    """The demo's messages on ``stream``: progress (text starting with ``\\r``) redrawn in place on a
+    terminal; in a file or a CI log one progress line every ``PROGRESS_EVERY_S`` (not thousands of
+    carriage returns), the other messages as they come."""
+
+    def __init__(
+        self, stream: Any, every_s: float = PROGRESS_EVERY_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.stream, self.every_s, self.clock = stream, every_s, clock
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.last = float("-inf")
+
+    def __call__(self, text: str) -> None:
+        if not self.tty:
+            if text.startswith("\r"):
+                now = self.clock()
+                if now - self.last < self.every_s:
+                    return
+                self.last = now
+                text = text[1:].rstrip() + "\n"
+            elif text == "\n":  # the end of a bar: its last line was written whole
+                return
+        self.stream.write(text)
+        self.stream.flush()
+
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -68,15 +104,16 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.vehicles < 1:
         raise CliError("--vehicles must be at least 1")
+    say = _Say(sys.stderr)
     options = DemoOptions(
         vehicles=args.vehicles, seed=args.seed, fault_rate_multiplier=args.fault_rate_multiplier,
         paced_rate_per_s=args.paced_rate, timeout_s=args.timeout, keep_running=args.keep_running,
     )  # fmt: skip
-    demo = Demo(settings, options, _say)
+    demo = Demo(settings, options, say)
     try:
         bootstrap = demo.start_broker()
         partitions = demo.create_topics(bootstrap)
-        _say(f"topics ready under prefix {demo.prefix!r} ({partitions} partitions); starting the worker …\n")
+        say(f"topics ready under prefix {demo.prefix!r} ({partitions} partitions); starting the worker …\n")
         demo.start_worker(partitions)
         records, counts, simulation = demo.produce()
         receipts, anomalies, dead = demo.collect(counts["submissions"], counts.get("PlateOdometerReading", 0))
@@ -156,9 +193,37 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         path = Path(demo.run_dir) / "summary.json"
         path.write_text(json.dumps(out, indent=2, default=str))
         print(f"summary written to {path}")
+        if not (args.exit or args.keep_running):
+            _stay_up(demo, urls)
     finally:
         demo.close()
     return 0
+
+
+def _stay_up(demo: Demo, urls: dict[str, str]) -> None:
+    """Keep the broker, the worker and its API up until Ctrl-C or SIGTERM (or the worker's end)."""
+    print(
+        "\nThe demo stays up to be explored (API key in " + str(demo.run_dir / "api-keys.json") + "):\n"
+        f"  the certificate page of a vehicle with a rollback: {urls['certificate_page']}\n"
+        f"  its history (JSON): {urls['history']}\n"
+        f"  its OK label for an advert of 150,000 km: {urls['ok_label']}\n"
+        f"  the worker's metrics: {urls['metrics']}\n"
+        "  (send the key as 'Authorization: Bearer <key>'). Ctrl-C to stop.",
+        flush=True,
+    )
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        while demo.worker_alive():
+            time.sleep(1.0)
+        print("the worker stopped; stopping the demo", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nstopping the demo …", file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _summary(
@@ -203,8 +268,6 @@ def _summary(
         "URLs (API key in " + str(demo.run_dir / "api-keys.json") + "):",
         *(f"  {k}: {v}" for k, v in urls.items()),
     ]
-    if not demo.options.keep_running:
-        lines.append("(the worker and the broker it started are stopped now; --keep-running leaves them up)")
     return "\n".join(lines)
 
 

@@ -410,6 +410,9 @@ class Demo:
         except json.JSONDecodeError:
             return {"html_bytes": len(body)}
 
+    def worker_alive(self) -> bool:
+        return self._worker is not None and self._worker.poll() is None
+
     def close(self) -> None:
         if self.options.keep_running:
             return

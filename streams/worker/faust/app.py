@@ -227,9 +227,9 @@ class AppContext:
         high = _highwater(consumer, tp)
         if high is None:
             return True
-        position = aligner.received.get((topic, partition))
+        position = patches.fetch_position(consumer, tp)
         if position is None:
-            position = patches.committed_offset(consumer, tp)
+            position = aligner.received.get((topic, partition))
         return position is None or position < high
 
     async def process(self, agent: _Agent, batch: list[RawMessage]) -> bool:

@@ -28,6 +28,8 @@ commits`                               ``_committed_offset``, ``_read_offset``  
 :func:`on_response_prepare`                                                          security headers
 :func:`stop_within`                    mode ``Worker._schedule_shutdown``            SIGTERM with the broker
                                                                                      down hung for minutes
+:func:`fetch_position`                 ``AIOKafkaConsumerThread._ensure_consumer``,  event-time order: has a
+                                       aiokafka ``_subscription``                    topic more to read?
 =====================================  ============================================  =========================
 
 The consumer patches find the worker's commit guard as ``consumer.app.commit_guard`` and its data plane as
@@ -378,4 +380,20 @@ def stop_within(worker: Any, seconds: float, overrun: Callable[[], None]) -> Non
 
     schedule.carpass_deadline = True  # type: ignore[attr-defined]
     worker._schedule_shutdown = schedule
+
+
+def fetch_position(consumer: Any, tp: Any) -> int | None:
+    """The next offset of ``tp`` aiokafka will hand to ``getmany`` (records before it were given to the
+    data plane), or ``None`` when it is not known (not assigned, a reset under way, no consumer yet).
+    With the high watermark it says whether the broker holds records of ``tp`` not received yet, also for
+    a partition of which nothing was ever received (an empty one: its position is its end)."""
+    try:
+        client = consumer._thread._ensure_consumer()
+        state = client._subscription.subscription.assignment.state_value(tp)
+    except Exception:  # no thread, no consumer, no assignment yet
+        return None
+    if state is None or not state.has_valid_position:
+        return None
+    position: int = state.position
+    return position
 

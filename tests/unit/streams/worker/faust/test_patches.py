@@ -368,6 +368,12 @@ def test_the_installed_faust_and_aiokafka_still_have_every_private_name_used() -
     from aiohttp import web as aiohttp_web
 
     assert hasattr(aiohttp_web.Application(), "on_response_prepare")
+    from aiokafka.consumer.subscription_state import TopicPartitionState
+
+    assert "def _ensure_consumer(self)" in _source(AIOKafkaConsumerThread)
+    assert "self._subscription = SubscriptionState(" in _source(AIOKafkaConsumer.__init__)
+    assert isinstance(TopicPartitionState.has_valid_position, property)
+    assert isinstance(TopicPartitionState.position, property)
     from mode.worker import Worker as ModeWorker
 
     assert list(inspect.signature(ModeWorker._schedule_shutdown).parameters) == ["self", "signal"]
@@ -402,4 +408,21 @@ def test_a_stop_signal_ends_the_process_within_the_deadline_whatever_the_shutdow
     assert fired.wait(5)
     time.sleep(0.2)
     assert overruns == [1]  # one timer, not one a signal
+
+
+def test_the_fetch_position_is_aiokafkas_consumed_position_or_none() -> None:
+    from types import SimpleNamespace
+
+    from streams.worker.faust.patches import fetch_position
+
+    states = {("t", 0): SimpleNamespace(has_valid_position=True, position=42),
+              ("t", 1): SimpleNamespace(has_valid_position=False, position=None)}  # fmt: skip
+    assignment = SimpleNamespace(state_value=states.get)
+    subscription = SimpleNamespace(subscription=SimpleNamespace(assignment=assignment))
+    client = SimpleNamespace(_subscription=subscription)
+    consumer = SimpleNamespace(_thread=SimpleNamespace(_ensure_consumer=lambda: client))
+    assert fetch_position(consumer, ("t", 0)) == 42
+    assert fetch_position(consumer, ("t", 1)) is None  # a reset under way
+    assert fetch_position(consumer, ("t", 2)) is None  # not assigned
+    assert fetch_position(SimpleNamespace(), ("t", 0)) is None  # no consumer thread yet
 
