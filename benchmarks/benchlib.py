@@ -32,10 +32,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -352,19 +352,43 @@ def group_committed(
     bootstrap: str, group: str, partitions: Iterable[tuple[str, int]]
 ) -> dict[tuple[str, int], int]:
     """The offsets ``group`` committed on ``partitions`` (-1 where none)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        committed = consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=10)
-        return {(tp.topic, tp.partition): tp.offset for tp in committed}
-    finally:
-        consumer.close()
+    wanted = [TopicPartition(t, p) for t, p in partitions]
+
+    def ask() -> dict[tuple[str, int], int]:
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+        try:
+            return {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(wanted, timeout=10)}
+        finally:
+            consumer.close()
+
+    return retried(f"the offsets group {group} committed", ask)
 
 
 def group_members(bootstrap: str, group: str) -> tuple[str, int]:
     """(state, member count) of consumer group ``group``."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    description = admin.describe_consumer_groups([group])[group].result(timeout=10)
-    return str(description.state).rsplit(".", 1)[-1], len(description.members)
+
+    def ask() -> tuple[str, int]:
+        description = admin.describe_consumer_groups([group])[group].result(timeout=10)
+        return str(description.state).rsplit(".", 1)[-1], len(description.members)
+
+    return retried(f"the members of group {group}", ask)
+
+
+T = TypeVar("T")
+
+
+def retried(what: str, call: Callable[[], T], attempts: int = 4, wait_s: float = 1.0) -> T:
+    """``call()``, asked again after a failure (a broker answering slowly on a busy machine timed a quick
+    benchmark out); after ``attempts`` failures a ``RuntimeError`` saying what was asked and why it failed."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except Exception as exc:  # KafkaException, timeouts: the broker was slow to answer
+            if attempt == attempts:
+                raise RuntimeError(f"{what}: no answer after {attempts} tries; last: {exc}") from exc
+            time.sleep(wait_s * attempt)
+    raise AssertionError("unreachable")
 
 
 # --- processes ----------------------------------------------------------------------------------------------
