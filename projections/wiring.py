@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from projections.api import CarPassApi, NotReadyError, VehicleSnapshot
@@ -41,7 +40,7 @@ from projections.routing import make_forward, owned_here
 from projections.steps import IssuanceRecorder, ProviderRekey, QualityFolder, ViewPublisher
 from projections.views import state_as_of
 from streams.http.auth import ApiKeys
-from streams.http.forwarding import ForwardSecretError, check_secret
+from streams.http.secrets import load_secret
 from streams.settings import Settings
 from streams.state.codec import decode_state
 from streams.worker.faust.adapters import flush_together
@@ -113,23 +112,16 @@ class TableViewSource:
 def load_forward_secret(settings: Settings) -> bytes:
     """The group's forward secret (``settings.cluster_secret_file``, ``streams.http.forwarding``); in
     development without one, a well-known secret derived from the app id, with a warning. Raises
-    :class:`~streams.http.forwarding.ForwardSecretError` with what to do."""
-    if settings.cluster_secret_file:
-        path = Path(settings.cluster_secret_file).expanduser()
-        try:
-            return check_secret(path.read_bytes().strip())
-        except OSError as exc:
-            raise ForwardSecretError(f"cannot read CARPASS_CLUSTER_SECRET_FILE: {exc}") from exc
-        except ForwardSecretError as exc:
-            raise ForwardSecretError(f"CARPASS_CLUSTER_SECRET_FILE {path}: {exc}") from exc
-    if not settings.development:
-        raise ForwardSecretError(
-            "CARPASS_CLUSTER_SECRET_FILE is not set: the workers of a group authenticate the API requests "
-            "they forward to each other with it (the same file on every worker: `openssl rand -hex 32 > F`), "
-            "or set CARPASS_DEVELOPMENT=1 on a developer's machine"
-        )
-    log.warning("CARPASS_CLUSTER_SECRET_FILE is not set: forwards between workers use a development secret")
-    return hashlib.sha256(f"carpass development forward secret {settings.group_id()}".encode()).digest()
+    :class:`~streams.http.secrets.SecretError` with what to do."""
+    development = hashlib.sha256(f"carpass development forward secret {settings.group_id()}".encode())
+    development_secret = development.digest()
+    purpose = "the workers of a group authenticate the API requests they forward to each other with it"
+    secret = load_secret(settings.cluster_secret_file, "CARPASS_CLUSTER_SECRET_FILE", purpose,
+                         settings.development, development_secret)  # fmt: skip
+    if secret is development_secret:
+        log.warning("CARPASS_CLUSTER_SECRET_FILE is not set: forwards between workers use a development "
+                    "secret")  # fmt: skip
+    return secret
 
 
 def install(ctx: AppContext) -> None:

@@ -180,6 +180,11 @@ class Settings:
     """Receipts one gateway instance keeps in memory (the oldest are forgotten first)."""
     gateway_max_wait_s: float = 30.0
     """The longest ``wait_s`` a client may ask for on ``GET /observations/{id}``."""
+    gateway_secret_file: str = ""
+    """File holding the secret the gateway instances share (32 bytes or more, ``openssl rand -hex 32``): a
+    request's event id is an HMAC of the provider, the kind and the client's request id keyed with it, so a
+    retry to any instance is the same event and nobody else can compute a provider's event ids. Required
+    unless ``CARPASS_DEVELOPMENT``."""
 
     def __post_init__(self) -> None:
         _check_kafka_security(self)

@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from projections.certificates import SigningKeyError
     from projections.wiring import install as projections
-    from streams.http.forwarding import ForwardSecretError
+    from streams.http.secrets import SecretError
     from streams.kafka.admin import TopicSetupError, ensure_topics
     from streams.settings import SettingsError
     from streams.worker.faust.app import build_app, run_worker
@@ -60,7 +60,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     settings = dataclasses.replace(settings, partitions=partitions)
     try:
         app = build_app(settings, extensions=() if args.without_projections else (projections,))
-    except (SigningKeyError, ForwardSecretError, SettingsError) as exc:
+    except (SigningKeyError, SecretError, SettingsError) as exc:
         raise CliError(str(exc)) from exc
     print(
         f"carpass worker: group {settings.group_id()}, {partitions} partitions, topic prefix "

@@ -14,9 +14,12 @@ length limits). The registry's own rules (R1: 17 ISO 3779 characters, values a c
 not in the future...) stay with the judgment core: they come back on the receipt, with error numbers that
 the provider can correct, exactly as for a Kafka producer.
 
-Ids: the client chooses ``request_id``; the event id is ``uuid5(provider, kind, request_id)``
+Ids: the client chooses ``request_id``; the event id is an HMAC-SHA256, keyed with the gateway's secret
+(``CARPASS_GATEWAY_SECRET_FILE``, the same on every instance), of ``provider|kind|request_id``
 (:func:`event_id_for`), so a repeat of the same request by any gateway instance produces the same
-``event_id``, which the pipeline is idempotent on. :attr:`ParsedRequest.digest` fingerprints the request's
+``event_id``, which the pipeline is idempotent on, while nobody without the secret can compute a
+provider's event ids from its request ids (they were ``uuid5`` of those public data: a producer could
+pre-empt another provider's event id). :attr:`ParsedRequest.digest` fingerprints the request's
 content (not its arrival time) so that an instance that remembers it can tell a harmless repeat from a
 different body sent under the same request id (409).
 
@@ -26,6 +29,7 @@ Time (``submitted_at``) and the provider (from the API key) are arguments: nothi
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 import uuid
@@ -104,10 +108,15 @@ class ParsedRequest:
     digest: str
 
 
-def event_id_for(provider_id: str, kind: str, request_id: str) -> str:
+def event_id_for(provider_id: str, kind: str, request_id: str, secret: bytes = b"") -> str:
     """The event id of request ``request_id`` of kind ``kind`` (observation, correction, confirmation) by
-    ``provider_id``: the same for every repeat, different for other providers or kinds."""
-    return str(uuid.uuid5(GATEWAY_NAMESPACE, f"{provider_id}|{kind}|{request_id}"))
+    ``provider_id``: the same for every repeat, different for other providers or kinds. With ``secret``
+    (the gateway always has one) a UUID of the HMAC-SHA256 of them; without, ``uuid5`` (tests, tools)."""
+    name = f"{provider_id}|{kind}|{request_id}"
+    if not secret:
+        return str(uuid.uuid5(GATEWAY_NAMESPACE, name))
+    digest = hmac.new(secret, name.encode("utf-8"), hashlib.sha256).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
 def _digest(kind: str, content: Mapping[str, Any]) -> str:
@@ -168,7 +177,7 @@ class _Checker:
 _REQUEST_ID_RULE = "a client request id: 1-100 characters of A-Z a-z 0-9 . _ : -"
 
 
-def parse_observation(body: Any, provider_id: str, submitted_at: int) -> ParsedRequest:
+def parse_observation(body: Any, provider_id: str, submitted_at: int, secret: bytes = b"") -> ParsedRequest:
     """An observation by VIN (``OdometerReading``) or by plate (``PlateOdometerReading``) of
     ``provider_id``, sent at ``submitted_at`` (epoch ms). Raises :class:`InvalidRequestError`.
 
@@ -196,7 +205,7 @@ def parse_observation(body: Any, provider_id: str, submitted_at: int) -> ParsedR
     check.done()
     key = vin if vin is not None else plate
     content = {**values, "vin": vin, "plate": plate}
-    event_id = event_id_for(provider_id, "observation", request_id)
+    event_id = event_id_for(provider_id, "observation", request_id, secret)
     common = {"event_id": event_id, "submitted_at": submitted_at, "provider_id": provider_id, **values}
     record: OdometerReading | PlateOdometerReading = (
         OdometerReading(vin=key, **common) if vin is not None else PlateOdometerReading(plate=key, **common)
@@ -233,10 +242,11 @@ class CorrectionDraft:
     def digest(self) -> str:
         return _digest("correction", {n: getattr(self, n) for n in self.__slots__ if n != "vin"})
 
-    def record(self, vin: str, provider_id: str, submitted_at: int) -> ParsedRequest:
+    def record(self, vin: str, provider_id: str, submitted_at: int, secret: bytes = b"") -> ParsedRequest:
         """The ``CorrectionRequest`` (channel ELECTRONIC, requested by ``provider_id``) for ``vin``."""
         correction = CorrectionRequest(
-            event_id=event_id_for(provider_id, "correction", self.request_id), error_number=self.error_number,
+            event_id=event_id_for(provider_id, "correction", self.request_id, secret),
+            error_number=self.error_number,
             vin=vin, channel=CorrectionChannel.ELECTRONIC, requested_by=provider_id,
             submitted_at=submitted_at, corrected_value=self.corrected_value,
             corrected_observed_at=self.corrected_observed_at, withdraw=self.withdraw,
@@ -267,7 +277,7 @@ def parse_correction(body: Any) -> CorrectionDraft:
 
 
 def parse_confirmation(
-    body: Any, observation_id: str, vin: str, provider_id: str, submitted_at: int
+    body: Any, observation_id: str, vin: str, provider_id: str, submitted_at: int, secret: bytes = b""
 ) -> ParsedRequest:
     """The provider's confirmation of its reading ``observation_id`` (of ``vin``). One per reading and
     provider: the event id derives from the reading, so a repeat is the same event. Raises
@@ -276,7 +286,7 @@ def parse_confirmation(
     note = check.text("note", None, "null or a string")
     check.done()
     confirmation = ReadingConfirmation(
-        event_id=event_id_for(provider_id, "confirmation", observation_id), vin=vin,
+        event_id=event_id_for(provider_id, "confirmation", observation_id, secret), vin=vin,
         confirmed_event_id=observation_id, provider_id=provider_id, submitted_at=submitted_at, note=note,
     )  # fmt: skip
     return ParsedRequest(confirmation, observation_id, _digest("confirmation", {"note": note}))

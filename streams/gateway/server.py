@@ -11,26 +11,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 
 from aiohttp import web
 
 from streams.gateway.kafka import EventProducer, ReceiptFollower
-from streams.gateway.service import Gateway
+from streams.gateway.service import DEVELOPMENT_ID_SECRET, Gateway
 from streams.http.auth import ApiKeys
+from streams.http.secrets import load_secret
 from streams.kafka.clients import build_codec
 from streams.kafka.topics import PipelineTopics
 from streams.settings import Settings
 
 
+def gateway_id_secret(settings: Settings) -> bytes:
+    """The gateway's id secret (``settings.gateway_secret_file``); the development one, with a warning, in
+    development only; :class:`~streams.http.secrets.SecretError` otherwise."""
+    purpose = ("the gateway derives each request's event id from it, so that a retry to any instance is the "
+               "same event and nobody else can compute a provider's event ids")  # fmt: skip
+    secret = load_secret(settings.gateway_secret_file, "CARPASS_GATEWAY_SECRET_FILE", purpose,
+                         settings.development, DEVELOPMENT_ID_SECRET)  # fmt: skip
+    if secret is DEVELOPMENT_ID_SECRET:
+        logging.getLogger(__name__).warning("CARPASS_GATEWAY_SECRET_FILE is not set: event ids are derived "
+                                            "with a development secret")  # fmt: skip
+    return secret
+
+
 async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGTERM/SIGINT (or until cancelled); ``ready`` is set once the port is open."""
     keys = ApiKeys.from_file(settings.api_keys_file)
+    id_secret = gateway_id_secret(settings)
     codec = build_codec(settings)
     loop = asyncio.get_running_loop()
     producer = EventProducer(settings)
-    gateway = Gateway(settings, keys, producer.send, codec)
+    gateway = Gateway(settings, keys, producer.send, codec, id_secret=id_secret)
     follower = ReceiptFollower(
         settings, PipelineTopics(settings.topic_prefix).receipts, codec, gateway.add_receipts, loop,
         window_s=settings.gateway_receipts_window_s,

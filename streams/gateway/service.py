@@ -49,6 +49,7 @@ provider's vehicle: ownership is checked before anything about a receipt is show
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import math
 import time
@@ -127,6 +128,10 @@ def _expire(waiter: asyncio.Future[Receipt | None]) -> None:
         waiter.set_result(None)
 
 
+DEVELOPMENT_ID_SECRET = hashlib.sha256(b"carpass development gateway id secret").digest()
+"""Event ids keyed with a well-known secret: tests and ``CARPASS_DEVELOPMENT`` only (``server.run``)."""
+
+
 class Gateway:
     """The handlers over a receipt index and a ``publish`` function (a Kafka producer in production)."""
 
@@ -139,8 +144,10 @@ class Gateway:
         *,
         clock_ms: Callable[[], int] = wall_clock_ms,
         monotonic: Callable[[], float] = time.monotonic,
+        id_secret: bytes = DEVELOPMENT_ID_SECRET,
     ) -> None:
         self.keys = keys
+        self.id_secret = id_secret
         self.publish = publish
         self.codec = codec
         self.clock_ms = clock_ms
@@ -280,7 +287,7 @@ class Gateway:
         claimed = claimed_provider(body)
         if claimed is not None and claimed != provider:
             return error(403, "provider_id must be the enterprise number of your API key")
-        parsed = parse_observation(body, provider, self.clock_ms())
+        parsed = parse_observation(body, provider, self.clock_ms(), self.id_secret)
         record = parsed.record
         topic = self.topics.readings if isinstance(record, OdometerReading) else self.topics.plate_readings
         assert isinstance(record, OdometerReading | PlateOdometerReading)
@@ -312,7 +319,7 @@ class Gateway:
             return error(404, "no receipt for this request yet: confirm once its receipt is out")
         if not receipt.vin:
             return error(409, "the plate of this reading was never resolved to a vehicle: nothing to confirm")
-        parsed = parse_confirmation(body, event_id, receipt.vin, provider, self.clock_ms())
+        parsed = parse_confirmation(body, event_id, receipt.vin, provider, self.clock_ms(), self.id_secret)
         refused = await self._produce(parsed, self.topics.confirmations)
         if refused is not None:
             return refused
@@ -336,7 +343,7 @@ class Gateway:
             vin = draft.vin  # older than this instance remembers: the core checks number and provider
         else:
             return error(404, "unknown error number (give the vin too for a receipt older than a day)")
-        parsed = draft.record(vin, provider, self.clock_ms())
+        parsed = draft.record(vin, provider, self.clock_ms(), self.id_secret)
         refused = await self._produce(parsed, self.topics.corrections)
         if refused is not None:
             return refused

@@ -27,19 +27,7 @@ from streams.http.auth import AuthError, Principal, Role
 FORWARDED_HEADER = "X-Carpass-Forwarded"
 MAX_AGE_MS = 30_000
 """How old (or how far in the future: clocks differ) a forward may be when it arrives."""
-MIN_SECRET_BYTES = 32
 NOT_AUTHENTIC = AuthError(403, "a forwarded request that does not verify")
-
-
-class ForwardSecretError(ValueError):
-    """The shared secret is missing or too short."""
-
-
-def check_secret(secret: bytes) -> bytes:
-    """``secret`` if it is long enough to key an HMAC (32 bytes or more), else :class:`ForwardSecretError`."""
-    if len(secret) < MIN_SECRET_BYTES:
-        raise ForwardSecretError(f"the forward secret has {len(secret)} bytes, fewer than {MIN_SECRET_BYTES}")
-    return secret
 
 
 def _mac(secret: bytes, claims: str, method: str, path_qs: str, body: bytes) -> str:

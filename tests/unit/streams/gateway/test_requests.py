@@ -170,3 +170,20 @@ def test_wait() -> None:
     assert parse_wait(None, 30) == 0.0 and parse_wait("2.5", 30) == 2.5
     for bad in ("-1", "31", "nan", "soon", "inf"):
         assert "wait_s" in errors_of(lambda bad=bad: parse_wait(bad, 30))
+
+
+def test_with_the_gateways_secret_event_ids_repeat_but_cannot_be_computed_from_public_data() -> None:
+    """Hardening item 4: ids were uuid5 of the provider and its request id (public data): a producer could
+    compute and pre-empt another provider's event id. With a secret they repeat for a retry only."""
+    import uuid
+
+    secret, other = b"k" * 32, b"j" * 32
+    first = event_id_for(GARAGE, "observation", "dms-4711", secret)
+    assert event_id_for(GARAGE, "observation", "dms-4711", secret) == first  # a retry: the same event
+    assert event_id_for(GARAGE, "observation", "dms-4711", other) != first  # another gateway secret
+    assert event_id_for(GARAGE, "observation", "dms-4711") != first  # not the public uuid5
+    assert event_id_for("0498765432", "observation", "dms-4711", secret) != first
+    assert event_id_for(GARAGE, "correction", "dms-4711", secret) != first
+    assert str(uuid.UUID(first)) == first and uuid.UUID(first).version == 4
+    parsed = parse_observation(body(), GARAGE, NOW, secret)
+    assert parsed.record.event_id == first

@@ -3,10 +3,13 @@ and body, for a short time; anything else is the 403 ``NOT_AUTHENTIC``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from streams.http.auth import AuthError, Principal, Role
-from streams.http.forwarding import MAX_AGE_MS, ForwardSecretError, check_secret, sign, verify
+from streams.http.forwarding import MAX_AGE_MS, sign, verify
+from streams.http.secrets import SecretError, check_secret, load_secret
 
 SECRET = b"s" * 32
 DEALER = Principal("dealer-1", Role.DEALER)
@@ -54,5 +57,19 @@ def test_claims_cannot_be_changed_and_garbage_is_a_403_not_a_crash() -> None:
 
 def test_a_secret_shorter_than_32_bytes_is_refused() -> None:
     assert check_secret(SECRET) == SECRET
-    with pytest.raises(ForwardSecretError, match="31 bytes"):
+    with pytest.raises(SecretError, match="31 bytes"):
         check_secret(b"s" * 31)
+
+
+def test_a_secret_comes_from_its_file_or_in_development_only_from_nowhere(tmp_path: Path) -> None:
+    file = tmp_path / "secret"
+    file.write_text("  " + "a" * 64 + "\n")
+    assert load_secret(str(file), "CARPASS_X_FILE", "x", False, b"dev") == b"a" * 64
+    assert load_secret("", "CARPASS_X_FILE", "x", True, b"dev") == b"dev"
+    with pytest.raises(SecretError, match="CARPASS_X_FILE is not set: signs things"):
+        load_secret("", "CARPASS_X_FILE", "signs things", False, b"dev")
+    with pytest.raises(SecretError, match="cannot read CARPASS_X_FILE"):
+        load_secret(str(tmp_path / "missing"), "CARPASS_X_FILE", "x", True, b"dev")
+    file.write_text("short")
+    with pytest.raises(SecretError, match="5 bytes"):
+        load_secret(str(file), "CARPASS_X_FILE", "x", True, b"dev")
