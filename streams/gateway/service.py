@@ -335,7 +335,8 @@ class Gateway:
             issued = None  # another provider's number reads as an unknown one (no 403: nothing to learn)
         if issued is not None:
             if not issued.vin:
-                return error(409, "the plate of this reading was never resolved: send a new reading instead")
+                return error(409, "this receipt names no vehicle (a plate reading not resolved, or refused): "
+                                  "send a new reading instead")  # fmt: skip
             if draft.vin is not None and draft.vin != issued.vin:
                 raise InvalidRequestError([FieldError("vin", "is not the vehicle of this error number")])
             vin = issued.vin

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from schemas.codec import Codec
 from schemas.errors import DecodeError
 from schemas.limits import too_long
-from schemas.records import CorrectionRequest, OdometerReading
+from schemas.records import CorrectionRequest, OdometerReading, Receipt, ReceiptStatus
 from streams.domain.policy import DEFAULT_POLICY, Policy
 from streams.domain.state import VehicleState
 from streams.domain.vehicle import VehicleEvent, decide
@@ -166,6 +167,7 @@ class VehicleProcessor:
         before = state
         last = first
         out = self.outputs
+        resolved = self.topics.resolved_readings
         for event, message in events:
             try:
                 decision = decide(state, event, self.policy, message.timestamp_ms)
@@ -178,7 +180,12 @@ class VehicleProcessor:
                 last = message
             submitted = event.submitted_at if isinstance(event, OdometerReading | CorrectionRequest) else 0
             for receipt in decision.receipts:
-                out.receipt(result, receipt, submitted, message)
+                if message.topic == resolved and receipt.status is ReceiptStatus.REJECTED:
+                    # A plate reading refused: its sender did not give the VIN and is not told it (anyone
+                    # with a key could map plates to VINs with refused readings). The key stays the VIN.
+                    out.receipt(result, without_vin(receipt), submitted, message, key=vin)
+                else:
+                    out.receipt(result, receipt, submitted, message)
             for anomaly in decision.anomalies:
                 out.anomaly(result, anomaly, message)
         if state is before:
@@ -194,6 +201,14 @@ class VehicleProcessor:
             if state is not None:
                 return state
         return decode_state(vin, stored)
+
+
+def without_vin(receipt: Receipt) -> Receipt:
+    """``receipt`` naming no vehicle: ``vin`` empty and the VIN replaced in the issues' messages."""
+    vin = receipt.vin
+    unnamed = "(the plate's vehicle)"
+    issues = tuple(replace(i, message=i.message.replace(vin, unnamed)) for i in receipt.issues)
+    return replace(receipt, vin="", issues=issues)
 
 
 def _key_problem(key: bytes | None, vin: str) -> str | None:

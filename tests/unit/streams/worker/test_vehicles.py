@@ -408,3 +408,21 @@ def test_a_vin_flooded_beyond_its_histories_cap_keeps_a_bounded_state_and_the_ot
     assert len(state.readings) == 50
     assert [r.event_id for r in state.rejected] == [f"f{i:03d}" for i in range(75, 80)]
     assert [r.status for r in receipts if r.vin == OTHER_VIN] != [] and (0, OTHER_VIN) in h.store.data
+
+
+def test_a_refused_plate_reading_is_answered_without_naming_the_vehicle() -> None:
+    """Hardening item 4: any provider key could map plates to VINs by sending refused readings for a plate
+    (the receipt named the VIN). A resolved plate reading that is REJECTED now gets a receipt without the
+    VIN (its key stays the VIN: the receipts topic's partitioning); an accepted one still names it."""
+    from streams.domain.policy import DEFAULT_POLICY, VehicleBounds
+
+    h = Harness(policy=replace(DEFAULT_POLICY, bounds=VehicleBounds(readings=1)))
+    resolved = PREFIX + "carpass.plate-resolved-readings"
+    first, second = reading("p1", 12_000, "2024-03-04"), reading("p2", 13_000, "2024-05-06")
+    outputs = h.run([h.message(first, topic=resolved), h.message(second, topic=resolved)])
+    accepted, refused = of_type(outputs, Receipt)
+    assert accepted.vin == VIN and accepted.status is not ReceiptStatus.REJECTED
+    assert refused.status is ReceiptStatus.REJECTED and refused.vin == ""
+    assert all(VIN not in issue.message for issue in refused.issues)
+    assert "HISTORY_FULL" in {issue.code for issue in refused.issues}
+    assert [key for topic, key, _, _ in h.sink.sent if topic == TOPICS.receipts] == [VIN.encode()] * 2
