@@ -51,8 +51,12 @@ def weekly(
     ]
 
 
-def run(events: list[VehicleEvent], policy: Policy) -> tuple[VehicleState, list[Any]]:
-    state, receipts = VehicleState(VIN), []
+def run(
+    events: list[VehicleEvent], policy: Policy, state: VehicleState | None = None
+) -> tuple[VehicleState, list[Any]]:
+    """Decide ``events`` in order from ``state`` (default: an empty one); the state and the receipts."""
+    state = state if state is not None else VehicleState(VIN)
+    receipts: list[Any] = []
     for event in events:
         decision = decide(state, event, policy, processed_at=1)
         state = decision.state
@@ -94,21 +98,10 @@ def test_remembered_ids_keep_the_newest_in_the_order_received() -> None:
     policy = bounded(done_ids=4)
     state, _ = run([reading("r1", 40_000, "2024-03-04")], policy)
     refused = [correction(f"c{i}", "nowhere", "TREND_BREAK", corrected_value=1) for i in range(6)]
-    state, receipts = _continue(state, list(refused), policy)
+    state, receipts = run(list(refused), policy, state)
     assert state.done_ids == ("c2", "c3", "c4", "c5")
     assert len(receipts) == 6  # each refused once (CORRECTION_UNKNOWN_ERROR_NUMBER)
     assert decide(state, refused[-1], policy, 9).receipts == ()  # a redelivery of a remembered one
-
-
-def _continue(
-    state: VehicleState, events: list[VehicleEvent], policy: Policy
-) -> tuple[VehicleState, list[Any]]:
-    receipts = []
-    for event in events:
-        decision = decide(state, event, policy, processed_at=1)
-        state = decision.state
-        receipts.extend(decision.receipts)
-    return state, receipts
 
 
 def test_a_reading_keeps_its_newest_error_numbers_only() -> None:
@@ -219,7 +212,7 @@ def test_a_rollback_at_the_end_of_a_long_history_is_found_reading_a_window_of_it
         for i, m in enumerate(range(7, 13))
     ]
     read.clear()
-    state, _ = _continue(state, list(later), policy)
+    state, _ = run(list(later), policy, state)
     assert [(a.kind, a.blamed_event_id) for a in state.anomalies] == [(AnomalyKind.ROLLBACK, "s0")]
     assert read and max(read) <= 32  # never the 606 readings at once
     # A reading far back in the history is judged in its own window; the rollback stays open.
