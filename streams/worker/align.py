@@ -43,9 +43,12 @@ class Record(Protocol):
 class EventTimeAligner:
     """The held records of one agent. ``topics``: the agent's topics, in tie-break rank (first wins)."""
 
-    def __init__(self, topics: Sequence[str], max_wait_s: float) -> None:
+    def __init__(
+        self, topics: Sequence[str], max_wait_s: float, on_wait_expired: Callable[[], object] = lambda: None
+    ) -> None:
         self.rank = {topic: i for i, topic in enumerate(topics)}
         self.max_wait_s = max_wait_s
+        self.on_wait_expired = on_wait_expired
         self._queues: dict[int, dict[str, deque[Any]]] = {}
         self._blocked_since: dict[int, float] = {}
         self._gone_on: set[int] = set()
@@ -121,6 +124,7 @@ class EventTimeAligner:
                     if partition not in self._gone_on:
                         self._gone_on.add(partition)
                         self.waits_expired += 1
+                        self.on_wait_expired()
                     waited_out = True  # goes on with what it has, until no topic of it lags
                 else:
                     self._blocked_since.pop(partition, None)

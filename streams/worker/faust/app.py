@@ -109,8 +109,6 @@ class AppContext:
     watermarks: CommitGuard = field(default_factory=CommitGuard)
     """What each agent really processed and stored: the commit ceiling (``streams.worker.offsets``)."""
     agents: list[_Agent] = field(default_factory=list)
-    metrics_expired: dict[str, int] = field(default_factory=dict)
-    """Per agent, its aligner's ``waits_expired`` already counted in the metric."""
     given_up: BatchFailedError | None = None
     """The failure that stops the worker (then nothing more is processed)."""
     _stopping: Any = None
@@ -152,7 +150,8 @@ class AppContext:
         self.metrics.batch_failures.labels(name)  # the series exists from the start, at 0
         source = channel if channel is not None else _raw_topic(self.app, *topics)
         self.app.topics.add(source)
-        aligner = EventTimeAligner(topics, self.settings.align_wait_s) if aligned else None
+        expired = self.metrics.align_waits_expired.labels(name).inc
+        aligner = EventTimeAligner(topics, self.settings.align_wait_s, expired) if aligned else None
         self.agents.append(_Agent(name, frozenset(topics), step, watermarks, aligner))
 
     def takes(self, topic: str) -> bool:
@@ -182,10 +181,6 @@ class AppContext:
                 released = aligner.release(time.monotonic(), functools.partial(self.lagging, aligner),
                                            functools.partial(_assigned, assignment))  # fmt: skip
                 self.metrics.records_held.labels(agent.name).set(aligner.held())
-                expired = aligner.waits_expired - self.metrics_expired.get(agent.name, 0)
-                if expired:
-                    self.metrics.align_waits_expired.labels(agent.name).inc(expired)
-                    self.metrics_expired[agent.name] = aligner.waits_expired
                 if not released:
                     continue
                 fetched = [released]

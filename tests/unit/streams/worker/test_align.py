@@ -55,7 +55,8 @@ def test_records_go_at_once_when_no_topic_has_more_to_read() -> None:
 
 
 def test_a_topic_that_never_catches_up_holds_its_partition_for_the_wait_at_most() -> None:
-    aligner = EventTimeAligner([REG, READ], max_wait_s=2.0)
+    expired: list[int] = []
+    aligner = EventTimeAligner([REG, READ], max_wait_s=2.0, on_wait_expired=lambda: expired.append(1))
     aligner.add([recs(READ, 0, 100), recs(READ, 1, 100)])
 
     def reg_0_lags(topic: str, partition: int) -> bool:
@@ -67,7 +68,7 @@ def test_a_topic_that_never_catches_up_holds_its_partition_for_the_wait_at_most(
     assert names(aligner.release(2.0, reg_0_lags, everywhere)) == [(READ, 0), (READ, 1)]
     aligner.add([recs(READ, 0, 160, first=2)])
     assert names(aligner.release(2.1, reg_0_lags, everywhere)) == [(READ, 2)]  # still going on
-    assert aligner.waits_expired == 1  # one wait, counted once
+    assert aligner.waits_expired == 1 and expired == [1]  # one wait, counted (and told) once
 
 
 def test_on_a_tie_the_first_topic_goes_first_and_a_partition_keeps_its_offset_order() -> None:
