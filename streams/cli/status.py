@@ -24,6 +24,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 import urllib.error
@@ -74,8 +75,6 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _with_prefix(settings: Settings, prefix: str) -> Settings:
-    import dataclasses
-
     return dataclasses.replace(settings, topic_prefix=prefix)
 
 
