@@ -4,7 +4,7 @@
 
     brokers ── the cluster's brokers and its controller
     topics ─── every topic of the pipeline (prefixed): present, partition count; VIN-keyed and plate-keyed
-               topics co-partitioned (each kind one count, the vehicle inputs the count of the setting)
+               topics co-partitioned (one count for all of them, the count of the setting)
     group ──── the workers' consumer group (CARPASS_APP_ID, isolated by the prefix): state, members and
                the partitions each holds
     lag ────── per input partition: the broker's high watermark minus the group's committed offset
@@ -35,8 +35,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from streams.cli import CliError
+from streams.kafka.admin import keyed_partition_counts
 from streams.kafka.clients import admin_config, bootstrap_servers, consumer_config
-from streams.kafka.topics import KeyKind, PipelineTopics, TopicKind, spec_named
+from streams.kafka.topics import PipelineTopics, TopicKind, spec_named
 from streams.settings import Settings
 
 HOUR_MS = 3_600_000
@@ -116,8 +117,8 @@ def _topics(
     topics: PipelineTopics, metadata: Any, partitions: int, problems: list[str]
 ) -> list[dict[str, Any]]:
     rows = []
-    by_key: dict[str, set[int]] = {}
-    for name, (key, _config) in sorted(topics.all_topics().items()):
+    wanted = topics.all_topics()
+    for name, (key, _config) in sorted(wanted.items()):
         found = metadata.topics.get(name)
         count = len(found.partitions) if found is not None and found.error is None else None
         spec = spec_named(topics.base(name))
@@ -126,15 +127,12 @@ def _topics(
         if count is None:
             made_by = "carpass topics create" if spec is not None else "a worker makes it when it starts"
             problems.append(f"topic {name} is missing ({made_by})")
-        elif key in (KeyKind.VIN, KeyKind.PLATE):
-            by_key.setdefault(key.value, set()).add(count)
-    for key_name, counts in sorted(by_key.items()):
-        if len(counts) > 1:
-            problems.append(f"{key_name}-keyed topics have different partition counts {sorted(counts)}: not "
-                            "co-partitioned (their state is split wrongly)")  # fmt: skip
-    vin_counts = by_key.get(KeyKind.VIN.value, set())
-    if vin_counts and vin_counts != {partitions}:
-        problems.append(f"VIN-keyed topics have {sorted(vin_counts)} partitions, CARPASS_PARTITIONS is "
+    counts = set(keyed_partition_counts(wanted, metadata).values())  # the worker's own rule (ensure_topics)
+    if len(counts) > 1:
+        problems.append(f"VIN- and plate-keyed topics have different partition counts {sorted(counts)}: not "
+                        "co-partitioned (a worker refuses to start)")  # fmt: skip
+    elif counts and counts != {partitions}:
+        problems.append(f"VIN- and plate-keyed topics have {counts.pop()} partitions, CARPASS_PARTITIONS is "
                         f"{partitions}")  # fmt: skip
     return rows
 
@@ -162,7 +160,7 @@ def _lag(
 ) -> list[dict[str, Any]]:
     """Per partition of the topics the group reads (the inputs and the internal topics): committed offset,
     high watermark, lag (the whole partition when nothing is committed)."""
-    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 
     committed: dict[tuple[str, int], int] = {}
     try:
@@ -175,8 +173,6 @@ def _lag(
     read = {name for name in topics.all_topics() if _read_by_workers(topics, name)}
     read |= {topic for topic, _ in committed}
     read &= set(metadata.topics)
-    from confluent_kafka import Consumer
-
     consumer = Consumer(consumer_config(settings, f"carpass-status-{uuid.uuid4().hex[:8]}"))
     rows = []
     try:

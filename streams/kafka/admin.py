@@ -19,6 +19,7 @@ existing VIN-keyed topics (co-partitioning), else ``settings.partitions``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from streams.kafka.clients import admin_config, bootstrap_servers
@@ -36,6 +37,13 @@ def resolve_replication(settings: Settings, brokers: int) -> int:
     return wanted if wanted > 0 else min(3, max(1, brokers))
 
 
+def keyed_partition_counts(wanted: Mapping[str, tuple[KeyKind, Any]], metadata: Any) -> dict[str, int]:
+    """Partition count of each VIN- or plate-keyed topic of ``wanted`` that exists: they must all be one
+    (co-partitioning: a VIN's inputs and its plate readings land on the same partition number)."""
+    keyed = {n for n, (key, _) in wanted.items() if key in (KeyKind.VIN, KeyKind.PLATE)}
+    return {n: len(metadata.topics[n].partitions) for n in keyed if n in metadata.topics}
+
+
 def ensure_topics(settings: Settings, timeout_s: float = 20.0) -> int:
     """Create the worker's missing topics; return their partition count. Raises :class:`TopicSetupError`
     when a co-partitioned topic (VIN or plate key) has another partition count than the others."""
@@ -48,8 +56,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 20.0) -> int:
     except KafkaException as exc:
         raise TopicSetupError(f"cannot reach Kafka at {bootstrap_servers(settings)}: {exc}") from exc
     wanted = PipelineTopics(settings.topic_prefix).all_topics()
-    keyed = {n for n, (key, _) in wanted.items() if key in (KeyKind.VIN, KeyKind.PLATE)}
-    counts = {n: len(metadata.topics[n].partitions) for n in keyed if n in metadata.topics}
+    counts = keyed_partition_counts(wanted, metadata)
     if len(set(counts.values())) > 1:
         listing = ", ".join(f"{n}={c}" for n, c in sorted(counts.items()))
         raise TopicSetupError(f"keyed input topics are not co-partitioned: {listing}")
