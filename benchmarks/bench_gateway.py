@@ -95,7 +95,7 @@ async def one_request(
         async with session.post(f"{url}/observations", json=body, headers=headers) as response:
             answer = await response.json()
             if response.status != 202:
-                return f"POST {response.status}"
+                return f"POST {response.status}: {answer.get('error', '')}"
         accepted = time.perf_counter() - scheduled
         path = f"{url}/observations/{answer['request_id']}?wait_s=10"
         for _ in range(3):
@@ -159,9 +159,12 @@ async def warm_up(url: str, key: str, vin: str) -> None:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             body = {"request_id": "warm-up", "vin": vin, "odometer_value": 1, "provider_kind": "GARAGE",
-                    "observed_at": datetime.now(UTC).isoformat(), "origin": "INSPECTION"}  # fmt: skip
-            if isinstance(await one_request(session, url, key, body, time.perf_counter()), tuple):
+                    "observed_at": datetime.now(UTC).isoformat(), "origin": "WORKSHOP"}  # fmt: skip
+            outcome = await one_request(session, url, key, body, time.perf_counter())
+            if isinstance(outcome, tuple):
                 return
+            if outcome.startswith("POST 4"):  # refused: waiting longer cannot help
+                raise RuntimeError(f"the gateway refused the warm-up request: {outcome}")
         raise RuntimeError("the worker gave no receipt in 90 s")
 
 
@@ -191,7 +194,8 @@ def run(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
     keys = {g: f"bench-key-{g}" for g in GARAGES}
     scratch = Path(tempfile.mkdtemp(prefix="carpass-bench-gateway-"))
     keys_file = write_keys(scratch / "keys.json", {
-        g: {"role": "provider", "provider_id": g, "key": k} for g, k in keys.items()
+        g: {"role": "provider", "provider_id": g, "provider_kind": "GARAGE", "key": k}
+        for g, k in keys.items()
     })  # fmt: skip
     load_before = os.getloadavg()
     runs = []

@@ -44,15 +44,15 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
     from confluent_kafka import KafkaException
 
-    from streams.gateway.server import gateway_id_secret, run
-    from streams.http.auth import ApiKeys, ApiKeysError
+    from streams.gateway.server import gateway_id_secret, gateway_keys, run
+    from streams.http.auth import ApiKeysError
     from streams.http.secrets import SecretError
     from streams.kafka.admin import TopicSetupError, ensure_topics
 
     if args.port is not None:
         settings = dataclasses.replace(settings, gateway_port=args.port)
     try:
-        ApiKeys.from_file(settings.api_keys_file)  # a bad keys file is refused before touching Kafka
+        gateway_keys(settings)  # a bad keys file is refused before touching Kafka
         gateway_id_secret(settings)  # so is a missing secret
         ensure_topics(settings)
         asyncio.run(run(settings))

@@ -18,6 +18,25 @@ DAY_2024_01_01 = 19_723
 """R1: workshop readings of work done from this day on must describe the work."""
 
 
+ORIGINS_OF_KIND: Mapping[ProviderKind, frozenset[Origin]] = {
+    ProviderKind.GARAGE: frozenset({Origin.WORKSHOP}),
+    ProviderKind.BODY_SHOP: frozenset({Origin.WORKSHOP}),
+    ProviderKind.TYRE_CENTRE: frozenset({Origin.WORKSHOP}),
+    ProviderKind.FAST_FIT: frozenset({Origin.WORKSHOP}),
+    ProviderKind.DEALER: frozenset({Origin.WORKSHOP}),
+    ProviderKind.INSPECTION_BODY: frozenset({Origin.INSPECTION}),
+    ProviderKind.MANUFACTURER: frozenset({Origin.CONNECTED_VEHICLE, Origin.FOREIGN_HISTORY}),
+    ProviderKind.IMPORTER: frozenset({Origin.FOREIGN_HISTORY}),
+    ProviderKind.RDW: frozenset({Origin.FOREIGN_HISTORY}),
+    ProviderKind.OTHER: frozenset({Origin.MANUAL}),
+}
+"""The origins a provider of each kind sends readings from, unless its registration says otherwise: a
+workshop reads in its workshop, an inspection body at inspection, a manufacturer from its connected cars or
+the vehicle's history before import, the RDW and importers from foreign histories. The origin and the kind
+set a reading's weight (``SourceWeights``), so a sender may not choose them: the gateway takes both from the
+API key's registered provider (``streams.http.auth``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SourceWeights:
     """Reliability of a reading by its source, for the trend engine (``Point.weight``; CARFAX weighting).

@@ -70,8 +70,10 @@ _ACCEPTED = {
 _OBSERVATION = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["request_id", "odometer_value", "observed_at", "provider_kind", "origin"],
-    "description": "Exactly one of vin and plate. provider_id, if given, must be the key's.",
+    "required": ["request_id", "odometer_value", "observed_at"],
+    "description": "Exactly one of vin and plate. provider_id and provider_kind, if given, must be the "
+    "key's; origin must be one of the key's (required when the key has several). A claim of another is a "
+    "403: they set the reading's weight in the trend.",
     "properties": {
         "request_id": _REQUEST_ID,
         "vin": {"type": "string", "pattern": "^[A-Za-z0-9]{1,32}$"},

@@ -45,7 +45,9 @@ from schemas.records import (
     CorrectionChannel,
     CorrectionRequest,
     OdometerReading,
+    Origin,
     PlateOdometerReading,
+    ProviderKind,
     ReadingConfirmation,
 )
 
@@ -73,6 +75,8 @@ _CORRECTION_FIELDS = frozenset(
      "justification"}
 )  # fmt: skip
 _CONFIRMATION_FIELDS = frozenset({"note"})
+_KINDS = frozenset(k.value for k in ProviderKind)
+_ORIGINS = frozenset(o.value for o in Origin)
 _TIME_FIELDS = frozenset({"observed_at", "corrected_observed_at"})
 _TIMEZONE_RE = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
 
@@ -177,12 +181,25 @@ class _Checker:
 _REQUEST_ID_RULE = "a client request id: 1-100 characters of A-Z a-z 0-9 . _ : -"
 
 
-def parse_observation(body: Any, provider_id: str, submitted_at: int, secret: bytes = b"") -> ParsedRequest:
-    """An observation by VIN (``OdometerReading``) or by plate (``PlateOdometerReading``) of
-    ``provider_id``, sent at ``submitted_at`` (epoch ms). Raises :class:`InvalidRequestError`.
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sends an observation, from its API key: the provider, its registered kind and the origins its
+    readings may have (``streams.http.auth``). The kind and the origin set the reading's weight in the
+    trend: a body cannot choose them."""
 
-    A ``provider_id`` in the body must be the caller's own: the shell refuses another one with 403 before
-    calling this (see :func:`claimed_provider`)."""
+    provider_id: str
+    provider_kind: ProviderKind
+    origins: frozenset[Origin]
+
+
+def parse_observation(body: Any, sender: Sender, submitted_at: int, secret: bytes = b"") -> ParsedRequest:
+    """An observation by VIN (``OdometerReading``) or by plate (``PlateOdometerReading``) of ``sender``,
+    sent at ``submitted_at`` (epoch ms). Raises :class:`InvalidRequestError`.
+
+    ``provider_kind`` is the sender's; ``origin`` is the body's or, when it leaves it out, the sender's only
+    origin. A ``provider_id``, ``provider_kind`` or ``origin`` in the body that is not the sender's is
+    refused by the shell with 403 before this is called (:func:`claimed_provider`,
+    :func:`claimed_source`)."""
     check = _Checker(body, _OBSERVATION_FIELDS)
     request_id = check.text("request_id", REQUEST_ID_RE, _REQUEST_ID_RULE, required=True)
     vin = check.text("vin", VIN_SHAPE_RE, "1-32 letters and digits (the registry checks R1 on the receipt)")
@@ -192,8 +209,12 @@ def parse_observation(body: Any, provider_id: str, submitted_at: int, secret: by
     elif "vin" in check.body and "plate" in check.body:
         check.fail("plate", "give vin or plate, not both")
     values: dict[str, Any] = {}
-    for name in ("odometer_value", "observed_at", "provider_kind", "origin"):
+    for name in ("odometer_value", "observed_at"):
         values[name] = check.typed(name, _READING_TYPES[name], required=True)
+    check.typed("provider_kind", _READING_TYPES["provider_kind"])  # a valid one is the sender's (the shell)
+    values["provider_kind"] = sender.provider_kind
+    origin = check.typed("origin", _READING_TYPES["origin"], required=len(sender.origins) != 1)
+    values["origin"] = origin if origin is not None else next(iter(sender.origins), None)
     values["unit"] = check.typed("unit", _READING_TYPES["unit"], default=_default("unit"))
     values["odometer_replaced"] = check.typed("odometer_replaced", _READING_TYPES["odometer_replaced"],
                                               default=False)  # fmt: skip
@@ -205,6 +226,7 @@ def parse_observation(body: Any, provider_id: str, submitted_at: int, secret: by
     check.done()
     key = vin if vin is not None else plate
     content = {**values, "vin": vin, "plate": plate}
+    provider_id = sender.provider_id
     event_id = event_id_for(provider_id, "observation", request_id, secret)
     common = {"event_id": event_id, "submitted_at": submitted_at, "provider_id": provider_id, **values}
     record: OdometerReading | PlateOdometerReading = (
@@ -223,6 +245,21 @@ def claimed_provider(body: Any) -> str | None:
     if isinstance(body, dict) and isinstance(body.get("provider_id"), str):
         claimed: str = body["provider_id"]
         return claimed
+    return None
+
+
+def claimed_source(body: Any, sender: Sender) -> str | None:
+    """Why a body's ``provider_kind`` or ``origin`` is not ``sender``'s to claim (the shell answers 403),
+    or ``None``. Either field may be left out; a value that is no kind or origin at all is the parser's
+    400."""
+    if not isinstance(body, dict):
+        return None
+    kind, origin = body.get("provider_kind"), body.get("origin")
+    if kind in _KINDS and kind != sender.provider_kind.value:
+        return f"provider_kind must be {sender.provider_kind.value}, the kind registered for your API key"
+    if origin in _ORIGINS and origin not in {o.value for o in sender.origins}:
+        allowed = ", ".join(sorted(o.value for o in sender.origins))
+        return f"origin must be one of the origins registered for your API key: {allowed}"
     return None
 
 

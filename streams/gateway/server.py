@@ -19,7 +19,7 @@ from aiohttp import web
 
 from streams.gateway.kafka import EventProducer, ReceiptFollower
 from streams.gateway.service import DEVELOPMENT_ID_SECRET, Gateway
-from streams.http.auth import ApiKeys
+from streams.http.auth import ApiKeys, ApiKeysError
 from streams.http.secrets import load_secret
 from streams.kafka.clients import build_codec
 from streams.kafka.topics import PipelineTopics
@@ -39,9 +39,25 @@ def gateway_id_secret(settings: Settings) -> bytes:
     return secret
 
 
+def gateway_keys(settings: Settings) -> ApiKeys:
+    """The API keys of ``settings``; :class:`~streams.http.auth.ApiKeysError` for a bad file, or one with a
+    provider key that does not say its ``provider_kind`` (the gateway takes a reading's kind and origin
+    from its sender's key)."""
+    keys = ApiKeys.from_file(settings.api_keys_file)
+    unkinded = keys.providers_without_kind()
+    if unkinded:
+        listed = ", ".join(unkinded[:10]) + (f" and {len(unkinded) - 10} more" if len(unkinded) > 10 else "")
+        raise ApiKeysError(
+            f"{settings.api_keys_file}: provider keys without a provider_kind ({listed}): the gateway takes "
+            "a reading's provider kind and origin from its key, never from the body; add \"provider_kind\" "
+            "(and \"origins\" when not the kind's usual ones) to each"
+        )
+    return keys
+
+
 async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGTERM/SIGINT (or until cancelled); ``ready`` is set once the port is open."""
-    keys = ApiKeys.from_file(settings.api_keys_file)
+    keys = gateway_keys(settings)
     id_secret = gateway_id_secret(settings)
     codec = build_codec(settings)
     loop = asyncio.get_running_loop()

@@ -71,7 +71,9 @@ from streams.gateway.requests import (
     FieldError,
     InvalidRequestError,
     ParsedRequest,
+    Sender,
     claimed_provider,
+    claimed_source,
     parse_confirmation,
     parse_correction,
     parse_observation,
@@ -283,11 +285,17 @@ class Gateway:
 
     async def observe(self, request: web.Request, principal: Principal) -> web.StreamResponse:
         provider = principal.provider_id or ""
+        if principal.provider_kind is None:  # refused at start (run); a key file changed under a test
+            return error(403, "this API key has no registered provider_kind: ask the registry to add it")
+        sender = Sender(provider, principal.provider_kind, principal.origins)
         body = await self._body(request)
         claimed = claimed_provider(body)
         if claimed is not None and claimed != provider:
             return error(403, "provider_id must be the enterprise number of your API key")
-        parsed = parse_observation(body, provider, self.clock_ms(), self.id_secret)
+        not_yours = claimed_source(body, sender)
+        if not_yours is not None:
+            return error(403, not_yours)
+        parsed = parse_observation(body, sender, self.clock_ms(), self.id_secret)
         record = parsed.record
         topic = self.topics.readings if isinstance(record, OdometerReading) else self.topics.plate_readings
         assert isinstance(record, OdometerReading | PlateOdometerReading)

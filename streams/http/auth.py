@@ -18,7 +18,16 @@ name neither the VIN nor the provider asked about (nothing about a vehicle leaks
 The keys file (``Settings.api_keys_file``) is JSON::
 
     {"keys": [{"name": "dealer-1", "role": "dealer", "key_sha256": "<hex of SHA-256 of the key>"},
-              {"name": "garage-7", "role": "provider", "provider_id": "0123456789", "key": "<key>"}]}
+              {"name": "garage-7", "role": "provider", "provider_id": "0123456789",
+               "provider_kind": "GARAGE", "key": "<key>"},
+              {"name": "oem-1", "role": "provider", "provider_id": "0400000001",
+               "provider_kind": "MANUFACTURER", "origins": ["CONNECTED_VEHICLE"], "key_sha256": "…"}]}
+
+A provider key names the provider it speaks for: its enterprise number (``provider_id``), its kind
+(``provider_kind``, a ``ProviderKind``) and the origins of its readings (``origins``, default
+``streams.domain.policy.ORIGINS_OF_KIND`` of its kind). The kind and the origin set a reading's weight in
+the trend, so the gateway takes them from here, never from a request body, and needs them for every
+provider key (:meth:`ApiKeys.providers_without_kind`); the worker's API, which only reads, does not.
 
 ``key_sha256`` is preferred (the file then holds no secret); ``key`` (plain) is accepted for development.
 Keys are looked up by their SHA-256 (constant time per request, whatever the number of keys).
@@ -33,6 +42,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from schemas.records import Origin, ProviderKind
+from streams.domain.policy import ORIGINS_OF_KIND
 
 
 class Role(StrEnum):
@@ -66,6 +78,10 @@ class Principal:
     name: str
     role: Role
     provider_id: str | None = None
+    provider_kind: ProviderKind | None = None
+    """The registered kind of the provider (provider keys; ``None``: not given in the keys file)."""
+    origins: frozenset[Origin] = frozenset()
+    """The origins its readings may have (empty unless ``provider_kind`` is given)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +119,15 @@ class ApiKeys:
                 raise ApiKeysError(f"keys[{index}] ({name}): a provider key must name its provider_id")
             if digest in found:
                 raise ApiKeysError(f"keys[{index}] ({name}): the same key is listed twice")
-            found[digest] = Principal(name, role, str(provider_id) if provider_id else None)
+            kind, origins = _source(entry, f"keys[{index}] ({name})") if role is Role.PROVIDER else (None, ())
+            found[digest] = Principal(name, role, str(provider_id) if provider_id else None, kind,
+                                      frozenset(origins))  # fmt: skip
         return cls(found)
+
+    def providers_without_kind(self) -> list[str]:
+        """The names of the provider keys that do not say their ``provider_kind`` (sorted)."""
+        return sorted(p.name for p in self._by_digest.values() if p.role is Role.PROVIDER and p.provider_kind
+                      is None)  # fmt: skip
 
     @classmethod
     def from_file(cls, path: str | Path) -> ApiKeys:
@@ -129,6 +152,29 @@ class ApiKeys:
         if principal is None:
             raise UNAUTHENTICATED
         return principal
+
+
+def _source(entry: Mapping[str, Any], where: str) -> tuple[ProviderKind | None, frozenset[Origin]]:
+    """A provider key's ``provider_kind`` and ``origins`` (default: those of its kind)."""
+    raw_kind = entry.get("provider_kind")
+    if raw_kind is None:
+        if entry.get("origins") is not None:
+            raise ApiKeysError(f"{where}: origins without a provider_kind")
+        return None, frozenset()
+    try:
+        kind = ProviderKind(raw_kind)
+    except ValueError:
+        known = ", ".join(ProviderKind)
+        raise ApiKeysError(f"{where}: provider_kind {raw_kind!r} is not one of {known}") from None
+    raw_origins = entry.get("origins")
+    if raw_origins is None:
+        return kind, ORIGINS_OF_KIND[kind]
+    if not isinstance(raw_origins, list) or not raw_origins:
+        raise ApiKeysError(f"{where}: origins must be a non-empty list of {', '.join(Origin)}")
+    try:
+        return kind, frozenset(Origin(o) for o in raw_origins)
+    except ValueError:
+        raise ApiKeysError(f"{where}: origins {raw_origins!r}: each one of {', '.join(Origin)}") from None
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:

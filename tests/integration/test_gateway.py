@@ -37,10 +37,11 @@ pytestmark = pytest.mark.integration
 GARAGE = "0412345678"
 OTHER_GARAGE = "0498765432"
 BUSY_GARAGE = "0400000003"
+GARAGE_KIND = {"role": "provider", "provider_kind": "GARAGE"}
 KEYS = {
-    "garage": {"role": "provider", "provider_id": GARAGE, "key": "gw-garage-key"},
-    "other": {"role": "provider", "provider_id": OTHER_GARAGE, "key": "gw-other-key"},
-    "busy": {"role": "provider", "provider_id": BUSY_GARAGE, "key": "gw-busy-key"},
+    "garage": {**GARAGE_KIND, "provider_id": GARAGE, "key": "gw-garage-key"},
+    "other": {**GARAGE_KIND, "provider_id": OTHER_GARAGE, "key": "gw-other-key"},
+    "busy": {**GARAGE_KIND, "provider_id": BUSY_GARAGE, "key": "gw-busy-key"},
     "operator": {"role": "operator", "key": "gw-operator-key"},
     "dealer": {"role": "dealer", "key": "gw-dealer-key"},
 }
@@ -216,7 +217,7 @@ def test_bad_input_is_400_naming_every_field(setup: Setup) -> None:
     answer = setup.gateway.call("POST", "/observations", ME, body)
     assert answer.status == 400
     fields = {e["field"]: e["rule"] for e in answer.body["errors"]}
-    assert set(fields) == {"request_id", "odometer_value", "observed_at", "origin", "provider_kind", "colour"}
+    assert set(fields) == {"request_id", "odometer_value", "observed_at", "origin", "colour"}
     assert "time zone" in fields["observed_at"] and "WORKSHOP" in fields["origin"]
     not_json = setup.gateway.call("POST", "/observations", ME, raw=b"{not json")
     assert not_json.status == 400 and not_json.body["errors"][0]["field"] == "body"
@@ -232,6 +233,9 @@ def test_bad_input_is_400_naming_every_field(setup: Setup) -> None:
     assert setup.gateway.call("POST", "/observations", KEYS["dealer"]["key"], body).status == 403
     spoof = observation("dms-spoof", 1, provider_id=OTHER_GARAGE)
     assert setup.gateway.call("POST", "/observations", ME, spoof).status == 403
+    for claim in ({"provider_kind": "INSPECTION_BODY"}, {"origin": "CONNECTED_VEHICLE"}):  # a garage's key
+        outvote = setup.gateway.call("POST", "/observations", ME, {**observation("dms-outvote", 1), **claim})
+        assert outvote.status == 403 and next(iter(claim)) in outvote.body["error"]
     pending = setup.gateway.call("GET", f"/observations/{uuid.uuid4()}", ME)
     assert pending.status == 200 and pending.body["status"] == "PENDING"
 

@@ -16,9 +16,12 @@ from schemas.records import (
     ReadingConfirmation,
     Unit,
 )
+from streams.domain.policy import ORIGINS_OF_KIND
 from streams.gateway.requests import (
     InvalidRequestError,
+    Sender,
     claimed_provider,
+    claimed_source,
     event_id_for,
     parse_confirmation,
     parse_correction,
@@ -27,6 +30,8 @@ from streams.gateway.requests import (
 )
 
 GARAGE = "0412345678"
+SENDER = Sender(GARAGE, ProviderKind.GARAGE, frozenset({Origin.WORKSHOP}))
+OEM = Sender("0400000001", ProviderKind.MANUFACTURER, ORIGINS_OF_KIND[ProviderKind.MANUFACTURER])
 NOW = 1_763_890_000_000
 VIN = "WVWZZZ1KZAW200001"
 
@@ -48,7 +53,7 @@ def errors_of(call: Any) -> dict[str, str]:
 
 
 def test_a_vin_observation_becomes_the_contract_reading() -> None:
-    parsed = parse_observation(body(), GARAGE, NOW)
+    parsed = parse_observation(body(), SENDER, NOW)
     record = parsed.record
     assert isinstance(record, OdometerReading)
     assert record == OdometerReading(
@@ -62,33 +67,33 @@ def test_a_vin_observation_becomes_the_contract_reading() -> None:
 
 
 def test_a_plate_observation_becomes_a_plate_reading() -> None:
-    parsed = parse_observation(body(vin=None, plate="1-ABC-123", unit="MILES", counter_digits=5), GARAGE, NOW)
+    parsed = parse_observation(body(vin=None, plate="1-ABC-123", unit="MILES", counter_digits=5), SENDER, NOW)
     assert isinstance(parsed.record, PlateOdometerReading)
     assert parsed.record.plate == "1-ABC-123" and parsed.record.unit is Unit.MILES
     assert parsed.record.counter_digits == 5
 
 
 def test_ids_are_stable_per_provider_kind_and_request() -> None:
-    first = parse_observation(body(), GARAGE, NOW)
-    later = parse_observation(body(), GARAGE, NOW + 60_000)
+    first = parse_observation(body(), SENDER, NOW)
+    later = parse_observation(body(), SENDER, NOW + 60_000)
     assert first.record.event_id == later.record.event_id  # a repeat is the same event
     assert first.digest == later.digest  # the arrival time is not content
-    assert parse_observation(body(odometer_value=95_001), GARAGE, NOW).digest != first.digest
-    assert parse_observation(body(), "0498765432", NOW).record.event_id != first.record.event_id
+    assert parse_observation(body(odometer_value=95_001), SENDER, NOW).digest != first.digest
+    another = Sender("0498765432", ProviderKind.GARAGE, SENDER.origins)
+    assert parse_observation(body(), another, NOW).record.event_id != first.record.event_id
     assert event_id_for(GARAGE, "correction", "dms-4711") != first.record.event_id
 
 
 def test_every_bad_field_is_named_with_its_rule() -> None:
     bad = body(
         request_id="with space", odometer_value="12a", observed_at="2025-11-23T09:30:00", origin="GARAGE",
-        provider_kind=None, colour="red", counter_digits=12, odometer_replaced="yes",
+        colour="red", counter_digits=12, odometer_replaced="yes",
     )  # fmt: skip
-    errors = errors_of(lambda: parse_observation(bad, GARAGE, NOW))
+    errors = errors_of(lambda: parse_observation(bad, SENDER, NOW))
     assert set(errors) == {
-        "request_id", "odometer_value", "observed_at", "origin", "provider_kind", "colour", "counter_digits",
+        "request_id", "odometer_value", "observed_at", "origin", "colour", "counter_digits",
         "odometer_replaced",
     }  # fmt: skip
-    assert errors["provider_kind"] == "required"
     assert "time zone" in errors["observed_at"] and "expected integer" in errors["odometer_value"]
     assert "WORKSHOP" in errors["origin"] and errors["colour"].startswith("unknown field")
 
@@ -110,18 +115,18 @@ def test_every_bad_field_is_named_with_its_rule() -> None:
     ],
 )
 def test_shape_rules(changes: dict[str, Any], field: str) -> None:
-    assert field in errors_of(lambda: parse_observation(body(**changes), GARAGE, NOW))
+    assert field in errors_of(lambda: parse_observation(body(**changes), SENDER, NOW))
 
 
 def test_registry_rules_are_left_to_the_receipt() -> None:
     # R1 (17 ISO 3779 characters) and R17 (not in the future) come back with error numbers on the receipt.
     parsed = parse_observation(body(vin="WVWZZZ1KZAW2000O1X", odometer_value=-5,
-                                    observed_at="2099-01-01T00:00:00Z"), GARAGE, NOW)  # fmt: skip
+                                    observed_at="2099-01-01T00:00:00Z"), SENDER, NOW)  # fmt: skip
     assert isinstance(parsed.record, OdometerReading) and parsed.record.odometer_value == -5
 
 
 def test_a_body_that_is_not_an_object() -> None:
-    assert "body" in errors_of(lambda: parse_observation([1, 2], GARAGE, NOW))
+    assert "body" in errors_of(lambda: parse_observation([1, 2], SENDER, NOW))
     assert claimed_provider({"provider_id": "0498765432"}) == "0498765432"
     assert claimed_provider([]) is None
 
@@ -185,5 +190,39 @@ def test_with_the_gateways_secret_event_ids_repeat_but_cannot_be_computed_from_p
     assert event_id_for("0498765432", "observation", "dms-4711", secret) != first
     assert event_id_for(GARAGE, "correction", "dms-4711", secret) != first
     assert str(uuid.UUID(first)) == first and uuid.UUID(first).version == 4
-    parsed = parse_observation(body(), GARAGE, NOW, secret)
+    parsed = parse_observation(body(), SENDER, NOW, secret)
     assert parsed.record.event_id == first
+
+
+def test_the_kind_and_origin_come_from_the_senders_key() -> None:
+    """A garage cannot weigh its reading as an inspection body's (weight 3), nor escape R2 as a connected
+    car or a foreign history: the kind is the key's, and the origin one of the key's."""
+    quiet = parse_observation(body(provider_kind=None, origin=None), SENDER, NOW).record
+    assert isinstance(quiet, OdometerReading)
+    assert (quiet.provider_kind, quiet.origin) == (ProviderKind.GARAGE, Origin.WORKSHOP)  # the only origin
+    said = parse_observation(body(), SENDER, NOW).record
+    assert said == quiet  # saying the same changes nothing, not even the event id
+    assert claimed_source(body(), SENDER) is None
+    assert claimed_source(body(provider_kind="INSPECTION_BODY"), SENDER) == (
+        "provider_kind must be GARAGE, the kind registered for your API key"
+    )
+    assert "WORKSHOP" in (claimed_source(body(origin="INSPECTION"), SENDER) or "")
+    assert claimed_source(body(origin="CONNECTED_VEHICLE"), SENDER) is not None
+    assert "provider_kind" in errors_of(lambda: parse_observation(body(provider_kind="garage"), SENDER, NOW))
+    assert claimed_source([1], SENDER) is None  # not an object: the parser names it
+    # A sender with two origins names one; the kind still comes from its key.
+    assert errors_of(lambda: parse_observation(body(provider_kind=None, origin=None), OEM, NOW)) == {
+        "origin": "required"
+    }
+    connected = parse_observation(body(provider_kind=None, origin="CONNECTED_VEHICLE"), OEM, NOW).record
+    assert isinstance(connected, OdometerReading)
+    assert connected.provider_kind is ProviderKind.MANUFACTURER
+    assert connected.origin is Origin.CONNECTED_VEHICLE
+    assert claimed_source(body(provider_kind=None, origin="WORKSHOP"), OEM) is not None
+
+
+def test_a_kind_or_origin_that_is_none_at_all_is_a_400_not_a_403() -> None:
+    assert claimed_source(body(provider_kind="MECHANIC", origin="GARAGE"), SENDER) is None
+    nonsense = body(provider_kind="MECHANIC", origin="GARAGE")
+    errors = errors_of(lambda: parse_observation(nonsense, SENDER, NOW))
+    assert set(errors) == {"provider_kind", "origin"} and "GARAGE" in errors["provider_kind"]

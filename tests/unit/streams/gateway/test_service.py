@@ -47,8 +47,9 @@ def run(test: Test, **settings: Any) -> None:
     async def main() -> None:
         broker = Broker()
         keys = ApiKeys.from_entries([
-            {"role": "provider", "provider_id": GARAGE, "key": "mine"},
-            {"role": "provider", "provider_id": OTHER, "key": "theirs"},
+            {"role": "provider", "provider_id": GARAGE, "provider_kind": "GARAGE", "key": "mine"},
+            {"role": "provider", "provider_id": OTHER, "provider_kind": "GARAGE", "key": "theirs"},
+            {"role": "provider", "provider_id": "0400000009", "key": "unkinded"},
         ])  # fmt: skip
         base = dataclasses.replace(Settings.from_env({}), topic_prefix="t.", **settings)
         gateway = Gateway(base, keys, broker.publish, Codec(), clock_ms=lambda: 1_763_890_000_000)
@@ -169,5 +170,28 @@ def test_a_body_that_is_not_utf8_or_an_id_with_a_newline_is_a_400_naming_the_fie
         assert newline.headers["X-Content-Type-Options"] == "nosniff"
         assert newline.headers["Cache-Control"] == "no-store"
         assert broker.sent == []
+
+    run(test)
+
+
+def test_a_garage_cannot_claim_another_kind_or_origin() -> None:
+    """The kind and origin set the reading's weight (an inspection body's outvotes a garage's): they are the
+    key's. A claim of another is a 403 and nothing reaches Kafka; leaving them out takes the key's."""
+
+    async def test(client: TestClient[Any, Any], gateway: Gateway, broker: Broker) -> None:
+        for claim in ({"provider_kind": "INSPECTION_BODY"}, {"origin": "INSPECTION"},
+                      {"origin": "CONNECTED_VEHICLE"}, {"origin": "FOREIGN_HISTORY"}):  # fmt: skip
+            refused = await client.post("/observations", json={**BODY, **claim}, headers=HEADERS)
+            assert refused.status == 403, claim
+            assert next(iter(claim)) in (await refused.json())["error"]
+        assert broker.sent == []
+        unkinded = await client.post("/observations", json=BODY, headers={"Authorization": "Bearer unkinded"})
+        assert unkinded.status == 403 and "provider_kind" in (await unkinded.json())["error"]
+        plain = {k: v for k, v in BODY.items() if k not in ("provider_kind", "origin")}
+        accepted = await client.post("/observations", json=plain, headers=HEADERS)
+        assert accepted.status == 202
+        ((_, _, value),) = broker.sent
+        reading = decode(value, OdometerReading)
+        assert (reading.provider_kind.value, reading.origin.value) == ("GARAGE", "WORKSHOP")
 
     run(test)
