@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -44,7 +45,9 @@ from streams.domain.state import VehicleState
 from streams.http import forwarding
 from streams.http.auth import Access, ApiKeys, AuthError, Principal, Role, authorize, presented_key
 from streams.http.forwarding import FORWARDED_HEADER
-from streams.http.responses import error, security_headers, wall_clock_ms
+from streams.http.guard import read_body
+from streams.http.limits import AuthThrottle
+from streams.http.responses import client_address, error, security_headers, too_many, wall_clock_ms
 
 VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
 PROVIDER_RE = re.compile(r"^[0-9]{10}$")
@@ -176,7 +179,15 @@ class CarPassApi:
         forward: Forward = answer_here,
         forward_secret: bytes | None = None,
         new_event_id: Callable[[], str] = _new_event_id,
+        auth_throttle: AuthThrottle | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        body_timeout_s: float | None = 10.0,
     ) -> None:
+        """``auth_throttle``: failed authentications per client address (default: 20, then 6 a minute);
+        ``body_timeout_s``: the deadline of a request body (``None``: none)."""
+        self.body_timeout_s = body_timeout_s
+        self.auth_throttle = auth_throttle if auth_throttle is not None else AuthThrottle(20, 6.0)
+        self.monotonic = monotonic
         self.source = source
         self.forward_secret = forward_secret
         self.keys = keys
@@ -190,11 +201,19 @@ class CarPassApi:
     def _guarded(self, route: Route, handler: RoleHandler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
             marker = request.headers.get(FORWARDED_HEADER)
+            address, now = client_address(request), self.monotonic()
+            blocked = self.auth_throttle.blocked(address, now)
+            if blocked > 0:
+                return too_many(blocked, "too many failed authentications from this address")
             try:
                 if marker is None:
                     principal = self.keys.authenticate(presented_key(request.headers))
                 else:  # another worker of the group asks, on behalf of the client it authenticated
                     principal = await self._forwarded_for(request, marker)
+            except AuthError as refused:  # an unknown key, or a forward that does not verify
+                self.auth_throttle.failed(address, now)
+                return error(refused.status, refused.message)
+            try:
                 authorize(principal, route.access, request.match_info.get("id"))
             except AuthError as refused:
                 return error(refused.status, refused.message)
@@ -218,7 +237,7 @@ class CarPassApi:
         :class:`AuthError` when it does not verify or this worker has no forward secret."""
         if self.forward_secret is None:
             raise forwarding.NOT_AUTHENTIC
-        body = await request.read()
+        body = await read_body(request, self.body_timeout_s)
         return forwarding.verify(self.forward_secret, marker, request.method, str(request.rel_url), body,
                                  self.clock())  # fmt: skip
 

@@ -20,6 +20,7 @@ from yarl import URL
 from streams.http import forwarding
 from streams.http.auth import Principal
 from streams.http.forwarding import FORWARDED_HEADER
+from streams.http.guard import read_body
 from streams.http.responses import error, wall_clock_ms
 
 FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=5)
@@ -55,11 +56,13 @@ def owned_here(app: Any, table_name: str, key: bytes, partitions: int) -> bool:
 
 
 def make_forward(
-    app: Any, tables: dict[str, str], partitions: int, secret: bytes, clock: Callable[[], int] = wall_clock_ms
+    app: Any, tables: dict[str, str], partitions: int, secret: bytes,
+    clock: Callable[[], int] = wall_clock_ms, body_timeout_s: float | None = 10.0,
 ) -> Callable[[web.Request, str, str, Principal], Any]:
     """Table routing: answer here when this worker owns ``key``'s partition, else proxy the request on behalf
     of its principal, signed with the group's ``secret`` (``streams.http.forwarding``), without the client's
-    key. ``partitions``: the partition count of the tables (``settings.partitions``)."""
+    key. ``partitions``: the partition count of the tables (``settings.partitions``); ``body_timeout_s``:
+    the deadline of the request's body."""
 
     async def forward(
         request: web.Request, table: str, key: str, principal: Principal
@@ -71,7 +74,7 @@ def make_forward(
         if (dest.host, dest.port) == (own.host, own.port):
             return None
         url = request.url.with_host(dest.host).with_port(dest.port)
-        body_in = await request.read()
+        body_in = await read_body(request, body_timeout_s)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED}
         headers[FORWARDED_HEADER] = forwarding.sign(secret, principal, request.method, str(request.rel_url),
                                                     body_in, clock())  # fmt: skip

@@ -40,6 +40,7 @@ from projections.routing import make_forward, owned_here
 from projections.steps import IssuanceRecorder, ProviderRekey, QualityFolder, ViewPublisher
 from projections.views import state_as_of
 from streams.http.auth import ApiKeys
+from streams.http.limits import AuthThrottle
 from streams.http.secrets import load_secret
 from streams.settings import Settings
 from streams.state.codec import decode_state
@@ -167,11 +168,14 @@ def install(ctx: AppContext) -> None:
 
     source = TableViewSource(ctx.tables["vehicles"], quality_table, issued_table, issuances, settled, owns,
                              routing=app.router.tables_metadata)  # fmt: skip
+    body_timeout_s = settings.http_idle_timeout_s or None
     api = CarPassApi(
         source,
         ApiKeys.from_file(settings.api_keys_file),
         signer,
-        forward=make_forward(app, tables, settings.partitions, secret),
+        forward=make_forward(app, tables, settings.partitions, secret, body_timeout_s=body_timeout_s),
         forward_secret=secret,
+        auth_throttle=AuthThrottle(settings.http_auth_failures_burst, settings.http_auth_failures_per_minute),
+        body_timeout_s=body_timeout_s,
     )
     ctx.add_routes(api.route_defs())

@@ -165,6 +165,19 @@ class Settings:
     """PEM private key of the client certificate."""
     kafka_ssl_key_password: str = dataclasses.field(default="", repr=False)
     """Password of an encrypted client key: a secret, like the SASL password."""
+    # --- both HTTP services: the worker's API and the gateway (streams/http) ---
+    http_auth_failures_burst: int = 20
+    """Failed authentications (unknown API keys, forged forwards) one client address may make at once; then
+    ``http_auth_failures_per_minute``, and beyond that every request from it is answered 429 (``Retry-After``)
+    before its key is looked at."""
+    http_auth_failures_per_minute: float = 6.0
+    """Failed authentications a minute one client address may make after its burst; 0: no throttle."""
+    http_max_connections: int = 1000
+    """Open connections one process serves at once (the worker's port also answers health checks and
+    ``/metrics``); a connection beyond is closed at once. 0: no cap."""
+    http_idle_timeout_s: float = 10.0
+    """Seconds a connection may take to send a complete request head (or a request's body), and may stay
+    idle between requests, before it is closed. 0: no deadline."""
     # --- the inflow gateway (``carpass gateway``, streams/gateway) ---
     gateway_bind: str = "127.0.0.1"
     """Address the HTTP gateway listens on; 0.0.0.0 to serve other hosts."""

@@ -20,6 +20,7 @@ from aiohttp import web
 from streams.gateway.kafka import EventProducer, ReceiptFollower
 from streams.gateway.service import DEVELOPMENT_ID_SECRET, Gateway
 from streams.http.auth import ApiKeys, ApiKeysError
+from streams.http.guard import GuardedSite
 from streams.http.secrets import load_secret
 from streams.kafka.clients import build_codec
 from streams.kafka.topics import PipelineTopics
@@ -72,7 +73,7 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
     try:
         await loop.run_in_executor(None, follower.start)
         await runner.setup()
-        await web.TCPSite(runner, settings.gateway_bind, settings.gateway_port).start()
+        await GuardedSite(runner, settings.gateway_bind, settings.gateway_port, gateway.connections).start()
         print(
             f"carpass gateway: http://{settings.gateway_bind}:{settings.gateway_port} "
             f"(topic prefix {settings.topic_prefix!r}, receipts of the last "

@@ -51,7 +51,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -80,8 +79,9 @@ from streams.gateway.requests import (
     parse_wait,
 )
 from streams.http.auth import Access, ApiKeys, AuthError, Principal, Role, authorize, presented_key
-from streams.http.limits import RateLimiter
-from streams.http.responses import error, security_headers, wall_clock_ms
+from streams.http.guard import ConnectionGuard, read_body
+from streams.http.limits import AuthThrottle, RateLimiter
+from streams.http.responses import client_address, error, security_headers, too_many, wall_clock_ms
 from streams.kafka.topics import PipelineTopics
 from streams.settings import Settings
 
@@ -158,6 +158,9 @@ class Gateway:
         self.max_wait_s = settings.gateway_max_wait_s
         self.index = ReceiptIndex(settings.gateway_receipts_max)
         self.limiter = RateLimiter(settings.gateway_rate_per_s, settings.gateway_burst)
+        self.auth_throttle = AuthThrottle(settings.http_auth_failures_burst,
+                                          settings.http_auth_failures_per_minute)  # fmt: skip
+        self.connections = ConnectionGuard(settings.http_max_connections, settings.http_idle_timeout_s)
         self.health: Callable[[], dict[str, Any]] = lambda: {"caught_up": True}
         self._waiters: dict[str, list[asyncio.Future[Receipt | None]]] = {}
         self._seen: OrderedDict[str, str] = OrderedDict()
@@ -198,16 +201,20 @@ class Gateway:
         assert access is not None
 
         async def guarded(request: web.Request) -> web.StreamResponse:
+            address, now = client_address(request), self.monotonic()
+            blocked = self.auth_throttle.blocked(address, now)
+            if blocked > 0:
+                return too_many(blocked, "too many failed authentications from this address")
             try:
                 principal = self.keys.authenticate(presented_key(request.headers))
                 authorize(principal, access)
             except AuthError as refused:
+                if refused.status == 401:
+                    self.auth_throttle.failed(address, now)
                 return error(refused.status, refused.message)
-            wait = self.limiter.take(principal.provider_id or principal.name, self.monotonic())
+            wait = self.limiter.take(principal.provider_id or principal.name, now)
             if wait > 0:
-                retry = str(max(1, math.ceil(wait)))
-                body = {"error": f"rate limit of this provider: retry after {retry} s"}
-                return web.json_response(body, status=429, headers={"Retry-After": retry})
+                return too_many(wait, "rate limit of this provider")
             try:
                 return await handler(request, principal)
             except InvalidRequestError as exc:
@@ -233,13 +240,14 @@ class Gateway:
         return defs
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        """The routes, behind :attr:`connections`' middleware (its deadlines hold on a ``GuardedSite``)."""
+        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self.connections.middleware])
         app.add_routes(self.route_defs())
         app.on_response_prepare.append(security_headers)
         return app
 
     async def _body(self, request: web.Request, *, optional: bool = False) -> Any:
-        raw = await request.read()
+        raw = await read_body(request, self.connections.idle_timeout_s or None)
         try:  # JSON is UTF-8 (RFC 8259), whatever charset the request declares
             text = raw.decode("utf-8")
         except UnicodeDecodeError:

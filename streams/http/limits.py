@@ -63,3 +63,25 @@ class RateLimiter:
             return 0.0
         bucket = self._bucket(key, now_s)
         return 0.0 if bucket.tokens >= 1.0 else (1.0 - bucket.tokens) / self.rate_per_s
+
+
+class AuthThrottle:
+    """Failed authentications per client address (unknown keys, forged forwards): after ``burst`` failures,
+    ``per_minute`` more a minute; beyond, every request from that address is answered 429 before its key is
+    looked at, until the address has a failure to spare again. Guessing keys from one address is then
+    ``per_minute`` tries a minute; a client with a right key that fails a few times is not slowed.
+
+    Per process, by the TCP peer address (``request.remote``): a reverse proxy in front makes every client
+    one address, so there the proxy must throttle (``X-Forwarded-For`` is not trusted: any client sets it).
+    ``per_minute`` <= 0 disables it."""
+
+    def __init__(self, burst: int, per_minute: float, max_addresses: int = 100_000) -> None:
+        self._limiter = RateLimiter(per_minute / 60.0, burst, max_addresses)
+
+    def blocked(self, address: str, now_s: float) -> float:
+        """Seconds until ``address`` may try again (0.0: it may now)."""
+        return self._limiter.wait(address, now_s)
+
+    def failed(self, address: str, now_s: float) -> None:
+        """``address`` presented a key (or a forward) that does not authenticate."""
+        self._limiter.take(address, now_s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from aiohttp import web
@@ -10,6 +11,18 @@ from aiohttp import web
 def error(status: int, message: str) -> web.Response:
     """``{"error": message}`` with ``status``."""
     return web.json_response({"error": message}, status=status)
+
+
+def too_many(wait_s: float, message: str) -> web.Response:
+    """A 429 with ``Retry-After`` (whole seconds, at least 1)."""
+    retry = str(max(1, math.ceil(wait_s)))
+    return web.json_response({"error": f"{message}: retry after {retry} s"}, status=429,
+                             headers={"Retry-After": retry})  # fmt: skip
+
+
+def client_address(request: web.BaseRequest) -> str:
+    """The TCP peer of ``request`` (never a header a client writes)."""
+    return request.remote or "unknown"
 
 
 def wall_clock_ms() -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -165,6 +166,10 @@ def views_complete(messages: list[Any]) -> bool:
     return all(k in latest and decode(latest[k], OkLabelView).reading_count == 6 for k in VINS)
 
 
+IDLE_S = 3.0
+"""The workers' ``CARPASS_HTTP_IDLE_TIMEOUT_S`` here (10 s by default)."""
+
+
 @pytest.fixture(scope="module")
 def world(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data = tmp_path_factory.mktemp("api")
@@ -172,7 +177,8 @@ def world(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     keys_file.write_text(json.dumps({"keys": [{"name": n, **e} for n, e in KEYS.items()]}))
     key_file.write_bytes(CertificateSigner.generate().private_pem())
     with pipeline(kafka_bootstrap, data, api_keys_file=str(keys_file),
-                  certificate_signing_key_file=str(key_file)) as p:  # fmt: skip
+                  certificate_signing_key_file=str(key_file),
+                  http_idle_timeout_s=str(IDLE_S)) as p:  # fmt: skip
         feed = Feeder(p)
         worker = p.start("api", projections=True)
         feed.records(registrations())
@@ -295,6 +301,17 @@ def test_every_role_against_every_route(world: World, route: Route) -> None:
     if route.name == "quality":  # a provider key is bound to its own provider id
         other = call(world.port, "GET", path_of(route, provider=OTHER_GARAGE), "provider")
         assert other.status == 403 and OTHER_GARAGE not in other.text
+
+
+def test_the_workers_port_closes_a_half_sent_request_and_keeps_serving(world: World) -> None:
+    """Slowloris: a client that sends part of a request head and waits is closed after the idle deadline;
+    health and the API are served meanwhile (the same port)."""
+    with socket.create_connection(("127.0.0.1", world.port), timeout=30) as slow:
+        slow.sendall(b"GET /metrics HTTP/1.1\r\nHost: worker\r\nX-Slow: ")
+        started = time.monotonic()
+        assert call(world.port, "GET", f"/vehicles/{CLEAN}/history", "dealer").status == 200
+        assert slow.recv(65536) == b""  # closed by the worker, not by the timeout of this socket
+        assert IDLE_S - 0.5 <= time.monotonic() - started < 20
 
 
 def test_refusals_do_not_reveal_whether_a_vehicle_exists(world: World) -> None:

@@ -53,6 +53,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from schemas.codec import Codec
 from streams.domain.policy import DEFAULT_POLICY, Policy
+from streams.http.guard import ConnectionGuard
 from streams.http.responses import security_headers
 from streams.kafka.clients import bootstrap_servers, build_codec, kafka_security, ssl_context
 from streams.kafka.topics import PipelineTopics
@@ -471,6 +472,8 @@ def build_app(
     _plate_agents(context)
     _metrics_page(context)
     patches.on_response_prepare(app, security_headers)
+    patches.guard_web_connections(app, ConnectionGuard(settings.http_max_connections,
+                                                       settings.http_idle_timeout_s))  # fmt: skip
     _rebalance_metrics(context)
     for extend in extensions:
         extend(context)

@@ -26,6 +26,9 @@ commits`                               ``_committed_offset``, ``_read_offset``  
 :func:`table_dbs`                      ``Store._dbs``                                the table-keys gauge
 :func:`add_routes`,                    ``Web.web_app`` (aiohttp application)         the API's routes,
 :func:`on_response_prepare`                                                          security headers
+:func:`guard_web_connections`          ``Web._transport_handlers``, ``Web._runner``  a connection cap, and
+                                                                                     half-sent requests
+                                                                                     closed (slowloris)
 :func:`stop_within`                    mode ``Worker._schedule_shutdown``            SIGTERM with the broker
                                                                                      down hung for minutes
 :func:`fetch_position`                 ``AIOKafkaConsumerThread._ensure_consumer``,  event-time order: has a
@@ -350,6 +353,18 @@ def on_response_prepare(app: Any, handler: Any) -> None:
     """Call ``handler(request, response)`` before every response of the Faust web server of ``app`` (its own
     pages included)."""
     app.web.web_app.on_response_prepare.append(handler)
+
+
+def guard_web_connections(app: Any, guard: Any) -> None:
+    """Serve the Faust web server of ``app`` through ``guard`` (a ``streams.http.guard.ConnectionGuard``):
+    its TCP site becomes a ``GuardedSite`` on the same bind address and port, and the guard's middleware
+    runs first. Call before the app starts (aiohttp freezes its middlewares then)."""
+    from streams.http.guard import GuardedSite
+
+    web = app.web
+    web.web_app.middlewares.insert(0, guard.middleware)
+    conf = app.conf
+    web._transport_handlers["tcp"] = lambda: GuardedSite(web._runner, conf.web_bind, conf.web_port, guard)
 
 
 def add_routes(app: Any, routes: Iterable[Any]) -> None:

@@ -18,6 +18,8 @@ from projections.views import certificate_view
 from schemas.records import RecallState
 from streams.domain.state import RecallFact
 from streams.http.auth import ApiKeys, Role
+from streams.http.forwarding import FORWARDED_HEADER
+from streams.http.limits import AuthThrottle
 from streams.http.responses import SECURITY_HEADERS
 from tests.unit.projections.builders import PROVIDER, VIN, clean_old_vehicle, ms, spike
 
@@ -305,3 +307,30 @@ def test_a_worker_without_a_forward_secret_refuses_every_forward() -> None:
             assert response.status == 200
 
     with_client(check)
+
+
+def test_failed_authentications_from_one_address_are_throttled() -> None:
+    """Unknown keys and forwards that do not verify count; a known key with the wrong role does not."""
+    clock = [0.0]
+
+    async def main() -> None:
+        source = InMemoryViewSource()
+        keys = ApiKeys.from_entries([{"name": n, **e} for n, e in KEYS.items()])
+        throttle = AuthThrottle(burst=2, per_minute=6.0)
+        api = CarPassApi(source, keys, SIGNER, clock=lambda: NOW, forward_secret=b"s" * 32,
+                         auth_throttle=throttle, monotonic=lambda: clock[0])  # fmt: skip
+        path = f"/vehicles/{VIN}/history"
+        async with TestClient(TestServer(api.application())) as client:
+            dealer = {"Authorization": f"Bearer {KEYS['dealer']['key']}"}
+            public = {"Authorization": f"Bearer {KEYS['public']['key']}"}
+            for _ in range(3):
+                assert (await client.get(path, headers=public)).status == 403  # a role: not a failure
+            assert (await client.get(path, headers={"Authorization": "Bearer guess"})).status == 401
+            forged = {FORWARDED_HEADER: "operator.1.0000"}
+            assert (await client.get(path, headers=forged)).status == 403
+            blocked = await client.get(path, headers=dealer)
+            assert blocked.status == 429 and blocked.headers["Retry-After"] == "10"
+            clock[0] += 10.0
+            assert (await client.get(path, headers=dealer)).status == 404  # unknown VIN: served again
+
+    asyncio.run(main())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from schemas.records import Issue, Receipt, ReceiptStatus, Severity
 from streams.gateway.receipts import ReceiptIndex, receipt_json
-from streams.http.limits import RateLimiter
+from streams.http.limits import AuthThrottle, RateLimiter
 
 
 def test_a_bucket_allows_its_burst_then_the_rate() -> None:
@@ -56,3 +58,22 @@ def test_the_buckets_kept_are_bounded_and_wait_takes_nothing() -> None:
     assert limiter.take("b", 0.0) == 0.0 and limiter.wait("b", 0.0) > 0  # b's two tokens are spent
     assert limiter.wait("b", 0.0) == limiter.wait("b", 0.0)  # asking takes nothing
     assert limiter.wait("unknown", 0.0) == 0.0
+
+
+def test_failed_authentications_are_throttled_per_address() -> None:
+    throttle = AuthThrottle(burst=3, per_minute=6.0)  # a failure to spare every 10 s after the burst
+    for _ in range(3):
+        assert throttle.blocked("10.0.0.9", 0.0) == 0.0
+        throttle.failed("10.0.0.9", 0.0)
+    assert throttle.blocked("10.0.0.9", 0.0) == pytest.approx(10.0)  # every request now, right key or not
+    assert throttle.blocked("10.0.0.8", 0.0) == 0.0  # another address is not affected
+    assert throttle.blocked("10.0.0.9", 9.9) > 0.0
+    assert throttle.blocked("10.0.0.9", 10.0) == 0.0  # one more try after 10 s
+    throttle.failed("10.0.0.9", 10.0)
+    assert throttle.blocked("10.0.0.9", 10.0) == pytest.approx(10.0)
+    assert AuthThrottle(burst=3, per_minute=0).blocked("10.0.0.9", 0.0) == 0.0  # off
+    bounded = AuthThrottle(burst=1, per_minute=1.0, max_addresses=2)
+    for address in ("a", "b", "c"):
+        bounded.failed(address, 0.0)
+    assert bounded.blocked("a", 0.0) == 0.0  # forgotten: at most max_addresses are kept
+    assert bounded.blocked("c", 0.0) > 0.0

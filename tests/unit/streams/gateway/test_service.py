@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,7 +44,7 @@ class Broker:
 Test = Callable[[TestClient[Any, Any], Gateway, Broker], Awaitable[None]]
 
 
-def run(test: Test, **settings: Any) -> None:
+def run(test: Test, monotonic: Callable[[], float] = time.monotonic, **settings: Any) -> None:
     async def main() -> None:
         broker = Broker()
         keys = ApiKeys.from_entries([
@@ -52,7 +53,8 @@ def run(test: Test, **settings: Any) -> None:
             {"role": "provider", "provider_id": "0400000009", "key": "unkinded"},
         ])  # fmt: skip
         base = dataclasses.replace(Settings.from_env({}), topic_prefix="t.", **settings)
-        gateway = Gateway(base, keys, broker.publish, Codec(), clock_ms=lambda: 1_763_890_000_000)
+        gateway = Gateway(base, keys, broker.publish, Codec(), clock_ms=lambda: 1_763_890_000_000,
+                          monotonic=monotonic)  # fmt: skip
         async with TestClient(TestServer(gateway.application())) as client:
             await test(client, gateway, broker)
 
@@ -195,3 +197,22 @@ def test_a_garage_cannot_claim_another_kind_or_origin() -> None:
         assert (reading.provider_kind.value, reading.origin.value) == ("GARAGE", "WORKSHOP")
 
     run(test)
+
+
+def test_an_address_guessing_keys_is_answered_429_whatever_key_it_tries_next() -> None:
+    clock = [100.0]
+
+    async def test(client: TestClient[Any, Any], gateway: Gateway, broker: Broker) -> None:
+        for guess in range(3):
+            guessed = {"Authorization": f"Bearer g{guess}"}
+            wrong = await client.post("/observations", json=BODY, headers=guessed)
+            assert wrong.status == 401
+        right = await client.post("/observations", json=BODY, headers=HEADERS)
+        assert right.status == 429 and right.headers["Retry-After"] == "10"
+        assert "failed authentications" in (await right.json())["error"] and broker.sent == []
+        clock[0] += 10.0
+        again = await client.post("/observations", json=BODY, headers=HEADERS)
+        assert again.status == 202  # a right key does not count against the address
+        assert (await client.post("/observations", json=BODY, headers=HEADERS)).status == 202
+
+    run(test, monotonic=lambda: clock[0], http_auth_failures_burst=3, http_auth_failures_per_minute=6.0)

@@ -365,6 +365,9 @@ def test_the_installed_faust_and_aiokafka_still_have_every_private_name_used() -
     assert "if seen_offset is None or offset > seen_offset:" in slurp  # what is skipped, as here
     assert "msg.value is None" in _source(Store.apply_changelog_batch)  # a tombstone deletes, as here
     assert "self.web_app: Application = Application(" in _source(Web.__init__)
+    assert '"tcp": self._new_transport_tcp' in _source(Web.__init__)  # guard_web_connections replaces it
+    assert "self._runner: AppRunner = AppRunner(" in _source(Web.__init__)
+    assert "return self._transport_handlers[type_]()" in _source(Web._new_transport)
     from aiohttp import web as aiohttp_web
 
     assert hasattr(aiohttp_web.Application(), "on_response_prepare")
@@ -426,3 +429,28 @@ def test_the_fetch_position_is_aiokafkas_consumed_position_or_none() -> None:
     assert fetch_position(consumer, ("t", 2)) is None  # not assigned
     assert fetch_position(SimpleNamespace(), ("t", 0)) is None  # no consumer thread yet
 
+
+
+def test_the_web_server_is_served_through_the_connection_guard() -> None:
+    from aiohttp import web as aiohttp_web
+
+    from streams.http.guard import ConnectionGuard, GuardedSite
+
+    web_app = aiohttp_web.Application()
+    faust_web = type("Web", (), {"web_app": web_app, "_runner": aiohttp_web.AppRunner(web_app),
+                                 "_transport_handlers": {"tcp": None}})()  # fmt: skip
+    conf = type("Conf", (), {"web_bind": "127.0.0.1", "web_port": 6099})()
+    guard = ConnectionGuard(5, 1.0)
+    patches.guard_web_connections(type("App", (), {"web": faust_web, "conf": conf})(), guard)
+    assert web_app.middlewares[0] == guard.middleware
+
+    async def made() -> Any:
+        await faust_web._runner.setup()  # as Faust's start_server does before it makes the site
+        try:
+            return faust_web._transport_handlers["tcp"]()
+        finally:
+            await faust_web._runner.cleanup()
+
+    site = asyncio.run(made())
+    assert isinstance(site, GuardedSite) and (site.host, site.requested_port) == ("127.0.0.1", 6099)
+    assert site.guard is guard
