@@ -34,18 +34,20 @@ bench: $(STAMP) $(PEERS_STAMP)
 	@for b in $(BENCHMARKS); do echo "== benchmarks/bench_$$b.py"; $(BIN)/python benchmarks/bench_$$b.py || exit 1; done
 	$(BIN)/python benchmarks/plots.py
 
-## Debian packages the tests use: Chromium (the certificate page is rendered headless) and promtool (the
-## Prometheus configuration and alert rules are validated). Installed with apt-get when missing and root.
-SYSTEM_TOOLS := chromium promtool
+## Debian packages the tests use: Chromium (the certificate page is rendered headless), prometheus (promtool
+## validates the configuration and alert rules; tests/integration/test_monitoring.py runs Prometheus itself)
+## and prometheus-alertmanager (the alerts it fires). Installed with apt-get when missing and root.
+SYSTEM_TOOLS    := chromium promtool prometheus prometheus-alertmanager
+SYSTEM_PACKAGES := chromium prometheus prometheus-alertmanager
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages for:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	      chromium prometheus >/dev/null; \
+	      $(SYSTEM_PACKAGES) >/dev/null; \
 	  else \
-	    echo "missing:$$missing -- run as root: apt-get install chromium prometheus" >&2; exit 1; \
+	    echo "missing:$$missing -- run as root: apt-get install $(SYSTEM_PACKAGES)" >&2; exit 1; \
 	  fi; \
 	fi
 
