@@ -42,6 +42,13 @@ PLATE_NOT_RESOLVED                 ERROR     R1    a plate reading whose plate w
 HISTORY_FULL                       ERROR     R4    the vehicle's history holds the most readings one VIN
                                                    may have (``VehicleBounds.readings``): a flood on
                                                    one VIN; staff look at it
+PROVIDER_NOT_REGISTERED            ERROR     R1    the provider is not in the registry of providers
+                                                   when the reading was sent (pipeline with the registry)
+PROVIDER_INACTIVE                  ERROR     R1    the provider is registered as inactive then
+ORIGIN_NOT_ALLOWED                 ERROR     R1    the origin is not one its registered kind sends from
+                                                   (``policy.ORIGINS_OF_KIND``: a garage WORKSHOP...)
+PROVIDER_KIND_CORRECTED            WARNING   R1    the reading claims another kind than the registry's;
+                                                   it is weighed as the registry's
 =================================  ========  ====  ========================================================
 
 Why these severities: an ERROR is kept for what makes a reading unusable or unattributable. Facts that
@@ -83,6 +90,10 @@ class IssueCode(StrEnum):
     PLATE_NOT_RESOLVED = "PLATE_NOT_RESOLVED"
     HISTORY_FULL = "HISTORY_FULL"
     REPLACEMENT_NOT_REPORTED = "REPLACEMENT_NOT_REPORTED"
+    PROVIDER_NOT_REGISTERED = "PROVIDER_NOT_REGISTERED"
+    PROVIDER_INACTIVE = "PROVIDER_INACTIVE"
+    ORIGIN_NOT_ALLOWED = "ORIGIN_NOT_ALLOWED"
+    PROVIDER_KIND_CORRECTED = "PROVIDER_KIND_CORRECTED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +208,32 @@ CATALOGUE: dict[IssueCode, CatalogueEntry] = {
             _E,
             "R1",
             "plate {plate!r} was registered to no known vehicle on {observed}",
+        ),
+        CatalogueEntry(
+            IssueCode.PROVIDER_NOT_REGISTERED,
+            _E,
+            "R1",
+            "provider {provider} is not in the registry of providers on {submitted}: ask Car-Pass to "
+            "register it, then send the reading again",
+        ),
+        CatalogueEntry(
+            IssueCode.PROVIDER_INACTIVE,
+            _E,
+            "R1",
+            "provider {provider} is registered as inactive since {since}: its readings are not accepted",
+        ),
+        CatalogueEntry(
+            IssueCode.ORIGIN_NOT_ALLOWED,
+            _E,
+            "R1",
+            "a {kind} sends readings from {allowed}, not {origin}: send it with its own origin",
+        ),
+        CatalogueEntry(
+            IssueCode.PROVIDER_KIND_CORRECTED,
+            _W,
+            "R1",
+            "the reading says its provider is a {claimed}; the registry of providers says {kind}, and it is "
+            "weighed as one",
         ),
         CatalogueEntry(
             IssueCode.HISTORY_FULL,

@@ -38,7 +38,9 @@ from schemas.records import (
     AccidentInspectionStatus,
     AnomalyStatus,
     CorrectionRequest,
+    Issue,
     OdometerReading,
+    ProviderKind,
     ReadingConfirmation,
     RecallState,
     RecallStatus,
@@ -65,8 +67,9 @@ from streams.domain.evaluation import (
 )
 from streams.domain.fastbuild import builder
 from streams.domain.history import to_km
-from streams.domain.intake import reading_issues
-from streams.domain.policy import DEFAULT_POLICY, Policy
+from streams.domain.intake import iso_instant, reading_issues
+from streams.domain.policy import DEFAULT_POLICY, ORIGINS_OF_KIND, Policy
+from streams.domain.providers import ProviderDirectory
 from streams.domain.state import (
     AccidentFact,
     RecallFact,
@@ -93,17 +96,23 @@ _ACCEPTED = ReceiptStatus.ACCEPTED
 
 
 def decide(
-    state: VehicleState, event: VehicleEvent, policy: Policy = DEFAULT_POLICY, processed_at: int = 0
+    state: VehicleState,
+    event: VehicleEvent,
+    policy: Policy = DEFAULT_POLICY,
+    processed_at: int = 0,
+    providers: ProviderDirectory | None = None,
 ) -> Decision:
     """Apply ``event`` to ``state``: the new state, the receipt (readings, corrections) and anomaly events.
 
     ``processed_at`` (epoch ms) stamps the outputs (``Receipt.processed_at``, ``AnomalyEvent.detected_at``);
-    the state never depends on it.
+    the state never depends on it. ``providers``: the registry of providers; a reading is then weighed by
+    its provider's registered kind and refused from an unregistered or inactive provider, or from an origin
+    its kind does not send (``streams.domain.providers``); ``None``: by the reading's own fields.
     """
     if event.vin != state.vin:
         raise WrongVehicleError(f"event {event.event_id} is for VIN {event.vin!r}, state for {state.vin!r}")
     if isinstance(event, OdometerReading):
-        return _decide_reading(state, event, policy, processed_at)
+        return _decide_reading(state, event, policy, processed_at, providers)
     if isinstance(event, CorrectionRequest):
         return decide_correction(state, event, policy, processed_at)
     if isinstance(event, VehicleRegistration):
@@ -143,7 +152,39 @@ def _rejected_before(state: VehicleState, event_id: str) -> bool:
     return any(r.event_id == event_id for r in state.rejected)
 
 
-def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, processed_at: int) -> Decision:
+def _provider_issues(
+    r: OdometerReading, providers: ProviderDirectory
+) -> tuple[ProviderKind, tuple[Issue, ...]]:
+    """The kind ``r`` is weighed as, and what its provider's registration says of it."""
+    eid, claimed = r.event_id, r.provider_kind
+    standing = providers.standing(r.provider_id, r.submitted_at)
+    if standing is None:
+        issue = make_issue(eid, IssueCode.PROVIDER_NOT_REGISTERED, provider=r.provider_id,
+                           submitted=iso_instant(r.submitted_at))  # fmt: skip
+        return claimed, (issue,)
+    if not standing.active:
+        issue = make_issue(eid, IssueCode.PROVIDER_INACTIVE, provider=r.provider_id,
+                           since=iso_instant(standing.since))  # fmt: skip
+        return claimed, (issue,)
+    kind = standing.kind
+    allowed = ORIGINS_OF_KIND[kind]
+    if r.origin not in allowed:
+        names = " or ".join(sorted(o.value for o in allowed))
+        return kind, (make_issue(eid, IssueCode.ORIGIN_NOT_ALLOWED, kind=kind.value, allowed=names,
+                                 origin=r.origin.value),)  # fmt: skip
+    if kind is not claimed:
+        corrected = make_issue(eid, IssueCode.PROVIDER_KIND_CORRECTED, claimed=claimed.value, kind=kind.value)
+        return kind, (corrected,)
+    return kind, ()
+
+
+def _decide_reading(
+    state: VehicleState,
+    r: OdometerReading,
+    policy: Policy,
+    processed_at: int,
+    providers: ProviderDirectory | None = None,
+) -> Decision:
     eid = r.event_id
     vin = state.vin
     readings = state.readings
@@ -168,6 +209,11 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
     bounds = policy.bounds
     if count >= bounds.readings:
         issues = (*issues, make_issue(eid, IssueCode.HISTORY_FULL, vin=vin, limit=f"{bounds.readings:,}"))
+    kind = r.provider_kind
+    if providers is not None:
+        kind, standing_issues = _provider_issues(r, providers)
+        if standing_issues:
+            issues = (*standing_issues, *issues)
     value, unit, provider_id, replaced = r.odometer_value, r.unit, r.provider_id, r.odometer_replaced
     stored = _READING(
         event_id=eid,
@@ -175,7 +221,7 @@ def _decide_reading(state: VehicleState, r: OdometerReading, policy: Policy, pro
         value=value,
         unit=unit,
         provider_id=provider_id,
-        provider_kind=r.provider_kind,
+        provider_kind=kind,
         origin=r.origin,
         submitted_at=r.submitted_at,
         odometer_replaced=replaced,

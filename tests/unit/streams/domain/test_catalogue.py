@@ -31,6 +31,9 @@ PARAMS = {
     "limit": "2,000",
     "provider": "0412345678",
     "plate": "1-ABC-123",
+    "since": "2024-01-01T00:00:00Z",
+    "origin": "INSPECTION",
+    "claimed": "INSPECTION_BODY",
 }
 
 
