@@ -39,7 +39,7 @@ from typing import Any
 
 import aiohttp
 from bench_pipeline import await_receipt, latency_run
-from benchlib import fleet, free_port, percentile, produce_all, worker
+from benchlib import fleet, free_port, percentile, produce_all, register_providers, worker
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
@@ -187,6 +187,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with worker(env, scratch / "worker.log", profile, projections=True) as process, \
                 ProcessPoolExecutor(args.clients, mp_context=get_context("spawn")) as pool:  # fmt: skip
             produce_all(producer, topics.registrations, registrations)
+            register_providers(producer, topics.providers, readings)
             produce_all(producer, topics.readings, readings)
             _wait_receipts(port, len(readings), process, scratch / "worker.log")
             print("loaded; warming up ...", file=sys.stderr)

@@ -46,6 +46,7 @@ from benchlib import (
     quix_peer,
     raw_core,
     raw_limit,
+    register_providers,
     worker,
 )
 
@@ -103,6 +104,7 @@ def _run(args: argparse.Namespace, bench: BenchRun) -> dict[str, Any]:
     print(f"{len(registrations):,} vehicles, {len(readings):,} readings; producing ...", file=sys.stderr)
     producer = bench.producer()
     produce_all(producer, topics.registrations, registrations)
+    register_providers(producer, topics.providers, readings)
     produce_all(producer, topics.readings, readings)
     inputs = [topics.registrations, topics.readings]
     systems: dict[str, dict[str, Any]] = {}

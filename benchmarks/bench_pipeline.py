@@ -44,6 +44,7 @@ from benchlib import (
     percentiles,
     produce_all,
     raw_limit,
+    register_providers,
     state_sizes,
     wait_for_metric,
     worker,
@@ -122,6 +123,7 @@ def _run(args: argparse.Namespace, bench: BenchRun) -> dict[str, Any]:
     print(f"{len(registrations):,} vehicles, {len(readings):,} readings; producing ...", file=sys.stderr)
     producer = bench.producer()
     produce_all(producer, topics.registrations, registrations)
+    register_providers(producer, topics.providers, readings)
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{bench.prefix}receipts",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False,
                          "fetch.wait.max.ms": 5})  # fmt: skip

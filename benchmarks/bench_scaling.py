@@ -37,6 +37,7 @@ from benchlib import (
     free_port,
     group_members,
     produce_all,
+    register_providers,
     worker,
 )
 
@@ -55,6 +56,7 @@ def _one(bench: BenchRun, workers: int, vehicles: int, seed: int) -> dict[str, A
     registrations, readings = fleet(vehicles, seed)
     producer = bench.producer()
     produce_all(producer, bench.topics.registrations, registrations)
+    register_providers(producer, bench.topics.providers, readings)
     produce_all(producer, bench.topics.readings, readings)
     group = bench.app_id(f"scale{workers}")
     tail = ReceiptTail(bench.bootstrap, bench.topics.receipts)

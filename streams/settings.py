@@ -77,6 +77,12 @@ class Settings:
     """The URL the other workers of the group reach this worker's web server at, for the table routing of
     API requests (e.g. ``http://worker-1:6066``); empty: ``http://<web bind>:<web port>``, which a worker
     bound to 0.0.0.0 or :: refuses (it would advertise an address that names no host)."""
+    providers_from_registry: bool = True
+    """Judge readings by the registry of providers (``providers.registry``, read whole by every worker): a
+    reading from a provider not registered (or inactive) when it was sent is REJECTED, one from an origin its
+    registered kind does not send from too, and a reading is weighed by its provider's registered kind, not
+    by the kind it claims (``streams.domain.providers``). Off: by the reading's own fields (a deployment
+    whose registry is not on Kafka yet)."""
     batch_max_events: int = 1000
     """The worker hands each fetch of its consumer to the batch steps as it arrives, cut into batches of at
     most this many events; each VIN's state is written once per batch."""

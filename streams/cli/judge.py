@@ -7,7 +7,9 @@ every reading with its receipt (the readings an open anomaly blames marked), eac
 with its suggested value, and the receipts' issues with their error numbers. With ``--json``, JSON Lines
 for programs instead: every Receipt and AnomalyEvent in order (contract shapes), then one VehicleSummary
 per VIN. Bad input stops the command with the line and field at fault (exit status 2) before anything is
-judged.
+judged. ``ProviderRegistration`` lines are the registry of providers: when the file has any, readings are
+judged by it as the worker does (``CARPASS_PROVIDERS_FROM_REGISTRY``; an unregistered provider's reading is
+REJECTED), else by their own fields.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from schemas.records import (
     AnomalyEvent,
     CorrectionRequest,
     OdometerReading,
+    ProviderRegistration,
     RecallStatus,
     Receipt,
     VehicleRegistration,
 )
 from streams.cli import CliError
 from streams.domain.offline import VehicleSummary, judge
+from streams.domain.providers import ProviderBook, ProviderDirectory
 from streams.domain.vehicle import VehicleEvent
 from streams.settings import Settings
 
@@ -64,28 +68,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_judge(args: argparse.Namespace, settings: Settings) -> int:
-    del settings  # judging is offline: no broker, no settings needed
+    book = ProviderBook()
     if args.file == "-":
-        records = load_events(sys.stdin, "<stdin>")
+        records = load_events(sys.stdin, "<stdin>", book)
     else:
         try:
             with open(args.file, encoding="utf-8") as handle:
-                records = load_events(handle, args.file)
+                records = load_events(handle, args.file, book)
         except OSError as exc:
             raise CliError(f"cannot read {args.file}: {exc.strerror}") from exc
+    # As the worker (CARPASS_PROVIDERS_FROM_REGISTRY), when the file holds the registry's records.
+    providers = book if settings.providers_from_registry and len(book) else None
     if args.json:
-        write_judgments(records, sys.stdout)
+        write_judgments(records, sys.stdout, providers)
     else:
-        sys.stdout.write(report(records, list(judge(records))))
+        sys.stdout.write(report(records, list(judge(records, providers=providers))))
     return 0
 
 
-def load_events(lines: Iterable[str], name: str) -> list[VehicleEvent]:
-    """Every event of ``lines``; the first bad line raises ``CliError`` naming it."""
+def load_events(lines: Iterable[str], name: str, providers: ProviderBook | None = None) -> list[VehicleEvent]:
+    """Every event of ``lines`` (``ProviderRegistration`` lines go to ``providers``, if given); the first
+    bad line raises ``CliError`` naming it."""
     records: list[VehicleEvent] = []
     for number, item in read_lines(lines):
         if isinstance(item, JsonLineError):
             raise CliError(f"{name}: {item}")
+        if providers is not None and isinstance(item, ProviderRegistration):
+            providers.add(item)
+            continue
         if not isinstance(item, _JUDGED):
             raise CliError(
                 f"{name}: line {number}: {type(item).__name__} is not judged; "
@@ -115,8 +125,10 @@ def summary_json_obj(summary: VehicleSummary) -> dict[str, Any]:
     }
 
 
-def write_judgments(records: Iterable[VehicleEvent], out: TextIO) -> None:
-    for output in judge(records):
+def write_judgments(
+    records: Iterable[VehicleEvent], out: TextIO, providers: ProviderDirectory | None = None
+) -> None:
+    for output in judge(records, providers=providers):
         obj = summary_json_obj(output) if isinstance(output, VehicleSummary) else to_json_obj(output)
         out.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
 

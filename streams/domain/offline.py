@@ -29,6 +29,7 @@ from schemas.records import (
 from streams.domain.ids import anomaly_id
 from streams.domain.judgment import judge_state
 from streams.domain.policy import DEFAULT_POLICY, Policy
+from streams.domain.providers import ProviderDirectory
 from streams.domain.state import OpenAnomaly, VehicleState
 from streams.domain.vehicle import VehicleEvent, decide
 
@@ -87,13 +88,16 @@ def _summary_anomaly(vin: str, anomaly: OpenAnomaly) -> SummaryAnomaly:
 
 
 def judge(
-    records: Iterable[VehicleEvent], policy: Policy = DEFAULT_POLICY
+    records: Iterable[VehicleEvent],
+    policy: Policy = DEFAULT_POLICY,
+    providers: ProviderDirectory | None = None,
 ) -> Iterator[Receipt | AnomalyEvent | VehicleSummary]:
-    """Every receipt and anomaly event of ``records`` in order, then one summary per VIN."""
+    """Every receipt and anomaly event of ``records`` in order, then one summary per VIN. ``providers``:
+    the registry of providers readings are judged by, as the worker does (``None``: by their own fields)."""
     states: dict[str, VehicleState] = {}
     for event in records:
         state = states.get(event.vin) or VehicleState(event.vin)
-        decision = decide(state, event, policy, event_time(event))
+        decision = decide(state, event, policy, event_time(event), providers)
         states[event.vin] = decision.state
         yield from decision.receipts
         yield from decision.anomalies

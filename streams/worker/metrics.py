@@ -38,6 +38,8 @@ class WorkerMetrics:
     plates_pushed_out: Counter
     standby_lag: Gauge
     records_held: Gauge
+    providers_known: Gauge
+    providers_undecodable: Gauge
     align_waits_expired: Counter
 
     @classmethod
@@ -135,5 +137,16 @@ class WorkerMetrics:
                 "Times a partition went on after CARPASS_ALIGN_WAIT_S with one of its topics still not read "
                 "up to its events (they may be judged out of event-time order).",
                 ["agent"], registry=reg,
+            ),
+            providers_known=Gauge(
+                "carpass_providers_known",
+                "Providers in this worker's copy of the registry of providers (providers.registry), which "
+                "readings are judged by (CARPASS_PROVIDERS_FROM_REGISTRY).",
+                registry=reg,
+            ),
+            providers_undecodable=Gauge(
+                "carpass_providers_undecodable",
+                "Records of providers.registry that are no ProviderRegistration, skipped (logged).",
+                registry=reg,
             ),
         )

@@ -34,6 +34,7 @@ from schemas.errors import DecodeError
 from schemas.limits import too_long
 from schemas.records import CorrectionRequest, OdometerReading, Receipt, ReceiptStatus
 from streams.domain.policy import DEFAULT_POLICY, Policy
+from streams.domain.providers import ProviderDirectory
 from streams.domain.state import VehicleState
 from streams.domain.vehicle import VehicleEvent, decide
 from streams.kafka.topics import PipelineTopics
@@ -72,8 +73,11 @@ class VehicleProcessor:
         clock: Callable[[], float] = time.time,
         cache: StateCache | None = None,
         max_input_bytes: int = 65_536,
+        providers: ProviderDirectory | None = None,
     ) -> None:
-        """``max_input_bytes``: a larger input record (key and value) is a dead letter, not decoded."""
+        """``max_input_bytes``: a larger input record (key and value) is a dead letter, not decoded;
+        ``providers``: the registry of providers readings are judged by (``None``: by their own fields)."""
+        self.providers = providers
         self.codec = codec
         self.max_input_bytes = max_input_bytes
         self.cache = cache if cache is not None else StateCache(0)
@@ -170,7 +174,7 @@ class VehicleProcessor:
         resolved = self.topics.resolved_readings
         for event, message in events:
             try:
-                decision = decide(state, event, self.policy, message.timestamp_ms)
+                decision = decide(state, event, self.policy, message.timestamp_ms, self.providers)
             except Exception as exc:  # a bug in the core must not stop the worker; keep the event
                 reason = f"the judgment core failed: {type(exc).__name__}: {exc}"
                 out.dead(result, dead_letter(message, reason, "processing-error"))

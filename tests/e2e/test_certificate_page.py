@@ -37,7 +37,7 @@ from schemas.records import (
 from streams.domain.calendar import brussels_day, date_of, day_of
 from tests.conftest import artifacts_dir
 from tests.e2e.chromium import Chromium, ChromiumError, RenderedPage, find_chromium
-from tests.integration.worker_harness import Feeder, pipeline
+from tests.integration.worker_harness import Feeder, pipeline, registrations_for
 
 pytestmark = pytest.mark.integration
 
@@ -105,7 +105,8 @@ def history() -> tuple[list[AnyRecord], list[Shown], list[Shown]]:
             work_description="periodic service" if origin is Origin.WORKSHOP else None,
         ))  # fmt: skip
         shown.append(Shown(day, value, anomaly=who == "typo"))
-    return [registration, recall, *readings], shown, [s for s in shown if s.anomaly]
+    records = [*registrations_for(readings), registration, recall, *readings]
+    return records, shown, [s for s in shown if s.anomaly]
 
 
 # --- the rendering ------------------------------------------------------------------------------------------

@@ -2,6 +2,10 @@
 
 Each test gets its own topic prefix, Faust app id (consumer group, changelog names), data directory and
 web port, so tests sharing the broker never see each other's records; everything made is deleted after.
+
+The workers judge readings by the registry of providers (``providers.registry``), as in production: each
+test's topics start with :data:`TEST_PROVIDERS` registered there, every provider the tests send readings as
+(``tests/integration/test_providers_registry.py`` is about the others).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from confluent_kafka.admin import AdminClient
 
 from schemas.catalog import TOPICS, AnyRecord, key_of
 from schemas.codec import decode, encode
+from schemas.records import ProviderKind, ProviderRegistration
 from streams.kafka.admin import ensure_topics
 from streams.kafka.clients import producer_config
 from streams.kafka.topics import PipelineTopics
@@ -32,6 +37,34 @@ from streams.settings import Settings
 from tests.conftest import local_kafka_settings
 
 ROOT = Path(__file__).resolve().parents[2]
+
+TEST_PROVIDERS: dict[str, ProviderKind] = {
+    "0412345678": ProviderKind.GARAGE,  # tests.unit.streams.domain.builders.GARAGE, examples/
+    "0498765432": ProviderKind.GARAGE,  # builders.OTHER_GARAGE
+    **{f"04{n:08d}": ProviderKind.GARAGE for n in range(7)},  # expected.py's garages, the gateway's busy one
+    "0887654321": ProviderKind.INSPECTION_BODY,  # examples/
+    "0200000001": ProviderKind.INSPECTION_BODY,  # benchlib's station
+    "0455555555": ProviderKind.DEALER,  # examples/
+    "0300000007": ProviderKind.MANUFACTURER,
+}
+"""The registry of providers of every test pipeline: registered (active) since 2000."""
+
+
+def registrations_for(readings: Iterable[Any]) -> list[ProviderRegistration]:
+    """The registry's record of each provider of ``readings`` (as the kind it claims, active since 2000),
+    for a test with providers of its own."""
+    kinds = {r.provider_id: r.provider_kind for r in readings if hasattr(r, "provider_kind")}
+    return [ProviderRegistration(f"test-provider-{p}", p, f"test {k.value.lower()}", k, ("45201",), True,
+                                 946_684_800_000) for p, k in kinds.items()]  # fmt: skip
+
+
+def registered_test_providers() -> list[ProviderRegistration]:
+    since = 946_684_800_000  # 2000-01-01
+    return [
+        ProviderRegistration(f"test-provider-{provider}", provider, f"test {kind.value.lower()}", kind,
+                             ("45201",), True, since)
+        for provider, kind in TEST_PROVIDERS.items()
+    ]  # fmt: skip
 
 
 def free_port() -> int:
@@ -83,7 +116,9 @@ class Pipeline:
         return Settings.from_env(self.env(self.data_dir, 0))
 
     def create_topics(self) -> None:
+        """The test's topics, the registry of providers holding :data:`TEST_PROVIDERS`."""
         ensure_topics(self.settings())
+        Feeder(self).records(registered_test_providers())
 
     def start(self, name: str = "w", *, projections: bool = False) -> int:
         """Start a worker with its own data directory; its index (for :meth:`kill`, :meth:`metrics`).

@@ -73,6 +73,7 @@ from streams.worker.plates import (
     mark_message,
     registration_mark,
 )
+from streams.worker.providers import ProviderFollower
 from streams.worker.vehicles import VehicleHook, VehicleProcessor
 
 log = logging.getLogger(__name__)
@@ -139,21 +140,26 @@ class AppContext:
         """aiohttp route definitions served by the worker's web server (the API)."""
         patches.add_routes(self.app, routes)
 
-    def agent(self, name: str, step: Step, *topics: str, channel: Any = None, aligned: bool = False) -> None:
+    def agent(
+        self, name: str, step: Step, *topics: str, channel: Any = None, aligned: bool = False,
+        gate: Callable[[int], bool] | None = None,
+    ) -> None:  # fmt: skip
         """Agent ``name``: ``topics`` (raw bytes; ``channel``: a Faust topic made for them, e.g. an internal
         one) handed to ``step`` in batches by :meth:`receive`, in the order agents were added. The topics
         are subscribed through Faust (group membership, assignment with the tables), but their records
         never enter Faust's streams (``patches.deliver_in_bulk``). Its watermarks exist from now on,
         before the first assignment. ``aligned``: its co-partitioned topics are read in event-time order
         (``streams.worker.align``; ties: the order of ``topics``), waiting up to ``settings.align_wait_s``
-        for a topic the consumer has not read far enough."""
+        for a topic the consumer has not read far enough. ``gate(t)``: whether records stamped up to ``t``
+        may be processed; a batch waits until its newest record's stamp passes (the registry of
+        providers)."""
         watermarks = self.watermarks.agent(name, topics)
         self.metrics.batch_failures.labels(name)  # the series exists from the start, at 0
         source = channel if channel is not None else _raw_topic(self.app, *topics)
         self.app.topics.add(source)
         expired = self.metrics.align_waits_expired.labels(name).inc
         aligner = EventTimeAligner(topics, self.settings.align_wait_s, expired) if aligned else None
-        self.agents.append(_Agent(name, frozenset(topics), step, watermarks, aligner))
+        self.agents.append(_Agent(name, frozenset(topics), step, watermarks, aligner, gate))
 
     def takes(self, topic: str) -> bool:
         """Whether an agent reads ``topic`` (:class:`~streams.worker.faust.patches.DataPlane`)."""
@@ -187,11 +193,33 @@ class AppContext:
                 fetched = [released]
             elif not fetched:
                 continue
+            if agent.gate is not None and not await self.pass_gate(agent, fetched):
+                return
             batch = self.batch(fetched, agent.watermarks)
             for start in range(0, len(batch), size):
                 if not await self.process(agent, batch[start : start + size]):
                     return
         await self.seek_back_holes()
+
+    async def pass_gate(self, agent: _Agent, fetched: Sequence[Sequence[Any]]) -> bool:
+        """Wait until ``agent``'s gate lets the newest record of ``fetched`` through; ``False`` if the worker
+        is stopping meanwhile (nothing processed: the records are fetched again by the next owner)."""
+        gate = agent.gate
+        assert gate is not None
+        newest = max((record.timestamp for each in fetched for record in each), default=0)
+        started = time.monotonic()
+        said = started
+        while not gate(newest):
+            if self.given_up is not None or self.app.should_stop:
+                return False
+            now = time.monotonic()
+            if now - said >= GATE_LOG_EVERY_S:
+                said = now
+                log.warning("%s: batch held %.0f s: the registry of providers is not read up to %d "
+                            "yet (is providers.registry readable?)", agent.name, now - started,
+                            newest)  # fmt: skip
+            await asyncio.sleep(GATE_POLL_S)
+        return True
 
     def left_behind(self) -> str:
         """In words, for the log of a stop: per input partition, the offsets processed and stored but not
@@ -355,6 +383,7 @@ class _Agent:
     step: Step
     watermarks: AgentWatermarks
     aligner: EventTimeAligner | None = None
+    gate: Callable[[int], bool] | None = None
 
 
 class BatchFailedError(RuntimeError):
@@ -481,6 +510,8 @@ def build_app(
 
 
 TIMER_FLUSH_S = 1.0
+GATE_POLL_S = 0.01
+GATE_LOG_EVERY_S = 10.0
 """How long a timer's messages (plate ticks, registration marks) may hold the event loop waiting for the
 broker: with the broker away, a flush of the sink's 30 s held it (heartbeats aside: the web server, the
 other timers, a stop signal) for 27 s twice a minute. They are sent again at the next tick anyway."""
@@ -537,15 +568,18 @@ def _raw_topic(app: faust.App, *names: str) -> Any:
 def _vehicle_agent(context: AppContext, policy: Policy) -> None:
     settings, topics = context.settings, context.topics
     table = context.table("vehicles")
+    registry = _provider_registry(context) if settings.providers_from_registry else None
     processor = VehicleProcessor(
         codec=context.codec, topics=topics, store=context.store(table), sink=context.sink,
         metrics=context.metrics, policy=policy, hooks=context.vehicle_hooks,
         cache=StateCache(settings.state_cache_vehicles), max_input_bytes=settings.max_input_bytes,
+        providers=None if registry is None else registry.book,
     )  # fmt: skip
 
     # Registrations first: on a tie in time, a car's registration is judged before its readings.
     inputs = sorted(topics.vehicle_inputs, key=lambda topic: topic != topics.registrations)
-    context.agent("vehicles", processor.process, *inputs, aligned=settings.align_wait_s > 0)
+    context.agent("vehicles", processor.process, *inputs, aligned=settings.align_wait_s > 0,
+                  gate=None if registry is None else registry.ready_through)  # fmt: skip
 
     async def table_size_and_lag() -> None:
         _observe_lag(context)
@@ -555,6 +589,26 @@ def _vehicle_agent(context: AppContext, policy: Policy) -> None:
             context.metrics.table_keys.labels(name).set(_estimated_keys(each))
 
     context.app.timer(LAG_EVERY_S, name="table-size-and-lag")(table_size_and_lag)
+
+
+def _provider_registry(context: AppContext) -> ProviderFollower:
+    """The registry of providers, read whole by a thread started with the app
+    (``streams.worker.providers``)."""
+    follower = ProviderFollower(context.settings, context.topics.providers, context.codec)
+    metrics = context.metrics
+
+    async def follow_the_registry() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, follower.start)
+        log.info("providers registry: following %s", follower.topic)
+
+    context.app.task(follow_the_registry)
+
+    async def registry_progress() -> None:
+        metrics.providers_known.set(len(follower.book))
+        metrics.providers_undecodable.set(follower.undecodable)
+
+    context.app.timer(LAG_EVERY_S, name="providers-registry")(registry_progress)
+    return follower
 
 
 def _plate_agents(context: AppContext) -> None:

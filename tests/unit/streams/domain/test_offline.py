@@ -150,9 +150,10 @@ def test_a_hand_written_file_works(tmp_path: Path, capsys: pytest.CaptureFixture
         ('{"type": "OdometerReading", "event_id": "a"}', "line 2: "),
         ("{", "line 2: invalid JSON"),
         (
-            '{"type": "ProviderRegistration", "event_id": "p", "provider_id": "0412345678", "name": "G", '
-            '"kind": "GARAGE", "nace_codes": [], "active": true, "changed_at": "2024-01-01T00:00:00Z"}',
-            "line 2: ProviderRegistration is not judged",
+            '{"type": "PlateOdometerReading", "event_id": "p", "plate": "1-ABC-123", "odometer_value": 1, '
+            '"observed_at": "2024-01-01T00:00:00Z", "submitted_at": "2024-01-01T00:00:00Z", '
+            '"provider_id": "0412345678", "provider_kind": "GARAGE", "origin": "WORKSHOP"}',
+            "line 2: PlateOdometerReading is not judged",
         ),
     ],
 )
