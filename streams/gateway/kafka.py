@@ -24,11 +24,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
 from schemas.codec import Codec
 from schemas.errors import DecodeError
 from schemas.records import Receipt
+from streams.kafka.admin import topic_partitions
 from streams.kafka.clients import consumer_config, producer_config
 from streams.settings import Settings
 
@@ -127,12 +128,9 @@ class ReceiptFollower:
 
     def start(self, timeout_s: float = 20.0) -> None:
         """Assign every partition (raises :class:`KafkaException` if the topic cannot be described)."""
-        metadata = self._consumer.list_topics(self.topic, timeout=timeout_s)
-        described = metadata.topics.get(self.topic)
-        if described is None or described.error is not None or not described.partitions:
-            raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, f"no topic {self.topic}"))
         since_ms = int((time.time() - self.window_s) * 1000)
-        wanted = [TopicPartition(self.topic, p, since_ms) for p in sorted(described.partitions)]
+        partitions = topic_partitions(self._consumer, self.topic, timeout_s)
+        wanted = [TopicPartition(self.topic, p, since_ms) for p in partitions]
         found = self._consumer.offsets_for_times(wanted, timeout=timeout_s)
         starts = [TopicPartition(self.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_END)
                   for tp in found]  # fmt: skip

@@ -103,3 +103,14 @@ def await_visible(admin: Any, names: list[str], timeout_s: float) -> None:
 def _ready(topic: Any) -> bool:
     return bool(topic is not None and topic.error is None and topic.partitions
                 and all(p.leader >= 0 and p.error is None for p in topic.partitions.values()))  # fmt: skip
+
+
+def topic_partitions(client: Any, topic: str, timeout_s: float) -> list[int]:
+    """The partitions of ``topic`` as ``client`` (a confluent ``Consumer`` or ``AdminClient``) sees them;
+    ``KafkaException`` (UNKNOWN_TOPIC_OR_PART) when it has none."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    described = client.list_topics(topic, timeout=timeout_s).topics.get(topic)
+    if described is None or described.error is not None or not described.partitions:
+        raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, f"no topic {topic}"))
+    return sorted(described.partitions)

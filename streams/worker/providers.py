@@ -27,12 +27,13 @@ import time
 import uuid
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from schemas.codec import Codec
 from schemas.errors import DecodeError
 from schemas.records import ProviderRegistration
 from streams.domain.providers import ProviderBook
+from streams.kafka.admin import topic_partitions
 from streams.kafka.clients import consumer_config
 from streams.settings import Settings
 
@@ -74,11 +75,7 @@ class ProviderFollower:
 
     def start(self, timeout_s: float = 20.0) -> None:
         """Assign every partition from its start (:class:`KafkaException`: the topic cannot be described)."""
-        metadata = self._consumer.list_topics(self.topic, timeout=timeout_s)
-        described = metadata.topics.get(self.topic)
-        if described is None or described.error is not None or not described.partitions:
-            raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, f"no topic {self.topic}"))
-        partitions = sorted(described.partitions)
+        partitions = topic_partitions(self._consumer, self.topic, timeout_s)
         self._positions = dict.fromkeys(partitions, 0)
         self._consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
         self._running = True
