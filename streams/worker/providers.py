@@ -39,8 +39,10 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FETCH_WAIT_MS = 50
-"""The longest a fetch of an idle registry partition waits on the broker: what a live reading may wait."""
+FETCH_WAIT_MS = 10
+"""The longest a fetch of an idle registry partition waits on the broker: about what a batch of live
+readings waits at the gate. ``bench_pipeline`` (5,000 vehicles, 2,500 readings/s, busy machine): 50 ms gave
+p50 285 ms, p99 656 ms; 10 ms gave p50 68 ms, p99 208 ms (the registry off: 35 ms, 184 ms)."""
 
 
 def _wall_clock_ms() -> int:
