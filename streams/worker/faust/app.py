@@ -510,11 +510,13 @@ def build_app(
 
 
 TIMER_FLUSH_S = 1.0
-GATE_POLL_S = 0.01
-GATE_LOG_EVERY_S = 10.0
 """How long a timer's messages (plate ticks, registration marks) may hold the event loop waiting for the
 broker: with the broker away, a flush of the sink's 30 s held it (heartbeats aside: the web server, the
 other timers, a stop signal) for 27 s twice a minute. They are sent again at the next tick anyway."""
+GATE_POLL_S = 0.01
+"""How often a batch held at an agent's gate asks it again (``AppContext.pass_gate``)."""
+GATE_LOG_EVERY_S = 10.0
+"""How often a held batch says so in the log."""
 
 STOP_WITHIN_S = 6.0
 """After SIGTERM/SIGINT, how long Faust may take to stop (commit, flush, leave the group) before the process
