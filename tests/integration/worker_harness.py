@@ -53,17 +53,19 @@ TEST_PROVIDERS: dict[str, ProviderKind] = {
 def registrations_for(readings: Iterable[Any]) -> list[ProviderRegistration]:
     """The registry's record of each provider of ``readings`` (as the kind it claims, active since 2000),
     for a test with providers of its own."""
-    kinds = {r.provider_id: r.provider_kind for r in readings if hasattr(r, "provider_kind")}
-    return [ProviderRegistration(f"test-provider-{p}", p, f"test {k.value.lower()}", k, ("45201",), True,
-                                 946_684_800_000) for p, k in kinds.items()]  # fmt: skip
+    return _registrations({r.provider_id: r.provider_kind for r in readings if hasattr(r, "provider_kind")})
 
 
 def registered_test_providers() -> list[ProviderRegistration]:
+    return _registrations(TEST_PROVIDERS)
+
+
+def _registrations(kinds: dict[str, ProviderKind]) -> list[ProviderRegistration]:
     since = 946_684_800_000  # 2000-01-01
     return [
         ProviderRegistration(f"test-provider-{provider}", provider, f"test {kind.value.lower()}", kind,
                              ("45201",), True, since)
-        for provider, kind in TEST_PROVIDERS.items()
+        for provider, kind in kinds.items()
     ]  # fmt: skip
 
 
