@@ -157,9 +157,11 @@ class BatchResult:
 class Outputs:
     """Encodes and sends output records, and counts them in the metrics (shared with the plate agent).
 
-    Counts are kept per batch and added to the metrics once the batch's outputs are on Kafka
-    (:meth:`flush`): a Prometheus counter's ``inc`` takes a lock and costs about a microsecond, several
-    times per event, and a batch tried again is counted once."""
+    Counts are kept per batch and added to the metrics once the batch's outputs and state are stored
+    (:meth:`flush`, then :meth:`stored`): a Prometheus counter's ``inc`` takes a lock and costs about a
+    microsecond, several times per event, and a batch tried again is counted once. Counted only then, an
+    event in is one whose state a query can see (a test that waited for the count and then asked for the
+    vehicle got a 404 while the batch's state was still on its way to RocksDB)."""
 
     def __init__(
         self, codec: Codec, topics: PipelineTopics, sink: OutputSink, metrics: WorkerMetrics,
@@ -167,6 +169,7 @@ class Outputs:
     ) -> None:  # fmt: skip
         self.codec, self.topics, self.sink, self.metrics, self.clock = codec, topics, sink, metrics, clock
         self._submitted: list[int] = []
+        self._flushed_at: float | None = None
         self._children: dict[tuple[Any, ...], Any] = {}
         self._counts: dict[tuple[Any, ...], int] = {}
         self._in: dict[tuple[str, str], int] = {}
@@ -186,6 +189,7 @@ class Outputs:
         self._submitted.clear()
         self._counts.clear()
         self._in.clear()
+        self._flushed_at = None
 
     def _publish_counts(self) -> None:
         base = self.topics.base
@@ -247,12 +251,17 @@ class Outputs:
         return True
 
     def flush(self) -> None:
-        """Flush the sink, then count what the batch did and observe end-to-end latency (submitted_at ->
-        receipt on Kafka)."""
+        """Flush the sink: the batch's outputs are on Kafka (the time noted for the end-to-end latency)."""
         self.sink.flush()
+        self._flushed_at = self.clock()
+
+    def stored(self) -> None:
+        """The batch's state is stored too: count what it did and observe the end-to-end latency
+        (submitted_at -> receipt on Kafka, as of :meth:`flush`)."""
         self._publish_counts()
         if self._submitted:
-            now_ms = self.clock() * 1000.0
+            flushed_at = self._flushed_at if self._flushed_at is not None else self.clock()
+            now_ms = flushed_at * 1000.0
             observe = self.metrics.end_to_end_latency.observe
             for submitted_at in self._submitted:
                 observe(max(0.0, (now_ms - submitted_at) / 1000.0))

@@ -37,6 +37,7 @@ class WorkerMetrics:
     batch_failures: Counter
     plates_pushed_out: Counter
     standby_lag: Gauge
+    standby_seeks: Counter
     records_held: Gauge
     providers_known: Gauge
     providers_undecodable: Gauge
@@ -119,6 +120,12 @@ class WorkerMetrics:
                 "Plate readings answered before their wait was over because their plate had too many "
                 "waiting (CARPASS_PLATE_PENDING_MAX, or 512 KiB of them).",
                 registry=reg,
+            ),
+            standby_seeks=Counter(
+                "carpass_standby_seeks_total",
+                "Standby changelog partitions found fetched past what was applied and stopped there; each "
+                "was sought back to the next record to apply (a steady rise is a bug to report).",
+                ["table"], registry=reg,
             ),
             standby_lag=Gauge(
                 "carpass_standby_lag_messages",

@@ -249,3 +249,39 @@ class CommitGuard:
     def take_holes(self, now: float) -> dict[Partition, int]:
         """:meth:`InputWatermarks.take_holes`."""
         return self.inputs.take_holes(now)
+
+
+class StandbyStalls:
+    """Standby changelog partitions the fetcher took past what was applied.
+
+    A standby copy is applied from the fetches of its changelog partition
+    (``streams.worker.faust.patches.apply_standby``); a fetch dropped on the way (records fetched while the
+    consumer's flow was stopped, or for a partition paused meanwhile) moves the consumer's position past
+    records never applied, and nothing fetches them again: Faust seeks only input partitions back to their
+    committed offsets, a changelog has none. The standby copy then stays behind for good (a CI run saw one
+    33 records behind for 45 s, its lag gauge flat). Called periodically with each standby partition's next
+    offset to apply, its high watermark and the consumer's position: the offset to seek back to once the
+    position is past the next offset to apply and nothing was applied for ``checks`` calls in a row."""
+
+    def __init__(self, checks: int = 2) -> None:
+        self.checks = checks
+        self._idle: dict[Partition, tuple[int, int]] = {}
+
+    def check(self, tp: Partition, next_to_apply: int, highwater: int, position: int | None) -> int | None:
+        key = (tp[0], tp[1])
+        if position is None or position <= next_to_apply or highwater <= next_to_apply:
+            self._idle.pop(key, None)
+            return None
+        last, count = self._idle.get(key, (-1, 0))
+        count = count + 1 if last == next_to_apply else 1
+        if count >= self.checks:
+            self._idle.pop(key, None)
+            return next_to_apply
+        self._idle[key] = (next_to_apply, count)
+        return None
+
+    def forget(self, keep: Iterable[Partition]) -> None:
+        """Drop the partitions no longer standby here."""
+        kept = {(tp[0], tp[1]) for tp in keep}
+        for key in [k for k in self._idle if k not in kept]:
+            del self._idle[key]

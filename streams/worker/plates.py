@@ -218,6 +218,7 @@ class PlateProcessor:
         for partition in advanced:
             self.store.put(MARKS_KEY, _dump(self._marks[partition]), now[partition])
         self.store.flush()
+        self.outputs.stored()
         self.metrics.plates_pending.set(sum(self._pending_counts.values()))
         return result
 

@@ -111,6 +111,7 @@ class VehicleProcessor:
             self.store.put(vin, stored, last)
             state_bytes(len(stored))
         self.store.flush()
+        out.stored()
         remember = self.cache.put
         for vin, state, stored, last in writes:
             remember(last.partition, vin, stored, state)

@@ -65,7 +65,7 @@ from streams.worker.faust import patches
 from streams.worker.faust.adapters import KafkaSink, TableStore
 from streams.worker.faust.patches import is_input_topic
 from streams.worker.metrics import WorkerMetrics
-from streams.worker.offsets import AgentWatermarks, CommitGuard
+from streams.worker.offsets import AgentWatermarks, CommitGuard, StandbyStalls
 from streams.worker.plates import (
     TICK,
     PlateProcessor,
@@ -109,6 +109,7 @@ class AppContext:
     stores: list[TableStore] = field(default_factory=list)
     """Every table store the batch steps write through (their unflushed writes go when a step fails)."""
     watermarks: CommitGuard = field(default_factory=CommitGuard)
+    standby_stalls: StandbyStalls = field(default_factory=StandbyStalls)
     """What each agent really processed and stored: the commit ceiling (``streams.worker.offsets``)."""
     agents: list[_Agent] = field(default_factory=list)
     given_up: BatchFailedError | None = None
@@ -587,6 +588,7 @@ def _vehicle_agent(context: AppContext, policy: Policy) -> None:
         _observe_lag(context)
         _observe_standby_lag(context)
         await _seek_back_stalled(context)
+        await _seek_back_stalled_standbys(context)
         for name, each in context.tables.items():
             context.metrics.table_keys.labels(name).set(_estimated_keys(each))
 
@@ -738,6 +740,25 @@ def _observe_standby_lag(context: AppContext) -> None:
         if high is not None:
             next_offset = 0 if applied is None else applied + 1
             gauge.labels(table.name, str(tp.partition)).set(max(0, high - next_offset))
+
+
+async def _seek_back_stalled_standbys(context: AppContext) -> None:
+    """Standby changelog partitions the fetcher took past what was applied, and that stopped there
+    (:class:`~streams.worker.offsets.StandbyStalls`), are sought back to the next offset to apply."""
+    consumer = context.app.consumer
+    standbys = list(patches.standby_positions(context.app))
+    context.standby_stalls.forget(tp for tp, _, _ in standbys)
+    for tp, table, applied in standbys:
+        high = _highwater(consumer, tp)
+        if high is None:
+            continue
+        next_offset = 0 if applied is None else applied + 1
+        offset = context.standby_stalls.check(tp, next_offset, high, patches.fetch_position(consumer, tp))
+        if offset is not None:
+            log.warning("standby %s[%d] of table %s: records fetched past %d were never applied; seeking "
+                        "back", tp.topic, tp.partition, table.name, offset)  # fmt: skip
+            context.metrics.standby_seeks.labels(table.name).inc()
+            await consumer.seek(tp, offset)
 
 
 async def _seek_back_stalled(context: AppContext) -> None:

@@ -3,7 +3,7 @@ and stored; holes are sought back to, once per partition whichever agent finds t
 
 from __future__ import annotations
 
-from streams.worker.offsets import AgentWatermarks, CommitGuard
+from streams.worker.offsets import AgentWatermarks, CommitGuard, StandbyStalls
 
 TP = ("t.odometer.readings", 1)
 REGISTRATIONS = ("t.vehicle.registrations", 1)
@@ -137,3 +137,21 @@ def test_a_topic_read_by_two_agents_is_committed_as_far_as_both_stored_it_with_o
     assert guard.take_holes(0.0) == {REGISTRATIONS: 20}  # one hole, one seek, for both agents
     guard.reset({REGISTRATIONS: 30})
     assert guard.ceiling(REGISTRATIONS) == 30 and guard.ceiling(("t.other", 0)) is None
+
+
+CHANGELOG = ("t-worker-vehicles-changelog", 1)
+
+
+def test_a_standby_fetched_past_what_was_applied_and_stopped_there_is_sought_back() -> None:
+    stalls = StandbyStalls(checks=2)
+    assert stalls.check(CHANGELOG, 0, 33, None) is None  # position unknown (paused, not fetched yet)
+    assert stalls.check(CHANGELOG, 0, 33, 0) is None  # behind, but nothing taken past it: a fetch will come
+    assert stalls.check(CHANGELOG, 0, 33, 33) is None  # taken past what was applied: first check
+    assert stalls.check(CHANGELOG, 0, 33, 33) == 0  # still nothing applied: seek back to the first unapplied
+    assert stalls.check(CHANGELOG, 0, 33, 33) is None  # and give the seek time
+    assert stalls.check(CHANGELOG, 20, 40, 40) is None  # applying again: counted afresh
+    assert stalls.check(CHANGELOG, 30, 40, 40) is None
+    assert stalls.check(CHANGELOG, 40, 40, 40) is None  # caught up
+    assert stalls.check(CHANGELOG, 40, 45, 45) is None
+    stalls.forget([])  # the partition left this worker: what was counted for it goes
+    assert stalls.check(CHANGELOG, 40, 45, 45) is None  # a first check again

@@ -358,6 +358,31 @@ def test_a_failed_flush_leaves_nothing_pending_and_the_batch_tried_again_gives_t
     assert h.metric("carpass_events_in_total", topic="odometer.readings", origin="WORKSHOP") == 3
 
 
+def test_events_are_counted_once_their_state_is_stored_not_when_the_receipts_are_out() -> None:
+    """A test (or an SRE) that waits for ``carpass_events_in_total`` and then asks the API for the vehicle
+    must find it: the counts wait for the state, as well as the outputs."""
+    h = Harness()
+    batch = [h.message(r) for r in [registration(), *yearly(2)]]
+    counted_when_stored: list[float] = []
+    real_flush = h.store.flush
+
+    def flush() -> None:
+        counted = h.metric("carpass_events_in_total", topic="vehicle.registrations", origin="")
+        counted_when_stored.append(counted)
+        h.store.pending.clear()  # as the table store does: a failed flush drops its pending writes
+        raise SinkError("changelog not delivered: broker down")
+
+    h.store.flush = flush  # type: ignore[method-assign]
+    with pytest.raises(SinkError):
+        h.processor.process(batch)
+    assert counted_when_stored == [0.0]  # receipts flushed, state not yet stored: nothing counted
+    assert h.metric("carpass_end_to_end_latency_seconds_count") == 0
+    h.store.flush = real_flush  # type: ignore[method-assign]
+    h.processor.process(batch)
+    assert h.metric("carpass_events_in_total", topic="vehicle.registrations", origin="") == 1
+    assert h.metric("carpass_end_to_end_latency_seconds_count") == 2
+
+
 class DownRegistry:
     """A schema registry that cannot be reached (a network outage)."""
 
