@@ -171,6 +171,11 @@ class Settings:
     """PEM private key of the client certificate."""
     kafka_ssl_key_password: str = dataclasses.field(default="", repr=False)
     """Password of an encrypted client key: a secret, like the SASL password."""
+    kafka_access_file: str = ""
+    """JSON file of the deployment's Kafka principals and of the integrators that publish on Kafka directly,
+    each bound to the provider ids it may speak for (``streams.kafka.acls``): ``carpass kafka acls`` makes
+    the ACLs from it, ``carpass topics create`` the integrators' ingest topics, and the worker checks and
+    forwards what they write. Empty: no integrator publishes on Kafka directly."""
     # --- both HTTP services: the worker's API and the gateway (streams/http) ---
     http_auth_failures_burst: int = 20
     """Failed authentications (unknown API keys, forged forwards) one client address may make at once; then

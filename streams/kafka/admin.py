@@ -44,6 +44,20 @@ def keyed_partition_counts(wanted: Mapping[str, tuple[KeyKind, Any]], metadata: 
     return {n: len(metadata.topics[n].partitions) for n in keyed if n in metadata.topics}
 
 
+def ingest_topics(settings: Settings) -> list[str]:
+    """The ingest topics of the integrators of ``settings.kafka_access_file`` (none without one); a
+    :class:`TopicSetupError` saying what is wrong with the file."""
+    from streams.kafka.acls import AccessFileError, load_access
+
+    if not settings.kafka_access_file:
+        return []
+    try:
+        plan = load_access(settings.kafka_access_file)
+    except AccessFileError as exc:
+        raise TopicSetupError(f"CARPASS_KAFKA_ACCESS_FILE: {exc}") from None
+    return list(plan.ingest_routes(PipelineTopics(settings.topic_prefix)))
+
+
 def ensure_topics(settings: Settings, timeout_s: float = 20.0) -> int:
     """Create the worker's missing topics; return their partition count. Raises :class:`TopicSetupError`
     when a co-partitioned topic (VIN or plate key) has another partition count than the others."""
@@ -55,7 +69,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 20.0) -> int:
         metadata = admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:
         raise TopicSetupError(f"cannot reach Kafka at {bootstrap_servers(settings)}: {exc}") from exc
-    wanted = PipelineTopics(settings.topic_prefix).all_topics()
+    wanted = PipelineTopics(settings.topic_prefix).all_topics(ingest_topics(settings))
     counts = keyed_partition_counts(wanted, metadata)
     if len(set(counts.values())) > 1:
         listing = ", ".join(f"{n}={c}" for n, c in sorted(counts.items()))

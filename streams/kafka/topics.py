@@ -17,7 +17,7 @@ Outputs can be rebuilt by a replay, so they expire, but only after two years. Al
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -53,6 +53,8 @@ class KeyKind(StrEnum):
     PROVIDER_ID = "provider_id"
     SOURCE = "source"
     """``<topic>/<partition>/<offset>`` of the input a dead letter comes from."""
+    SUBMITTED = "submitted"
+    """Whatever an integrator writing its ingest topic chose (not trusted: the intake agent re-keys)."""
 
 
 _INPUT_CONFIG = MappingProxyType({"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"})
@@ -215,9 +217,12 @@ class PipelineTopics:
         """``topic`` without the prefix (metric labels use the contract names)."""
         return topic[len(self.prefix) :] if self.prefix and topic.startswith(self.prefix) else topic
 
-    def all_topics(self) -> dict[str, tuple[KeyKind, Mapping[str, str]]]:
-        """Every topic to create: name -> (key kind, topic configs)."""
+    def all_topics(self, ingest: Iterable[str] = ()) -> dict[str, tuple[KeyKind, Mapping[str, str]]]:
+        """Every topic to create: name -> (key kind, topic configs). ``ingest``: the integrators' ingest
+        topics (``streams.kafka.acls``), kept as long as outputs."""
         topics = {self.name(spec.name): (spec.key, spec.config) for spec in CATALOGUE}
         for base, key in _INTERNAL_KEYS.items():
             topics[self.name(base)] = (key, _INTERNAL_CONFIG)
+        for name in ingest:
+            topics[name] = (KeyKind.SUBMITTED, _OUTPUT_CONFIG)
         return topics

@@ -38,6 +38,7 @@ class WorkerMetrics:
     plates_pushed_out: Counter
     standby_lag: Gauge
     standby_seeks: Counter
+    intake: Counter
     records_held: Gauge
     providers_known: Gauge
     providers_undecodable: Gauge
@@ -120,6 +121,12 @@ class WorkerMetrics:
                 "Plate readings answered before their wait was over because their plate had too many "
                 "waiting (CARPASS_PLATE_PENDING_MAX, or 512 KiB of them).",
                 registry=reg,
+            ),
+            intake=Counter(
+                "carpass_intake_total",
+                "Submissions read from an integrator's ingest topics: forwarded to the contract topic, or "
+                "not-bound (it named a provider the integrator may not speak for: a dead letter).",
+                ["integrator", "outcome"], registry=reg,
             ),
             standby_seeks=Counter(
                 "carpass_standby_seeks_total",

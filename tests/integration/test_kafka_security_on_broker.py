@@ -15,7 +15,6 @@ import asyncio
 import dataclasses
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -27,9 +26,9 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from streams.kafka.clients import admin_config, aiokafka_security, producer_config
-from streams.local.kafka import HOST, LocalKafka, LocalKafkaError
 from streams.settings import Settings
-from tests.integration.worker_harness import ROOT, Feeder, free_port, pipeline, read_topic
+from tests.integration import extra_broker
+from tests.integration.worker_harness import ROOT, Feeder, pipeline, read_topic
 from tests.unit.streams.domain.builders import registration, yearly
 
 pytestmark = pytest.mark.integration
@@ -56,32 +55,11 @@ class SaslBroker:
 
 @pytest.fixture(scope="module")
 def sasl_broker() -> Iterator[SaslBroker]:
-    port, controller, sasl = free_port(), free_port(), free_port()
-    settings = dataclasses.replace(
-        Settings.from_env({k: v for k, v in os.environ.items() if k == "CARPASS_CACHE_DIR"}),
-        local_kafka_port=port, local_kafka_controller_port=controller, partitions=2,
-    )  # fmt: skip
     jaas = f'org.apache.kafka.common.security.plain.PlainLoginModule required user_{USER}="{PASSWORD}";'
-    broker = LocalKafka(settings, progress=lambda _: None, extra_properties={
-        "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller},"
-                     f"SASL_PLAINTEXT://{HOST}:{sasl}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{port},SASL_PLAINTEXT://{HOST}:{sasl}",
-        "listener.security.protocol.map":
-            "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
-        "sasl.enabled.mechanisms": "PLAIN",
-        "listener.name.sasl_plaintext.plain.sasl.jaas.config": jaas,
-    })  # fmt: skip
-    try:
-        broker.start(fresh=True)
-    except LocalKafkaError as exc:
-        pytest.fail(f"the SASL test broker could not start: {exc}", pytrace=False)
-    try:
-        yield SaslBroker(f"{HOST}:{port}", f"{HOST}:{sasl}")
-    finally:
-        broker.stop()
-        shutil.rmtree(broker.data_dir, ignore_errors=True)
-        (broker.data_dir.parent / f"{port}.lock").unlink(missing_ok=True)
-        shutil.rmtree(broker.data_dir.parent / f"{port}.leases", ignore_errors=True)
+    properties = {"sasl.enabled.mechanisms": "PLAIN",
+                  "listener.name.sasl_plaintext.plain.sasl.jaas.config": jaas}  # fmt: skip
+    with extra_broker.sasl_broker(properties) as listeners:
+        yield SaslBroker(listeners.plaintext, listeners.sasl)
 
 
 async def _consume(settings: Settings, topic: str, count: int) -> list[bytes]:

@@ -55,15 +55,17 @@ from schemas.codec import Codec
 from streams.domain.policy import DEFAULT_POLICY, Policy
 from streams.http.guard import ConnectionGuard
 from streams.http.responses import security_headers
+from streams.kafka.acls import AccessFileError, load_access
 from streams.kafka.clients import bootstrap_servers, build_codec, kafka_security, ssl_context
 from streams.kafka.topics import PipelineTopics
-from streams.settings import Settings
+from streams.settings import Settings, SettingsError
 from streams.state.cache import StateCache
 from streams.worker.align import EventTimeAligner
 from streams.worker.batch import RawMessage
 from streams.worker.faust import patches
 from streams.worker.faust.adapters import KafkaSink, TableStore
 from streams.worker.faust.patches import is_input_topic
+from streams.worker.intake import IntakeChecker
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.offsets import AgentWatermarks, CommitGuard, StandbyStalls
 from streams.worker.plates import (
@@ -500,6 +502,8 @@ def build_app(
     app.data_plane = context
     _vehicle_agent(context, policy)
     _plate_agents(context)
+    if settings.kafka_access_file:
+        _intake_agent(context)
     _metrics_page(context)
     patches.on_response_prepare(app, security_headers)
     patches.guard_web_connections(app, ConnectionGuard(settings.http_max_connections,
@@ -593,6 +597,20 @@ def _vehicle_agent(context: AppContext, policy: Policy) -> None:
             context.metrics.table_keys.labels(name).set(_estimated_keys(each))
 
     context.app.timer(LAG_EVERY_S, name="table-size-and-lag")(table_size_and_lag)
+
+
+def _intake_agent(context: AppContext) -> None:
+    """The integrators' ingest topics, checked and forwarded to the contract topics
+    (``streams.worker.intake``). Raises ``SettingsError`` when the access file cannot be used."""
+    try:
+        plan = load_access(context.settings.kafka_access_file)
+    except AccessFileError as exc:
+        raise SettingsError(f"CARPASS_KAFKA_ACCESS_FILE: {exc}") from None
+    checker = IntakeChecker(codec=context.codec, topics=context.topics, sink=context.sink,
+                            metrics=context.metrics, plan=plan,
+                            max_input_bytes=context.settings.max_input_bytes)  # fmt: skip
+    if checker.ingest_topics:
+        context.agent("intake", checker.process, *checker.ingest_topics)
 
 
 def _provider_registry(context: AppContext) -> ProviderFollower:
