@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from projections.certificates import CertificateSigner, IssuedCertificate, issue, verify
+from projections.certificates import CertificateSigner, IssuedCertificate, VerificationKeys, issue, verify
 from projections.html import render_certificate
 from projections.quality import ProviderTally, compliance, late_share, quality_view, year_of
 from projections.views import certificate_view, ok_label_decision, ok_label_view
@@ -182,9 +182,12 @@ class CarPassApi:
         auth_throttle: AuthThrottle | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         body_timeout_s: float | None = 10.0,
+        verification_keys: VerificationKeys | None = None,
     ) -> None:
         """``auth_throttle``: failed authentications per client address (default: 20, then 6 a minute);
-        ``body_timeout_s``: the deadline of a request body (``None``: none)."""
+        ``body_timeout_s``: the deadline of a request body (``None``: none); ``verification_keys``: the keys
+        certificates are verified against, by key id (default: the signer's alone)."""
+        self.verification_keys = verification_keys or VerificationKeys(signer)
         self.body_timeout_s = body_timeout_s
         self.auth_throttle = auth_throttle if auth_throttle is not None else AuthThrottle(20, 6.0)
         self.monotonic = monotonic
@@ -329,12 +332,13 @@ class CarPassApi:
         cert = await self.source.certificate(request.match_info["number"])
         if cert is None:
             return error(404, "no certificate with this number")
-        authentic = verify(cert, self.signer)
+        authentic = verify(cert, self.verification_keys)
         today = brussels_day(self.clock())
         body = {
             "authentic": authentic,
             "valid_today": authentic and cert.is_valid_on(today),
-            "public_key": self.signer.public_pem(),
+            "key_id": cert.key_id,
+            "public_key": self.verification_keys.public_pem(cert.key_id),
             "certificate": cert.to_json_obj(),
         }
         return web.json_response(body)

@@ -31,6 +31,7 @@ import hashlib
 import itertools
 import json
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -104,8 +105,7 @@ class CertificateSigner:
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
         self._private = private_key
         self.public_key: Ed25519PublicKey = private_key.public_key()
-        raw = self.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        self.key_id = hashlib.sha256(raw).hexdigest()[:16]
+        self.key_id = key_id_of(self.public_key)
 
     @classmethod
     def generate(cls) -> CertificateSigner:
@@ -140,6 +140,71 @@ class CertificateSigner:
         except InvalidSignature:
             return False
         return True
+
+
+def key_id_of(public_key: Ed25519PublicKey) -> str:
+    """The first 16 hex digits of SHA-256 of the raw public key (what a certificate's ``key_id`` names)."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+PEM_PUBLIC_KEY = re.compile(rb"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL)
+
+
+class VerificationKeys:
+    """The public keys certificates are verified against, by key id: the signing key's and those of keys
+    retired by a rotation (a certificate signed before the rotation still verifies: R16)."""
+
+    def __init__(self, signer: CertificateSigner, retired: Sequence[Ed25519PublicKey] = ()) -> None:
+        self.signer = signer
+        self._keys: dict[str, Ed25519PublicKey] = {key_id_of(key): key for key in retired}
+        self._keys[signer.key_id] = signer.public_key
+
+    @classmethod
+    def from_pem(cls, signer: CertificateSigner, pem: bytes) -> VerificationKeys:
+        """``pem``: one or more ``PUBLIC KEY`` blocks (Ed25519); else :class:`SigningKeyError`."""
+        blocks = PEM_PUBLIC_KEY.findall(pem)
+        if not blocks:
+            raise SigningKeyError("no PEM public key (-----BEGIN PUBLIC KEY-----) found")
+        keys = []
+        for number, block in enumerate(blocks, 1):
+            try:
+                key = serialization.load_pem_public_key(block)
+            except ValueError as exc:
+                raise SigningKeyError(f"public key {number}: not readable: {exc}") from exc
+            if not isinstance(key, Ed25519PublicKey):
+                raise SigningKeyError(f"public key {number}: must be Ed25519, not {type(key).__name__}")
+            keys.append(key)
+        return cls(signer, keys)
+
+    @property
+    def key_ids(self) -> list[str]:
+        return sorted(self._keys)
+
+    def public_key(self, key_id: str) -> Ed25519PublicKey | None:
+        return self._keys.get(key_id)
+
+    def public_pem(self, key_id: str) -> str | None:
+        key = self._keys.get(key_id)
+        if key is None:
+            return None
+        return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                                ).decode("ascii")  # fmt: skip
+
+
+def load_verification_keys(settings: Settings, signer: CertificateSigner) -> VerificationKeys:
+    """The signing key's public key and those of ``settings.certificate_retired_keys_file``."""
+    if not settings.certificate_retired_keys_file:
+        return VerificationKeys(signer)
+    path = Path(settings.certificate_retired_keys_file).expanduser()
+    try:
+        pem = path.read_bytes()
+    except OSError as exc:
+        raise SigningKeyError(f"cannot read CARPASS_CERTIFICATE_RETIRED_KEYS_FILE: {exc}") from exc
+    try:
+        return VerificationKeys.from_pem(signer, pem)
+    except SigningKeyError as exc:
+        raise SigningKeyError(f"CARPASS_CERTIFICATE_RETIRED_KEYS_FILE {path}: {exc}") from None
 
 
 def load_signer(settings: Settings) -> CertificateSigner:
@@ -265,12 +330,16 @@ def issue(
     return replace(unsigned, signature=base64.b64encode(signature).decode("ascii"))
 
 
-def verify(cert: IssuedCertificate, signer: CertificateSigner) -> bool:
-    """True when ``cert`` was signed by ``signer``'s key and has not been changed since."""
-    if cert.key_id != signer.key_id:
+def verify(cert: IssuedCertificate, keys: CertificateSigner | VerificationKeys) -> bool:
+    """True when ``cert`` was signed by the key its ``key_id`` names, one of ``keys``, and has not been
+    changed since."""
+    key_set = keys if isinstance(keys, VerificationKeys) else VerificationKeys(keys)
+    public_key = key_set.public_key(cert.key_id)
+    if public_key is None:
         return False
     try:
         signature = base64.b64decode(cert.signature, validate=True)
-    except ValueError:
+        public_key.verify(signature, canonical_json(cert.signed_payload()))
+    except (ValueError, InvalidSignature):
         return False
-    return signer.verify(signature, canonical_json(cert.signed_payload()))
+    return True

@@ -56,7 +56,8 @@ _OPS: dict[str, dict[str, Any]] = {
     },
     "verify": {
         "summary": "Verify a certificate's authenticity by its number (R16) and return the signed content",
-        "response": ("application/json", "authentic, valid_today, public_key, certificate"),
+        "response": ("application/json", "authentic, valid_today, key_id, public_key (of the key that signed "
+                     "it; null: unknown), certificate"),
     },
     "page": {
         "summary": "The certificate as a printable page with a mileage chart",

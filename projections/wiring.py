@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from projections.api import CarPassApi, NotReadyError, VehicleSnapshot
-from projections.certificates import IssuedCertificate, load_signer
+from projections.certificates import IssuedCertificate, load_signer, load_verification_keys
 from projections.quality import (
     ProviderTally,
     tally_from_json,
@@ -132,6 +132,7 @@ def install(ctx: AppContext) -> None:
     before the app starts."""
     app, settings, codec, sink = ctx.app, ctx.settings, ctx.codec, ctx.sink
     signer, secret = load_signer(settings), load_forward_secret(settings)  # refuse to start without them
+    verification_keys = load_verification_keys(settings, signer)
     ctx.vehicle_hooks.append(
         ViewPublisher(codec, sink, ctx.topics.certificates, ctx.topics.ok_labels)
     )
@@ -177,5 +178,6 @@ def install(ctx: AppContext) -> None:
         forward_secret=secret,
         auth_throttle=AuthThrottle(settings.http_auth_failures_burst, settings.http_auth_failures_per_minute),
         body_timeout_s=body_timeout_s,
+        verification_keys=verification_keys,
     )
     ctx.add_routes(api.route_defs())

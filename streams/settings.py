@@ -140,6 +140,9 @@ class Settings:
     """PEM (PKCS#8, unencrypted) Ed25519 private key that signs certificates (R16). Required by a worker that
     serves the API, unless ``CARPASS_DEVELOPMENT`` (then a development key is generated once into
     ``cache_dir``, with a warning: each machine would sign with its own key)."""
+    certificate_retired_keys_file: str = ""
+    """PEM file of the public keys of earlier signing keys (one or more ``PUBLIC KEY`` blocks, e.g. ``openssl
+    pkey -in old-key.pem -pubout``): after a rotation, certificates they signed still verify, by key id."""
     cluster_secret_file: str = ""
     """File holding the secret the workers of one group share (32 bytes or more, e.g. ``openssl rand -hex
     32``): an API request one worker forwards to another carries an HMAC made with it, and the client's key

@@ -16,10 +16,12 @@ from projections.certificates import (
     FeeRule,
     IssuedCertificate,
     SigningKeyError,
+    VerificationKeys,
     certificate_number,
     fee_of,
     issue,
     load_signer,
+    load_verification_keys,
     verify,
 )
 from projections.views import certificate_view
@@ -72,6 +74,28 @@ def test_signature_verifies_is_deterministic_and_any_change_breaks_it() -> None:
         assert not verify(replace(cert, **change), SIGNER)  # type: ignore[arg-type]
     assert not verify(replace(cert, signature="not base64!"), SIGNER)
     assert not verify(cert, CertificateSigner.generate())
+
+
+def test_a_rotated_key_keeps_the_certificates_it_signed_verifiable_by_key_id(tmp_path: Path) -> None:
+    old = _issued()  # signed by SIGNER
+    new_signer = CertificateSigner.generate()
+    assert not verify(old, new_signer)  # rotated without the old public key: every older one "not authentic"
+    retired = tmp_path / "retired.pem"
+    other = CertificateSigner.generate()
+    retired.write_text(other.public_pem() + "\n" + SIGNER.public_pem())  # two earlier keys, any order
+    settings = Settings.from_env({"CARPASS_CERTIFICATE_RETIRED_KEYS_FILE": str(retired)})
+    keys = load_verification_keys(settings, new_signer)
+    assert keys.key_ids == sorted({new_signer.key_id, other.key_id, SIGNER.key_id})
+    assert verify(old, keys) and keys.public_pem(old.key_id) == SIGNER.public_pem()
+    view = certificate_view(clean_old_vehicle(), ms(2024, 6, 1))
+    fresh = issue(view, "sale-new", ms(2024, 6, 1), new_signer)
+    assert verify(fresh, keys)
+    assert not verify(replace(old, key_id=new_signer.key_id), keys)  # the key id names the key that signed
+    assert not verify(replace(old, key_id="0" * 16), keys) and keys.public_pem("0" * 16) is None
+    retired.write_text("-----BEGIN PRIVATE KEY-----\nnot this\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(SigningKeyError, match=r"CARPASS_CERTIFICATE_RETIRED_KEYS_FILE .*no PEM public key"):
+        load_verification_keys(settings, new_signer)
+    assert VerificationKeys(new_signer).key_ids == [new_signer.key_id]
 
 
 def test_document_round_trip_keeps_the_signature_valid() -> None:
