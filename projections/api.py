@@ -36,17 +36,17 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from projections.certificates import CertificateSigner, IssuedCertificate, VerificationKeys, issue, verify
-from projections.html import render_certificate
+from projections.html import render_certificate, render_verification
 from projections.quality import ProviderTally, compliance, late_share, quality_view, year_of
 from projections.views import certificate_view, ok_label_decision, ok_label_view
 from schemas.jsonl import to_json_obj
 from streams.domain.calendar import brussels_day, date_of
 from streams.domain.state import VehicleState
 from streams.http import forwarding
-from streams.http.auth import Access, ApiKeys, AuthError, Principal, Role, authorize, presented_key
+from streams.http.auth import ANONYMOUS, Access, ApiKeys, AuthError, Principal, Role, authorize, presented_key
 from streams.http.forwarding import FORWARDED_HEADER
 from streams.http.guard import read_body
-from streams.http.limits import AuthThrottle
+from streams.http.limits import AuthThrottle, RateLimiter
 from streams.http.responses import client_address, error, security_headers, too_many, wall_clock_ms
 
 VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
@@ -144,6 +144,7 @@ _ANYONE = Access(frozenset(Role))
 _ADVERTS = Access(frozenset({Role.DEALER, Role.OPERATOR}))
 _OWN_PROVIDER = Access(frozenset({Role.PROVIDER, Role.OPERATOR}), own_provider=True)
 _STAFF = Access(frozenset({Role.OPERATOR}))
+_PUBLIC = Access(frozenset(Role), anonymous=True)
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/vehicles/{vin}/history", "history", _ADVERTS, "vehicle"),
     Route("GET", "/vehicles/{vin}/ok-label", "ok_label", _ADVERTS, "vehicle"),
@@ -152,6 +153,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/certificates/{number}", "verify", _ANYONE, "certificate"),
     Route("GET", "/vehicles/{vin}/certificate.html", "page", _ADVERTS, "vehicle"),
     Route("GET", "/cluster/routing", "routing", _STAFF, ""),
+    Route("GET", "/verify/{number}", "verify_page", _PUBLIC, "certificate"),
+    Route("GET", "/keys", "keys", _PUBLIC, ""),
 )
 """``table``: the table whose key is the path's parameter (the request is answered by the worker owning
 it); empty: answered by any worker."""
@@ -183,11 +186,14 @@ class CarPassApi:
         monotonic: Callable[[], float] = time.monotonic,
         body_timeout_s: float | None = 10.0,
         verification_keys: VerificationKeys | None = None,
+        public_limiter: RateLimiter | None = None,
     ) -> None:
         """``auth_throttle``: failed authentications per client address (default: 20, then 6 a minute);
         ``body_timeout_s``: the deadline of a request body (``None``: none); ``verification_keys``: the keys
-        certificates are verified against, by key id (default: the signer's alone)."""
-        self.verification_keys = verification_keys or VerificationKeys(signer)
+        certificates are verified against, by key id (default: the signer's alone); ``public_limiter``:
+        requests to the routes open to anyone, per client address (default: 30, then one a second)."""
+        self.verification_keys = verification_keys or VerificationKeys.of_signer(signer)
+        self.public_limiter = public_limiter if public_limiter is not None else RateLimiter(1.0, 30)
         self.body_timeout_s = body_timeout_s
         self.auth_throttle = auth_throttle if auth_throttle is not None else AuthThrottle(20, 6.0)
         self.monotonic = monotonic
@@ -209,7 +215,12 @@ class CarPassApi:
             if blocked > 0:
                 return too_many(blocked, "too many failed authentications from this address")
             try:
-                if marker is None:
+                if marker is None and route.access.anonymous:  # open to anyone, a few requests a second
+                    wait = self.public_limiter.take(address, now)
+                    if wait > 0:
+                        return too_many(wait, "too many requests from this address")
+                    principal = ANONYMOUS
+                elif marker is None:
                     principal = self.keys.authenticate(presented_key(request.headers))
                 else:  # another worker of the group asks, on behalf of the client it authenticated
                     principal = await self._forwarded_for(request, marker)
@@ -254,6 +265,8 @@ class CarPassApi:
             "verify": self.verify_certificate,
             "page": self.certificate_page,
             "routing": self.routing,
+            "verify_page": self.verify_page,
+            "keys": self.published_keys,
         }
         return [web.route(r.method, r.path, self._guarded(r, handlers[r.name]), name=r.name) for r in ROUTES]
 
@@ -342,6 +355,22 @@ class CarPassApi:
             "certificate": cert.to_json_obj(),
         }
         return web.json_response(body)
+
+    async def verify_page(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        """R16, for anyone: the certificate's key facts and whether its signature holds (no key needed)."""
+        cert = await self.source.certificate(request.match_info["number"])
+        if cert is None:
+            return web.Response(status=404, content_type="text/html", charset="utf-8",
+                                text="<!DOCTYPE html><title>Unknown certificate</title><p>No certificate has "
+                                     "this number. Check the number on the paper.</p>")  # fmt: skip
+        authentic = verify(cert, self.verification_keys)
+        valid_today = authentic and cert.is_valid_on(brussels_day(self.clock()))
+        page = render_verification(cert, authentic, valid_today)
+        return web.Response(text=page, content_type="text/html", charset="utf-8")
+
+    async def published_keys(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        """The public keys certificates are verified with, by key id (anyone; ``carpass verify --keys``)."""
+        return web.json_response(self.verification_keys.published())
 
     async def certificate_page(self, request: web.Request, principal: Principal) -> web.StreamResponse:
         snapshot = await self.source.vehicle(request.match_info["vin"])

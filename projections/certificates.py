@@ -153,16 +153,23 @@ PEM_PUBLIC_KEY = re.compile(rb"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-
 
 class VerificationKeys:
     """The public keys certificates are verified against, by key id: the signing key's and those of keys
-    retired by a rotation (a certificate signed before the rotation still verifies: R16)."""
+    retired by a rotation (a certificate signed before the rotation still verifies: R16), or, offline
+    (``carpass verify``), the keys a registry publishes (``GET /keys``)."""
 
-    def __init__(self, signer: CertificateSigner, retired: Sequence[Ed25519PublicKey] = ()) -> None:
-        self.signer = signer
-        self._keys: dict[str, Ed25519PublicKey] = {key_id_of(key): key for key in retired}
-        self._keys[signer.key_id] = signer.public_key
+    def __init__(self, keys: Sequence[Ed25519PublicKey], current: str | None = None) -> None:
+        self._keys: dict[str, Ed25519PublicKey] = {key_id_of(key): key for key in keys}
+        self.current = current
+        """The key id new certificates are signed with (``None``: offline, not known)."""
 
     @classmethod
-    def from_pem(cls, signer: CertificateSigner, pem: bytes) -> VerificationKeys:
-        """``pem``: one or more ``PUBLIC KEY`` blocks (Ed25519); else :class:`SigningKeyError`."""
+    def of_signer(
+        cls, signer: CertificateSigner, retired: Sequence[Ed25519PublicKey] = ()
+    ) -> VerificationKeys:
+        return cls([*retired, signer.public_key], signer.key_id)
+
+    @staticmethod
+    def parse_pem(pem: bytes) -> list[Ed25519PublicKey]:
+        """The Ed25519 keys of ``pem`` (one or more ``PUBLIC KEY`` blocks); else :class:`SigningKeyError`."""
         blocks = PEM_PUBLIC_KEY.findall(pem)
         if not blocks:
             raise SigningKeyError("no PEM public key (-----BEGIN PUBLIC KEY-----) found")
@@ -175,7 +182,7 @@ class VerificationKeys:
             if not isinstance(key, Ed25519PublicKey):
                 raise SigningKeyError(f"public key {number}: must be Ed25519, not {type(key).__name__}")
             keys.append(key)
-        return cls(signer, keys)
+        return keys
 
     @property
     def key_ids(self) -> list[str]:
@@ -191,18 +198,23 @@ class VerificationKeys:
         return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
                                 ).decode("ascii")  # fmt: skip
 
+    def published(self) -> dict[str, Any]:
+        """The key set as ``GET /keys`` publishes it: every key id with its PEM public key."""
+        return {"keys": [{"key_id": key_id, "algorithm": "Ed25519", "public_key": self.public_pem(key_id),
+                          "current": key_id == self.current} for key_id in self.key_ids]}  # fmt: skip
+
 
 def load_verification_keys(settings: Settings, signer: CertificateSigner) -> VerificationKeys:
     """The signing key's public key and those of ``settings.certificate_retired_keys_file``."""
     if not settings.certificate_retired_keys_file:
-        return VerificationKeys(signer)
+        return VerificationKeys.of_signer(signer)
     path = Path(settings.certificate_retired_keys_file).expanduser()
     try:
         pem = path.read_bytes()
     except OSError as exc:
         raise SigningKeyError(f"cannot read CARPASS_CERTIFICATE_RETIRED_KEYS_FILE: {exc}") from exc
     try:
-        return VerificationKeys.from_pem(signer, pem)
+        return VerificationKeys.of_signer(signer, VerificationKeys.parse_pem(pem))
     except SigningKeyError as exc:
         raise SigningKeyError(f"CARPASS_CERTIFICATE_RETIRED_KEYS_FILE {path}: {exc}") from None
 
@@ -333,7 +345,7 @@ def issue(
 def verify(cert: IssuedCertificate, keys: CertificateSigner | VerificationKeys) -> bool:
     """True when ``cert`` was signed by the key its ``key_id`` names, one of ``keys``, and has not been
     changed since."""
-    key_set = keys if isinstance(keys, VerificationKeys) else VerificationKeys(keys)
+    key_set = keys if isinstance(keys, VerificationKeys) else VerificationKeys.of_signer(keys)
     public_key = key_set.public_key(cert.key_id)
     if public_key is None:
         return False

@@ -12,6 +12,7 @@ Dates are Brussels calendar dates; values are shown as on the dashboard, with th
 
 from __future__ import annotations
 
+import json
 from html import escape
 from itertools import cycle, pairwise
 
@@ -295,8 +296,8 @@ def render_certificate(view: CertificateView, issued: IssuedCertificate | None, 
         parts.append(
             f' · number <strong id="certificate-number">{escape(issued.number)}</strong> · valid until '
             f"{_date(issued.valid_until)} · price EUR {issued.fee_cents // 100},{issued.fee_cents % 100:02d}"
-            "<br>Anyone can check this certificate's authenticity online with its number "
-            f"(GET /certificates/{escape(issued.number)}).</p>"
+            "<br>Anyone can check this certificate's authenticity online with its number, no key needed: "
+            f"/verify/{escape(issued.number)}.</p>"
         )
     else:
         parts.append(" · preview, not an issued certificate (no number).</p>")
@@ -344,3 +345,42 @@ def render_certificate(view: CertificateView, issued: IssuedCertificate | None, 
         "</body></html>"
     )
     return "\n".join(parts)
+
+
+def render_verification(cert: IssuedCertificate, authentic: bool, valid_today: bool) -> str:
+    """The public page of ``GET /verify/{number}`` (R16: anyone can check a certificate): whether its
+    signature holds under the key its ``key_id`` names, whether it is still valid, and the facts it
+    certifies (a reader compares them with the paper in hand). Only what the certificate itself shows."""
+    content = json.loads(cert.content_json)
+    readings = content.get("readings") or []
+    latest = readings[-1] if readings else None
+    verdict = (
+        ('<p class="ok" id="verdict"><strong>Authentic</strong>: signed by the registry (key '
+         f"{escape(cert.key_id)}) and unchanged since.</p>")
+        if authentic
+        else ('<p class="bad" id="verdict"><strong>Not authentic</strong>: its signature does not hold. Do '
+              "not rely on this certificate.</p>")
+    )  # fmt: skip
+    validity = "valid today" if valid_today else "no longer valid (or not authentic)"
+    facts = [
+        ("Number", escape(cert.number)),
+        ("VIN", escape(cert.vin)),
+        ("Vehicle", f"{_text(content.get('make'))} {_text(content.get('model'))}"),
+        ("Issued on", _date(cert.issue_date)),
+        ("Valid until", f"{_date(cert.valid_until)} ({validity})"),
+        ("Judgment", escape(str(content.get("judgment", "")))),
+        ("Latest reading", "none" if latest is None else
+         f"{int(latest['odometer_value']):,} {escape(str(latest.get('unit', 'KM'))).lower()} on "
+         f"{escape(str(latest.get('observed_at', ''))[:10])}"),
+        ("Readings recorded", str(len(readings))),
+    ]  # fmt: skip
+    rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Verify Car-Pass certificate {escape(cert.number)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>Car-Pass certificate {escape(cert.number)}</h1>{verdict}"
+        f'<table class="facts" id="facts">{rows}</table>'
+        '<p class="muted">The registry\'s public keys: GET /keys. Offline: <code>carpass verify FILE --keys '
+        "KEYS</code>.</p></body></html>"
+    )

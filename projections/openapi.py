@@ -67,6 +67,15 @@ _OPS: dict[str, dict[str, Any]] = {
         "summary": "Which worker (its advertised URL) owns which partitions of each table (operators only)",
         "response": ("application/json", "{worker URL: {changelog topic: [partitions]}} per table"),
     },
+    "verify_page": {
+        "summary": "R16 for anyone, no key: a page with the certificate's key facts and whether its "
+                   "signature holds (rate-limited per client address)",
+        "response": ("text/html", "HTML page: authentic or not, valid today or not, the certified facts"),
+    },
+    "keys": {
+        "summary": "The registry's public keys, by key id, that certificates are verified with (no key)",
+        "response": ("application/json", "{keys: [{key_id, algorithm, public_key (PEM), current}]}"),
+    },
 }
 
 
@@ -88,6 +97,21 @@ def _operation(route: Route) -> dict[str, Any]:
     media, description = spec["response"]
     roles = sorted(r.value for r in route.access.roles)
     own = " (a provider key: its own id only)" if route.access.own_provider else ""
+    if route.access.anonymous:
+        return {
+            "operationId": route.name,
+            "summary": spec["summary"],
+            "description": "Anyone: no key needed.",
+            "x-roles": ["anyone"],
+            "parameters": params,
+            "security": [],
+            "responses": {
+                spec.get("status", "200"): {"description": description, "content": {media: {}}},
+                "400": {"description": "Malformed path"},
+                "404": {"description": "Not found"},
+                "429": {"description": "Too many requests from this address (Retry-After)"},
+            },
+        }
     return {
         "operationId": route.name,
         "summary": spec["summary"],

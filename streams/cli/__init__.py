@@ -29,9 +29,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     # The command modules import CliError from here: imported once it exists. In --help order.
-    from streams.cli import access, config, demo, gateway, io, judge, kafka, simulate, status, topics, worker
+    from streams.cli import (
+        access,
+        config,
+        demo,
+        gateway,
+        io,
+        judge,
+        kafka,
+        simulate,
+        status,
+        topics,
+        verify,
+        worker,
+    )
 
-    for module in (demo, config, kafka, topics, access, io, judge, simulate, worker, gateway, status):
+    for module in (demo, config, kafka, topics, access, io, judge, verify, simulate, worker, gateway, status):
         module.register(sub)
     return parser
 

@@ -84,12 +84,18 @@ class Principal:
     """The origins its readings may have (empty unless ``provider_kind`` is given)."""
 
 
+ANONYMOUS = Principal("anonymous", Role.PUBLIC)
+"""Whoever asks a route open to anyone (no key presented, or any)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Access:
     """A route's rule: the roles allowed; ``own_provider`` restricts the provider role to its own id."""
 
     roles: frozenset[Role]
     own_provider: bool = False
+    anonymous: bool = False
+    """No key needed: anyone (as :data:`ANONYMOUS`), rate-limited per client address."""
 
 
 def key_digest(key: str) -> str:

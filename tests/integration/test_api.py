@@ -56,6 +56,8 @@ ALLOWED = {
     "verify": {"provider", "dealer", "operator", "public"},
     "page": {"dealer", "operator"},
     "routing": {"operator"},
+    "verify_page": {"provider", "dealer", "operator", "public", "none", "unknown-key"},  # anyone (R16)
+    "keys": {"provider", "dealer", "operator", "public", "none", "unknown-key"},
 }
 TODAY = date_of(brussels_day(int(datetime.now(UTC).timestamp() * 1000)))  # the API's query day
 FIRST_REGISTRATION = TODAY - timedelta(days=6 * 365)
@@ -260,6 +262,10 @@ def test_an_issued_certificate_verifies(world: World) -> None:
     world.certificate_number = number
     unknown = call(world.port, "GET", "/certificates/00000000-0000-5000-8000-000000000000", "public")
     assert unknown.status == 404
+    page = call(world.port, "GET", f"/verify/{number}")  # anyone, no key (R16)
+    assert page.status == 200 and "<strong>Authentic</strong>" in page.text and CLEAN in page.text
+    keys = call(world.port, "GET", "/keys").json()["keys"]
+    assert [k["key_id"] for k in keys if k["current"]] == [cert["key_id"]]
 
 
 def test_certificate_page_is_html_with_the_chart(world: World) -> None:
@@ -295,7 +301,8 @@ def test_every_role_against_every_route(world: World, route: Route) -> None:
             for secret in (*VINS, GARAGE, OTHER_GARAGE):
                 assert secret not in answer.text, (who, answer.text)
     allowed = ALLOWED[route.name]
-    expected = {"none": 401, "unknown-key": 401} | {who: 403 for who in KEYS if who not in allowed}
+    expected = {who: 401 for who in ("none", "unknown-key") if who not in allowed}
+    expected |= {who: 403 for who in KEYS if who not in allowed}
     assert {who: status for who, status in seen.items() if who in expected} == expected
     assert all(seen[who] in (200, 201) for who in allowed), seen  # the number exists once issued
     if route.name == "quality":  # a provider key is bound to its own provider id

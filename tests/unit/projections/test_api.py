@@ -74,7 +74,11 @@ ALLOWED = {
     "verify": {"operator", "dealer", "public", "provider", "other-provider"},
     "page": {"dealer", "operator"},
     "routing": {"operator"},  # Faust's /router/ showed it to anyone
+    "verify_page": {"operator", "dealer", "public", "provider", "other-provider"},
+    "keys": {"operator", "dealer", "public", "provider", "other-provider"},
 }
+OPEN_TO_ANYONE = {"verify_page", "keys"}
+"""R16: anyone can check a certificate, with or without a key (a wrong one included)."""
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
@@ -89,7 +93,8 @@ def test_every_role_against_every_route(route: Any) -> None:
                 body = await response.text()
                 if response.status >= 400:
                     assert VIN not in body and PROVIDER not in body and "Golf" not in body
-        expected = {"none": 401, "wrong": 401}
+        anyone = route.name in OPEN_TO_ANYONE
+        expected = {"none": 200 if anyone else 401, "wrong": 200 if anyone else 401}
         for who in KEYS:
             ok = 201 if route.method == "POST" else 200
             expected[who] = ok if who in ALLOWED[route.name] else 403
@@ -107,7 +112,10 @@ def test_routes_and_roles_are_the_ones_documented_here() -> None:
         "verify": {role.value for role in Role},
         "page": {"dealer", "operator"},
         "routing": {"operator"},
+        "verify_page": {role.value for role in Role},
+        "keys": {role.value for role in Role},
     }
+    assert {r.name for r in ROUTES if r.access.anonymous} == OPEN_TO_ANYONE
 
 
 def test_x_api_key_header_works_too() -> None:
@@ -194,6 +202,36 @@ def test_issue_then_verify_a_certificate_and_detect_tampering() -> None:
             assert (await r.json())["authentic"] is False
         async with client.get("/certificates/00000000-0000-5000-8000-000000000000", headers=PUBLIC) as r:
             assert r.status == 404
+
+    with_client(check)
+
+
+def test_anyone_can_verify_a_certificate_by_its_number_without_a_key_within_a_rate() -> None:
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        async with client.get(f"/verify/{number}") as r:
+            page = await r.text()
+        assert r.status == 200 and r.headers["Content-Type"].startswith("text/html")
+        assert 'id="verdict"><strong>Authentic</strong>' in page and VIN in page and "105,000 km" in page
+        async with client.get("/keys") as r:
+            published = (await r.json())["keys"]
+        stored = source.certificates[number]
+        assert [k["key_id"] for k in published] == [stored.key_id] and published[0]["current"] is True
+        forged = json.loads(stored.content_json)
+        forged["readings"][-1]["odometer_value"] = 5
+        source.certificates[number] = replace(stored, content_json=json.dumps(forged))
+        async with client.get(f"/verify/{number}") as r:
+            assert "<strong>Not authentic</strong>" in await r.text()
+        async with client.get("/verify/00000000-0000-5000-8000-000000000000") as r:
+            assert r.status == 404 and VIN not in await r.text()
+        async with client.get("/verify/not-a-number") as r:
+            assert r.status == 400
+        statuses = []
+        for _ in range(40):  # 30 at once, then one a second, per client address
+            async with client.get(f"/verify/{number}") as r:
+                statuses.append(r.status)
+        assert 429 in statuses and statuses.count(200) <= 30
+        async with client.get(f"/certificates/{number}") as r:
+            assert r.status == 401  # the JSON answer with the whole content still asks for a key
 
     with_client(check)
 

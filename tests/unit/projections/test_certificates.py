@@ -95,7 +95,8 @@ def test_a_rotated_key_keeps_the_certificates_it_signed_verifiable_by_key_id(tmp
     retired.write_text("-----BEGIN PRIVATE KEY-----\nnot this\n-----END PRIVATE KEY-----\n")
     with pytest.raises(SigningKeyError, match=r"CARPASS_CERTIFICATE_RETIRED_KEYS_FILE .*no PEM public key"):
         load_verification_keys(settings, new_signer)
-    assert VerificationKeys(new_signer).key_ids == [new_signer.key_id]
+    assert VerificationKeys.of_signer(new_signer).key_ids == [new_signer.key_id]
+    assert [k["current"] for k in keys.published()["keys"]].count(True) == 1
 
 
 def test_document_round_trip_keeps_the_signature_valid() -> None:
