@@ -32,9 +32,10 @@ from typing import Any, TypeVar
 import yaml
 
 from tests.integration.worker_harness import ROOT, Pipeline, free_port
-from tests.ops_files import PROMETHEUS
+from tests.ops_files import DOCKER, PROMETHEUS
 
 PROMETHEUS_YML = PROMETHEUS / "prometheus.yml"
+ALERTMANAGER_YML = DOCKER / "alertmanager" / "alertmanager.yml"
 INTERVAL = "1s"
 WORKER_JOB = "carpass-worker"
 T = TypeVar("T")
@@ -85,6 +86,16 @@ def config_for_test(
         job["static_configs"] = [{"targets": targets.pop(job["job_name"])}]
     assert not targets, f"prometheus.yml has no job {sorted(targets)}"
     config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+    return config
+
+
+def alertmanager_for_test() -> dict[str, Any]:
+    """The project's alertmanager.yml (its routes, inhibitions and receiver are what is tested), every
+    group wait and interval 1 s."""
+    config: dict[str, Any] = yaml.safe_load(ALERTMANAGER_YML.read_text())
+    routes = [config["route"], *config["route"].get("routes", [])]
+    for route in routes:
+        route.update({"group_wait": INTERVAL, "group_interval": INTERVAL})
     return config
 
 
@@ -143,11 +154,7 @@ class Monitoring:
                                  f"127.0.0.1:{self.alertmanager_port}",
                                  write_rules(self.directory, for_overrides))  # fmt: skip
         (self.directory / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-        (self.directory / "alertmanager.yml").write_text(yaml.safe_dump({
-            "route": {"receiver": "nobody", "group_wait": "1s", "group_interval": "1s",
-                      "repeat_interval": "1h"},
-            "receivers": [{"name": "nobody"}],
-        }))  # fmt: skip
+        (self.directory / "alertmanager.yml").write_text(yaml.safe_dump(alertmanager_for_test()))
         command = [binary("promtool"), "check", "config", str(self.directory / "prometheus.yml")]
         checked = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         assert checked.returncode == 0, f"promtool check config:\n{checked.stdout}{checked.stderr}"

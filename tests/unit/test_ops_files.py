@@ -67,7 +67,7 @@ def compose() -> dict[str, Any]:
 def test_compose_has_every_service(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert set(services) == {
-        "kafka", "schema-registry", "topics", "worker-1", "worker-2", "prometheus", "grafana",
+        "kafka", "schema-registry", "topics", "worker-1", "worker-2", "prometheus", "alertmanager", "grafana",
     }  # fmt: skip
     assert services["kafka"]["image"] == f"apache/kafka:{Settings().kafka_version}"
     assert services["schema-registry"]["image"].startswith("confluentinc/cp-schema-registry:")
@@ -102,6 +102,23 @@ def test_prometheus_scrapes_every_compose_worker(compose: dict[str, Any]) -> Non
     assert targets == {f"{n}:{compose['services'][n]['environment']['CARPASS_WEB_PORT']}" for n in workers}
     mounted = {v["target"] for v in compose["services"]["prometheus"]["volumes"]}
     assert {"/etc/prometheus/prometheus.yml", "/etc/prometheus/alerts.yml"} <= mounted
+
+
+def test_prometheus_tells_the_compose_alertmanager_and_amtool_accepts_it(compose: dict[str, Any]) -> None:
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    (manager,) = config["alerting"]["alertmanagers"]
+    service = compose["services"]["alertmanager"]
+    assert manager["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    assert {v["target"] for v in service["volumes"]} >= {"/etc/alertmanager/alertmanager.yml"}
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.fail("amtool is missing: `make system-deps` (as root) installs prometheus-alertmanager",
+                    pytrace=False)  # fmt: skip
+    manager_config = ROOT / "docker/alertmanager/alertmanager.yml"
+    _run([amtool, "check-config", str(manager_config)])
+    severities = set(re.findall(r"severity: (\w+)", ALERTS.read_text()))
+    routed = set(re.findall(r'severity="(\w+)"', manager_config.read_text()))
+    assert routed <= severities, f"Alertmanager routes severities no alert has: {routed - severities}"
 
 
 def test_promtool_checks_the_config_and_the_rules() -> None:
