@@ -3,6 +3,7 @@ killed mid-stream and replaced (by two, with empty disks) loses nothing and repe
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import replace
@@ -28,7 +29,7 @@ from schemas.records import (
 )
 from streams.domain.ids import error_number
 from tests.integration.expected import assert_same_outputs, expected_outputs, histories
-from tests.integration.worker_harness import Feeder, pipeline, read_topic, records_of
+from tests.integration.worker_harness import Feeder, Pipeline, pipeline, read_topic, records_of
 from tests.unit.streams.domain.builders import GARAGE, VIN, at, reading, registration, yearly
 
 pytestmark = pytest.mark.integration
@@ -124,9 +125,11 @@ def test_a_killed_worker_is_replaced_by_two_and_nothing_is_lost_or_changed(
         feed.records(readings[:100])
         p.wait_metric(first, accepted, 100, timeout_s=90)
 
+        tail = len(readings) - 200  # held back until both replacements own partitions
+
         def produce_steadily() -> None:  # the stream keeps flowing while the worker dies
-            for start in range(100, len(readings), 50):
-                feed.records(readings[start : start + 50])
+            for start in range(100, tail, 50):
+                feed.records(readings[start : min(start + 50, tail)])
                 time.sleep(0.1)
 
         producer = threading.Thread(target=produce_steadily)
@@ -136,10 +139,25 @@ def test_a_killed_worker_is_replaced_by_two_and_nothing_is_lost_or_changed(
         # Two new workers with empty disks: their state can only come from the changelog.
         second, third = p.start("after"), p.start("after")
         producer.join()
+        # On a busy machine one replacement can start so late that the other has answered everything by
+        # then: the last readings wait until the two share the partitions, so that both must work.
+        deadline = time.monotonic() + 120
+        while not all(_input_partitions(p, index) for index in (second, third)):
+            assert time.monotonic() < deadline, "the two replacements did not share the partitions in 120 s"
+            p.assert_alive()
+            time.sleep(0.5)
+        feed.records(readings[tail:])
         expected = expected_outputs(kafka_bootstrap, p, len(readings))
         assert_same_outputs(kafka_bootstrap, p, readings, expected, check=p.assert_alive)
         for index in (second, third):  # both replacements took partitions and worked
             assert sum(v for k, v in p.metrics(index).items() if k.startswith("carpass_events_in_total")) > 0
+
+
+def _input_partitions(p: Pipeline, index: int) -> set[str]:
+    """The readings partitions worker ``index`` reports as its own (its lag gauge, every 5 s)."""
+    lags = [k for k in p.metrics(index) if k.startswith("carpass_consumer_lag_messages{")]
+    found = (re.search(r'partition="(\d+)"', k) for k in lags if 'topic="odometer.readings"' in k)
+    return {m.group(1) for m in found if m is not None}
 
 
 # --- the data plane under rebalances ------------------------------------------------------------------
