@@ -76,6 +76,10 @@ class TrendPolicy:
     inspection (3.0) reading; not one foreign-history (1.5) or workshop + manual (1.5) reading."""
     jump_penalty: float = 1.75
     """The same for a jump faster than the rate cap (IMPLAUSIBLE_RATE) against SPIKE/DIP outliers."""
+    stale_after_days: int = 14
+    """A reading repeating the exact km of the same provider's reading at least this many days earlier, with
+    nothing higher between them, is a value stuck while time passes (a connected feed that stopped
+    updating): it carries no weight (rule 2), so a jump after it blames it, not the reading that jumps."""
     typical_km_per_year: int = 15_000
     """Expected growth when a vehicle's own rate is unknown (Belgian average), for typo windows."""
     edge_window_factor: float = 3.0

@@ -24,10 +24,12 @@ Decision rules (``find_breaks``)
        by more than ``tolerance_km`` is blamed and left out of the trend (typo window: the kept value ±
        tolerance).
     2. Null and stale readings carry no weight: a reading of 0 after a reading above the tolerance, and a
-       reading repeating the exact km of an earlier reading of the same provider after a reading more than
-       the tolerance higher (a connected feed stuck on an old value), unless the same provider's later
-       readings grow on from it below that higher reading (a counter turned back whose values meet old
-       ones: a new regime, not a stuck feed). They join the trend when they fit it,
+       reading repeating the exact km of an earlier reading of the same provider either after a reading
+       more than the tolerance higher (a connected feed stuck on an old value), unless the same provider's
+       later readings grow on from it below that higher reading (a counter turned back whose values meet
+       old ones: a new regime, not a stuck feed), or ``stale_after_days`` or more after it with nothing
+       higher between (a value stuck while time passed: the reading that jumps after it is not to blame;
+       a car standing still is not affected, its repeat fits). They join the trend when they fit it,
        never outvote anything, and are only ever blamed as DIP with cause UNKNOWN.
     3. The trend is the best explanation of the remaining readings: choose which readings to keep and
        maximise (sum of kept weights) − ``step_penalty`` per step down between kept neighbours −
@@ -305,12 +307,16 @@ def _evidence_weights(pts: list[Point], policy: TrendPolicy) -> list[float]:
     first_seen: dict[tuple[str, int], int] = {}
     seen_real = False
     tol = policy.tolerance_km
+    stale_ms = policy.stale_after_days * MS_PER_DAY
     for k, p in enumerate(pts):
         neutral = p.raw_value == 0 and seen_real
         e = first_seen.get((p.provider_id, p.km))
         if e is not None and not neutral:
             high = max((m.km for m in pts[e + 1 : k]), default=p.km)
-            neutral = high > p.km + tol and not _grows_on(pts, k, high, tol)
+            if high > p.km + tol:  # back to an old value after higher ones: stuck, unless it grows on
+                neutral = not _grows_on(pts, k, high, tol)
+            else:  # the same value again after a while: stuck while time passed (or a car standing still)
+                neutral = p.observed_at - pts[e].observed_at >= stale_ms
         first_seen.setdefault((p.provider_id, p.km), k)
         seen_real = seen_real or p.km > tol
         weights.append(0.0 if neutral else max(p.weight, 0.0))

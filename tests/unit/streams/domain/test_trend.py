@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 from hypothesis import assume, given, settings
@@ -213,6 +214,24 @@ def test_a_connected_feed_stuck_on_an_old_value_is_blamed_not_the_progressing_re
     breaks = find_breaks(points, POLICY)
     assert kinds(breaks) == [(K.DIP, "e3"), (K.DIP, "e4")]
     assert all(b.cause is C.UNKNOWN for b in breaks)
+
+
+def test_a_feed_stuck_while_time_passes_is_blamed_not_the_reading_that_jumps_after_it() -> None:
+    """Found on the simulator (IMPLAUSIBLE_RATE blamed on the inspection): a connected car repeating its
+    last km for three months, then an inspection the day after at the car's real pace from the first."""
+    before = [pt(f"e{i}", 30 * i, 130_000 + 3_000 * i, WORKSHOP, "garage") for i in range(5)]
+    stuck = [pt("c1", 150, 145_000, CONNECTED, "cv"), pt("c2", 240, 145_000, CONNECTED, "cv")]
+    after = [pt("i1", 241, 153_600, INSPECTION, "insp"), pt("c3", 330, 160_000, CONNECTED, "cv")]
+    breaks = find_breaks([*before, *stuck, *after], POLICY)
+    assert kinds(breaks) == [(K.DIP, "c2")] and breaks[0].cause is C.UNKNOWN
+    without = replace(POLICY, stale_after_days=10_000)  # the rule off: the stuck feed outweighs the jump
+    assert kinds(find_breaks([*before, *stuck, *after], without)) == [(K.IMPLAUSIBLE_RATE, "i1")]
+
+
+def test_a_car_standing_still_repeats_its_km_without_a_break() -> None:
+    points = [pt("e0", 0, 40_000, CONNECTED, "cv"), pt("e1", 60, 40_000, CONNECTED, "cv"),
+              pt("e2", 120, 40_000, CONNECTED, "cv"), pt("e3", 150, 41_200, WORKSHOP, "garage")]  # fmt: skip
+    assert find_breaks(points, POLICY) == ()
 
 
 def test_a_back_dated_entry_shows_as_a_spike() -> None:
@@ -543,7 +562,6 @@ def test_a_counter_turned_back_whose_values_meet_old_ones_is_one_rollback_not_a_
     """#17 item 2: a connected car reporting every week, turned back by 6,000 km halfway: its later weekly
     values (300 km apart) meet values it had sent before. The stale-feed rule took each of them for a feed
     stuck on an old value (no weight), and the history came out as DIPs blamed on the manufacturer."""
-    from dataclasses import replace
 
     from schemas.records import AnomalyKind
     from streams.domain.policy import DEFAULT_POLICY
