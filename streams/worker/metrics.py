@@ -39,6 +39,7 @@ class WorkerMetrics:
     standby_lag: Gauge
     standby_seeks: Counter
     intake: Counter
+    gate_held: Gauge
     records_held: Gauge
     providers_known: Gauge
     providers_undecodable: Gauge
@@ -121,6 +122,12 @@ class WorkerMetrics:
                 "Plate readings answered before their wait was over because their plate had too many "
                 "waiting (CARPASS_PLATE_PENDING_MAX, or 512 KiB of them).",
                 registry=reg,
+            ),
+            gate_held=Gauge(
+                "carpass_gate_held_seconds",
+                "How long the batch now waiting at the agent's gate has waited (0: none waits): the vehicle "
+                "agent's batches wait until the registry of providers is read past their newest record.",
+                ["agent"], registry=reg,
             ),
             intake=Counter(
                 "carpass_intake_total",

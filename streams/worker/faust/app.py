@@ -158,6 +158,8 @@ class AppContext:
         providers)."""
         watermarks = self.watermarks.agent(name, topics)
         self.metrics.batch_failures.labels(name)  # the series exists from the start, at 0
+        if gate is not None:
+            self.metrics.gate_held.labels(name).set(0)
         source = channel if channel is not None else _raw_topic(self.app, *topics)
         self.app.topics.add(source)
         expired = self.metrics.align_waits_expired.labels(name).inc
@@ -212,16 +214,20 @@ class AppContext:
         newest = max((record.timestamp for each in fetched for record in each), default=0)
         started = time.monotonic()
         said = started
+        held = self.metrics.gate_held.labels(agent.name)
         while not gate(newest):
             if self.given_up is not None or self.app.should_stop:
+                held.set(0)
                 return False
             now = time.monotonic()
+            held.set(now - started)
             if now - said >= GATE_LOG_EVERY_S:
                 said = now
                 log.warning("%s: batch held %.0f s: the registry of providers is not read up to %d "
                             "yet (is providers.registry readable?)", agent.name, now - started,
                             newest)  # fmt: skip
             await asyncio.sleep(GATE_POLL_S)
+        held.set(0)
         return True
 
     def left_behind(self) -> str:
