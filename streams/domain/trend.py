@@ -30,7 +30,10 @@ Decision rules (``find_breaks``)
        old ones: a new regime, not a stuck feed), or ``stale_after_days`` or more after it with nothing
        higher between (a value stuck while time passed: the reading that jumps after it is not to blame;
        a car standing still is not affected, its repeat fits). They join the trend when they fit it,
-       never outvote anything, and are only ever blamed as DIP with cause UNKNOWN.
+       never outvote anything, and are only ever blamed as DIP with cause UNKNOWN. So do readings in km
+       of a vehicle whose counter shows miles that fit its miles readings only when read as miles (rule
+       2c, ``_miles_typed_as_km``): when dropped they are explained as typos (MILES_AS_KM, with the value
+       in km as the suggestion), not as stale.
     3. The trend is the best explanation of the remaining readings: choose which readings to keep and
        maximise (sum of kept weights) − ``step_penalty`` per step down between kept neighbours −
        ``jump_penalty`` per growth above the rate cap between kept neighbours; ties go to keeping more
@@ -323,6 +326,38 @@ def _evidence_weights(pts: list[Point], policy: TrendPolicy) -> list[float]:
     return weights
 
 
+def _miles_typed_as_km(pts: list[Point], weights: list[float], policy: TrendPolicy) -> list[int]:
+    """Readings in km of a vehicle whose counter shows miles, whose value is the miles the counter showed
+    (rule 2c): as km they do not fit the nearest weighed miles readings on each side, as miles they do.
+    Two of them in a row (a garage that keeps recording the unit wrong) would otherwise form a regime of
+    their own and come out as a ROLLBACK accusing the vehicle (found on the simulator: a third of the
+    ROLLBACKs on vehicles never turned back)."""
+    miles = [i for i, p in enumerate(pts) if p.unit is Unit.MILES and weights[i] > 0]
+    if not miles:
+        return []
+    cap = _cap_of(policy)
+    tol = policy.tolerance_km
+
+    def fits(km: int, at: int, other: Point) -> bool:
+        gap = other.observed_at - at
+        growth = other.km - km if gap >= 0 else km - other.km
+        return growth >= -tol and (growth <= policy.rate_floor_km or growth <= cap(abs(gap)))
+
+    found = []
+    for k, p in enumerate(pts):
+        if p.unit is not Unit.KM or weights[k] == 0.0:
+            continue
+        at = bisect.bisect_left(miles, k)
+        sides = [pts[i] for i in (miles[at - 1] if at > 0 else None, miles[at] if at < len(miles) else None)
+                 if i is not None]  # fmt: skip
+        as_miles = round(p.raw_value * KM_PER_MILE)
+        if all(fits(as_miles, p.observed_at, q) for q in sides) and not all(
+            fits(p.km, p.observed_at, q) for q in sides
+        ):
+            found.append(k)
+    return found
+
+
 def _grows_on(pts: list[Point], k: int, high: int, tol: int) -> bool:
     """Whether the provider of ``pts[k]`` (a repeat of an earlier km of its own, below a higher reading)
     goes on from it: a later reading of the same provider above it and still below that higher reading.
@@ -377,12 +412,15 @@ def _best_trend(pts: list[Point], weights: list[float], policy: TrendPolicy) -> 
 
 def _trend_breaks(pts: list[Point], policy: TrendPolicy) -> list[Break]:
     weights = _evidence_weights(pts, policy)
+    unit_typos = set(_miles_typed_as_km(pts, weights, policy))
+    weights = [0.0 if k in unit_typos else w for k, w in enumerate(weights)]  # explained below, as typos
     kept, moves = _best_trend(pts, weights, policy)
-    demoted = _typo_singletons(pts, weights, kept, moves, policy)
-    if demoted:
+    singles = _typo_singletons(pts, weights, kept, moves, policy)
+    if singles:
         # Rule 3b: a single kept reading that a typo explains loses its vote; the trend is chosen anew.
-        weights = [0.0 if k in demoted else w for k, w in enumerate(weights)]
+        weights = [0.0 if k in singles else w for k, w in enumerate(weights)]
         kept, moves = _best_trend(pts, weights, policy)
+    demoted = singles | unit_typos
     found: list[Break] = []
     last = len(kept) - 1
     for pos in range(1, len(kept)):

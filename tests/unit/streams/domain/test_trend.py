@@ -19,6 +19,7 @@ from schemas.records import AnomalyKind, SuspectedCause, Unit
 from streams.domain import trend
 from streams.domain.points import MS_PER_DAY, Break, Point, TrendPolicy
 from streams.domain.trend import MS_PER_MONTH, MS_PER_YEAR, allowed_growth_km, consistent_append, find_breaks
+from streams.domain.typos import KM_PER_MILE
 
 K = AnomalyKind
 C = SuspectedCause
@@ -232,6 +233,31 @@ def test_a_car_standing_still_repeats_its_km_without_a_break() -> None:
     points = [pt("e0", 0, 40_000, CONNECTED, "cv"), pt("e1", 60, 40_000, CONNECTED, "cv"),
               pt("e2", 120, 40_000, CONNECTED, "cv"), pt("e3", 150, 41_200, WORKSHOP, "garage")]  # fmt: skip
     assert find_breaks(points, POLICY) == ()
+
+
+def miles(event_id: str, day: float, shown: int, weight: float = WORKSHOP) -> Point:
+    """A reading of a counter that shows miles, recorded as miles (km: its value in km)."""
+    return pt(event_id, day, round(shown * KM_PER_MILE), weight, raw=shown, unit=Unit.MILES)
+
+
+def test_a_garage_recording_a_miles_counter_in_km_twice_is_two_dips_not_a_rollback() -> None:
+    """Found on the simulator (a third of the ROLLBACKs on vehicles never turned back): two readings in a
+    row recorded in km with the miles the counter showed formed a regime of their own, a ROLLBACK."""
+    points = [miles("m0", 0, 46_887), miles("m1", 17, 47_128, INSPECTION),
+              pt("k1", 110, 48_990, provider="tyres"), pt("k2", 250, 51_847, provider="tyres"),
+              miles("m2", 365, 54_052, INSPECTION), miles("m3", 425, 54_951)]  # fmt: skip
+    breaks = find_breaks(points, POLICY)
+    assert kinds(breaks) == [(K.DIP, "k1"), (K.DIP, "k2")]
+    expected = [(C.MILES_AS_KM, 78_842), (C.MILES_AS_KM, 83_440)]  # the km the counter showed, as miles
+    assert [(b.cause, b.suggested_value) for b in breaks] == expected
+
+
+def test_a_km_reading_of_a_miles_car_that_fits_neither_way_is_left_to_the_trend() -> None:
+    points = [miles("m0", 0, 46_887), miles("m1", 180, 50_000, INSPECTION),
+              pt("k1", 200, 60_000, provider="garage"),  # neither 60,000 km nor 60,000 miles fits
+              miles("m2", 365, 54_052, INSPECTION)]  # fmt: skip
+    breaks = find_breaks(points, POLICY)
+    assert [b.cause for b in breaks if b.blamed_event_id == "k1"] != [C.MILES_AS_KM]
 
 
 def test_a_back_dated_entry_shows_as_a_spike() -> None:
