@@ -40,6 +40,7 @@ from projections.html import render_certificate, render_verification
 from projections.quality import ProviderTally, compliance, late_share, quality_view, year_of
 from projections.views import certificate_view, ok_label_decision, ok_label_view
 from schemas.jsonl import to_json_obj
+from schemas.records import ProviderKind
 from streams.domain.calendar import brussels_day, date_of
 from streams.domain.state import VehicleState
 from streams.http import forwarding
@@ -145,11 +146,14 @@ _ADVERTS = Access(frozenset({Role.DEALER, Role.OPERATOR}))
 _OWN_PROVIDER = Access(frozenset({Role.PROVIDER, Role.OPERATOR}), own_provider=True)
 _STAFF = Access(frozenset({Role.OPERATOR}))
 _PUBLIC = Access(frozenset(Role), anonymous=True)
+_ISSUERS = Access(frozenset({Role.OPERATOR, Role.PROVIDER}),
+                  provider_kinds=frozenset({ProviderKind.INSPECTION_BODY}))  # fmt: skip
+"""R11: certificates are delivered at technical inspection (an inspection body's key) and by the registry."""
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/vehicles/{vin}/history", "history", _ADVERTS, "vehicle"),
     Route("GET", "/vehicles/{vin}/ok-label", "ok_label", _ADVERTS, "vehicle"),
     Route("GET", "/providers/{id}/quality", "quality", _OWN_PROVIDER, "provider"),
-    Route("POST", "/vehicles/{vin}/certificates", "issue", _STAFF, "vehicle"),
+    Route("POST", "/vehicles/{vin}/certificates", "issue", _ISSUERS, "vehicle"),
     Route("GET", "/certificates/{number}", "verify", _ANYONE, "certificate"),
     Route("GET", "/vehicles/{vin}/certificate.html", "page", _ADVERTS, "vehicle"),
     Route("GET", "/cluster/routing", "routing", _STAFF, ""),

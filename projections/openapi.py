@@ -97,6 +97,9 @@ def _operation(route: Route) -> dict[str, Any]:
     media, description = spec["response"]
     roles = sorted(r.value for r in route.access.roles)
     own = " (a provider key: its own id only)" if route.access.own_provider else ""
+    if route.access.provider_kinds:
+        kinds = ", ".join(sorted(k.value for k in route.access.provider_kinds))
+        own += f" (a provider key: registered as {kinds} only)"
     if route.access.anonymous:
         return {
             "operationId": route.name,

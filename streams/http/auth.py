@@ -96,6 +96,9 @@ class Access:
     own_provider: bool = False
     anonymous: bool = False
     """No key needed: anyone (as :data:`ANONYMOUS`), rate-limited per client address."""
+    provider_kinds: frozenset[ProviderKind] = frozenset()
+    """Non-empty: a provider key may use the route only when registered as one of these kinds (R11: an
+    inspection body issues certificates at inspection)."""
 
 
 def key_digest(key: str) -> str:
@@ -197,4 +200,8 @@ def authorize(principal: Principal, access: Access, provider_id: str | None = No
     if principal.role not in access.roles:
         raise FORBIDDEN
     if access.own_provider and principal.role is Role.PROVIDER and principal.provider_id != provider_id:
+        raise FORBIDDEN
+    if access.provider_kinds and principal.role is Role.PROVIDER and (
+        principal.provider_kind not in access.provider_kinds
+    ):
         raise FORBIDDEN

@@ -31,6 +31,10 @@ KEYS = {
     "public": {"role": "public", "key": "k-public"},
     "provider": {"role": "provider", "key": "k-provider", "provider_id": PROVIDER},
     "other-provider": {"role": "provider", "key": "k-other", "provider_id": OTHER_PROVIDER},
+    "inspection": {
+        "role": "provider", "key": "k-inspection", "provider_id": "0200000001",
+        "provider_kind": "INSPECTION_BODY",
+    },
 }
 SIGNER = CertificateSigner.generate()
 
@@ -70,12 +74,12 @@ ALLOWED = {
     "history": {"dealer", "operator"},
     "ok_label": {"dealer", "operator"},
     "quality": {"provider", "operator"},
-    "issue": {"operator"},
-    "verify": {"operator", "dealer", "public", "provider", "other-provider"},
+    "issue": {"operator", "inspection"},  # R11: at technical inspection, and the registry's staff
+    "verify": {"operator", "dealer", "public", "provider", "other-provider", "inspection"},
     "page": {"dealer", "operator"},
     "routing": {"operator"},  # Faust's /router/ showed it to anyone
-    "verify_page": {"operator", "dealer", "public", "provider", "other-provider"},
-    "keys": {"operator", "dealer", "public", "provider", "other-provider"},
+    "verify_page": {"operator", "dealer", "public", "provider", "other-provider", "inspection"},
+    "keys": {"operator", "dealer", "public", "provider", "other-provider", "inspection"},
 }
 OPEN_TO_ANYONE = {"verify_page", "keys"}
 """R16: anyone can check a certificate, with or without a key (a wrong one included)."""
@@ -108,7 +112,7 @@ def test_routes_and_roles_are_the_ones_documented_here() -> None:
         "history": {"dealer", "operator"},
         "ok_label": {"dealer", "operator"},
         "quality": {"provider", "operator"},
-        "issue": {"operator"},
+        "issue": {"operator", "provider"},  # a provider key registered as an inspection body
         "verify": {role.value for role in Role},
         "page": {"dealer", "operator"},
         "routing": {"operator"},
