@@ -215,8 +215,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         consumer.close()
         names = [t for t in AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
                  if t.startswith(f"bench-api-{run_id}")]  # fmt: skip
-        if names:
-            AdminClient({"bootstrap.servers": bootstrap}).delete_topics(names, operation_timeout=10)
+        if names:  # waited for: a process that exits first leaves them behind (they piled up on the broker)
+            for future in AdminClient({"bootstrap.servers": bootstrap}).delete_topics(
+                names, operation_timeout=10
+            ).values():
+                with contextlib.suppress(Exception):
+                    future.result(timeout=15)
     if args.profile:
         pstats.Stats(str(scratch / "worker.prof")).sort_stats("cumtime").print_stats(40)
     return {

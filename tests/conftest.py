@@ -105,7 +105,7 @@ def kafka_bootstrap() -> Iterator[str]:
             yield container.get_bootstrap_server()
             return
         try:
-            lease = stack.enter_context(LocalKafka(local_kafka_settings()).lease())
+            lease = stack.enter_context(LocalKafka(local_kafka_settings()).lease(fresh=True))
         except LocalKafkaError as exc:
             pytest.fail(
                 "no Kafka broker for the tests: KAFKA_BOOTSTRAP_SERVERS is not set, no Docker engine "
