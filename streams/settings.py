@@ -176,9 +176,9 @@ class Settings:
     """Password of an encrypted client key: a secret, like the SASL password."""
     kafka_access_file: str = ""
     """JSON file of the deployment's Kafka principals and of the integrators that publish on Kafka directly,
-    each bound to the provider ids it may speak for (``streams.kafka.acls``): ``carpass kafka acls`` makes
-    the ACLs from it, ``carpass topics create`` the integrators' ingest topics, and the worker checks and
-    forwards what they write. Empty: no integrator publishes on Kafka directly."""
+    each bound to the provider ids it may speak for (``streams.kafka.acls``): ``carpass access apply`` makes
+    the ACLs and the integrators' ingest topics from it, and the worker checks and forwards what they
+    write. Empty: no integrator publishes on Kafka directly."""
     # --- both HTTP services: the worker's API and the gateway (streams/http) ---
     http_auth_failures_burst: int = 20
     """Failed authentications (unknown API keys, forged forwards) one client address may make at once; then
