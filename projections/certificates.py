@@ -134,14 +134,6 @@ class CertificateSigner:
     def sign(self, data: bytes) -> bytes:
         return self._private.sign(data)
 
-    def verify(self, signature: bytes, data: bytes) -> bool:
-        try:
-            self.public_key.verify(signature, data)
-        except InvalidSignature:
-            return False
-        return True
-
-
 def key_id_of(public_key: Ed25519PublicKey) -> str:
     """The first 16 hex digits of SHA-256 of the raw public key (what a certificate's ``key_id`` names)."""
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
