@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import orjson
 from quixstreams import Application
+from quixstreams.models.topics.exceptions import TopicNotFoundError
 from quixstreams.state.rocksdb import RocksDBOptions
 
 from schemas.codec import decode, encode
@@ -87,6 +89,22 @@ def main() -> int:
     parser.add_argument("--anomalies", required=True, help="output topic of the anomaly events")
     parser.add_argument("inputs", nargs="+", help="VIN-keyed input topics (Avro)")
     args = parser.parse_args()
+    for attempt in range(3):  # Quix creates its changelog topic, then may not see it yet on a busy broker
+        try:
+            app = _build(args)
+            break
+        except TopicNotFoundError as exc:
+            print(f"quix peer: {exc}; trying again ({attempt + 1} of 3)", file=sys.stderr)
+            time.sleep(2)
+    else:
+        return 1
+    app.run()
+    print(f"quix peer stopped; dropped: {dropped}", file=sys.stderr)
+    return 0
+
+
+def _build(args: argparse.Namespace) -> Application:
+    """The application: the inputs judged by our core, receipts and anomalies to their topics."""
     app = Application(
         broker_address=args.bootstrap,
         consumer_group=args.group,
@@ -106,9 +124,7 @@ def main() -> int:
     receipts, anomalies = app.topic(args.receipts, **out), app.topic(args.anomalies, **out)  # type: ignore[arg-type]
     outputs[outputs.apply(lambda o: o[0])].apply(lambda o: o[1]).to_topic(receipts)
     outputs[outputs.apply(lambda o: not o[0])].apply(lambda o: o[1]).to_topic(anomalies)
-    app.run()
-    print(f"quix peer stopped; dropped: {dropped}", file=sys.stderr)
-    return 0
+    return app
 
 
 if __name__ == "__main__":
