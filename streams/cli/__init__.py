@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         io,
         judge,
         kafka,
+        replay,
         simulate,
         status,
         topics,
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         worker,
     )
 
-    for module in (demo, config, kafka, topics, access, io, judge, verify, simulate, worker, gateway, status):
+    for module in (demo, config, kafka, topics, access, io, judge, verify, simulate, worker, gateway, status,
+                   replay):
         module.register(sub)
     return parser
 

@@ -143,3 +143,39 @@ class Policy:
 
 
 DEFAULT_POLICY = Policy()
+
+
+class PolicyError(ValueError):
+    """A policy override names no setting of the policy, or gives it a value of the wrong type."""
+
+
+_SECTIONS = ("trend", "weights", "receipts", "bounds")
+
+
+def policy_with(base: Policy, overrides: Mapping[str, object]) -> Policy:
+    """``base`` with some thresholds changed, for a what-if replay: ``{"trend": {"tolerance_km": 200},
+    "weights": {"workshop": 0.8}}``. Every section and name must exist and every value must have the type
+    of the one it replaces (an int for an int; an int or a float for a float): :class:`PolicyError` says
+    which does not."""
+    from dataclasses import fields, replace
+
+    changes: dict[str, object] = {}
+    for section, values in overrides.items():
+        if section not in _SECTIONS:
+            known = ", ".join(_SECTIONS)
+            raise PolicyError(f"{section!r} is not a section of the policy (sections: {known})")
+        if not isinstance(values, Mapping):
+            raise PolicyError(f"{section}: a mapping of names to values is expected, not {values!r}")
+        current = getattr(base, section)
+        settable = {f.name for f in fields(current) if f.init}
+        for name, value in values.items():
+            if name not in settable:
+                known = ", ".join(sorted(settable))
+                raise PolicyError(f"{section}.{name} is not a setting of the policy ({section}: {known})")
+            old = getattr(current, name)
+            allowed = (int, float) if isinstance(old, float) else (type(old),)
+            if isinstance(value, bool) != isinstance(old, bool) or not isinstance(value, allowed):
+                raise PolicyError(f"{section}.{name}: {value!r} is not of type {type(old).__name__}")
+        changes[section] = replace(current, **{k: (float(v) if isinstance(getattr(current, k), float) else v)
+                                               for k, v in values.items()})  # type: ignore[arg-type]
+    return replace(base, **changes)  # type: ignore[arg-type]

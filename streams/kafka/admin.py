@@ -58,9 +58,13 @@ def ingest_topics(settings: Settings) -> list[str]:
     return list(plan.ingest_routes(PipelineTopics(settings.topic_prefix)))
 
 
-def ensure_topics(settings: Settings, timeout_s: float = 20.0) -> int:
-    """Create the worker's missing topics; return their partition count. Raises :class:`TopicSetupError`
-    when a co-partitioned topic (VIN or plate key) has another partition count than the others."""
+def ensure_topics(
+    settings: Settings, timeout_s: float = 20.0, prefix: str | None = None,
+    extra: Mapping[str, Mapping[str, str]] | None = None,
+) -> int:
+    """Create the worker's missing topics (of ``prefix``, default the settings'; and ``extra``: name ->
+    config, with the same partitions); return their partition count. Raises :class:`TopicSetupError` when a
+    co-partitioned topic (VIN or plate key) has another partition count than the others."""
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
@@ -69,7 +73,9 @@ def ensure_topics(settings: Settings, timeout_s: float = 20.0) -> int:
         metadata = admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:
         raise TopicSetupError(f"cannot reach Kafka at {bootstrap_servers(settings)}: {exc}") from exc
-    wanted = PipelineTopics(settings.topic_prefix).all_topics(ingest_topics(settings))
+    wanted = dict(PipelineTopics(settings.topic_prefix if prefix is None else prefix)
+                  .all_topics(ingest_topics(settings) if prefix is None else []))
+    wanted.update({name: (KeyKind.VIN, config) for name, config in (extra or {}).items()})
     counts = keyed_partition_counts(wanted, metadata)
     if len(set(counts.values())) > 1:
         listing = ", ".join(f"{n}={c}" for n, c in sorted(counts.items()))

@@ -40,6 +40,7 @@ from streams.domain.vehicle import VehicleEvent, decide
 from streams.kafka.topics import PipelineTopics
 from streams.state.cache import StateCache
 from streams.state.codec import StateCodecError, decode_state, encode_state
+from streams.state.held import HeldStates
 from streams.worker.batch import (
     BatchResult,
     Outputs,
@@ -74,10 +75,17 @@ class VehicleProcessor:
         cache: StateCache | None = None,
         max_input_bytes: int = 65_536,
         providers: ProviderDirectory | None = None,
+        hold: HeldStates | None = None,
+        output_topics: PipelineTopics | None = None,
     ) -> None:
         """``max_input_bytes``: a larger input record (key and value) is a dead letter, not decoded;
-        ``providers``: the registry of providers readings are judged by (``None``: by their own fields)."""
+        ``providers``: the registry of providers readings are judged by (``None``: by their own fields);
+        ``hold``: a replay's held states: a VIN's state is kept decoded there after a batch, and stored (and
+        the hooks called) only when it leaves it (:meth:`release_held`), not after every batch;
+        ``output_topics``: where receipts, anomalies and dead letters go, when not to ``topics`` (a what-if
+        replay writes another prefix's)."""
         self.providers = providers
+        self.hold = hold
         self.codec = codec
         self.max_input_bytes = max_input_bytes
         self.cache = cache if cache is not None else StateCache(0)
@@ -87,7 +95,7 @@ class VehicleProcessor:
         self.policy = policy
         self.hooks = hooks
         self.clock = clock
-        self.outputs = Outputs(codec, topics, sink, metrics, clock)
+        self.outputs = Outputs(codec, output_topics or topics, sink, metrics, clock)
         self._expected: Mapping[str, type] = topics.vehicle_inputs
 
     def process(self, batch: Sequence[RawMessage]) -> BatchResult:
@@ -106,24 +114,46 @@ class VehicleProcessor:
             if write is not None:
                 writes.append(write)
         out.flush()
+        if self.hold is not None:
+            for vin, state, _, last in writes:
+                self.hold.keep(vin, state, last)
+            writes = [(vin, state, encode_state(state), last) for vin, state, last in self.hold.overflow()]
+        self._store(writes)
+        out.stored()
+        if self.hold is None:
+            remember = self.cache.put
+            for vin, state, stored, last in writes:
+                remember(last.partition, vin, stored, state)
+        result.states_written = len(writes)
+        self._changed(writes)
+        self.metrics.batch_size.observe(len(batch))
+        self.metrics.batch_duration.observe(time.perf_counter() - started)
+        return result
+
+    def release_held(self) -> int:
+        """Store every state held (``hold``) and call the hooks for each (the end of a replay); how many."""
+        if self.hold is None:
+            return 0
+        writes = [(vin, state, encode_state(state), last) for vin, state, last in self.hold.drain()]
+        self._store(writes)
+        self._changed(writes)
+        return len(writes)
+
+    def _store(self, writes: Sequence[tuple[str, VehicleState, bytes, RawMessage]]) -> None:
         state_bytes = self.metrics.state_bytes.observe
         for vin, _, stored, last in writes:
             self.store.put(vin, stored, last)
             state_bytes(len(stored))
         self.store.flush()
-        out.stored()
-        remember = self.cache.put
-        for vin, state, stored, last in writes:
-            remember(last.partition, vin, stored, state)
-        result.states_written = len(writes)
+
+    def _changed(self, writes: Sequence[tuple[str, VehicleState, bytes, RawMessage]]) -> None:
+        """The hooks, once the states of ``writes`` are stored; what they sent is on Kafka before the batch
+        is committed."""
         for vin, state, _, last in writes:
             for hook in self.hooks:
                 hook(vin, state, last.timestamp_ms)
-        if self.hooks and writes:  # what the hooks sent (views) is on Kafka before the batch is committed
-            out.sink.flush()
-        self.metrics.batch_size.observe(len(batch))
-        self.metrics.batch_duration.observe(time.perf_counter() - started)
-        return result
+        if self.hooks and writes:
+            self.outputs.sink.flush()
 
     def _decode(self, message: RawMessage, result: BatchResult) -> VehicleEvent | None:
         expected = self._expected.get(message.topic)
@@ -162,13 +192,18 @@ class VehicleProcessor:
         """Decide every event of ``vin`` in order; the write to make (or ``None``: nothing changed)."""
         events = list(events)
         first = events[0][1]
-        stored = self.store.get(vin, first)
-        try:
-            state = self._load(vin, stored, first.partition)
-        except StateCodecError as exc:
-            for _, message in events:
-                self.outputs.dead(result, dead_letter(message, f"stored state unreadable: {exc}", "state"))
-            return None
+        held = self.hold.get(vin) if self.hold is not None else None
+        if held is not None:
+            state = held
+        else:
+            stored = self.store.get(vin, first)
+            try:
+                state = self._load(vin, stored, first.partition)
+            except StateCodecError as exc:
+                reason = f"stored state unreadable: {exc}"
+                for _, message in events:
+                    self.outputs.dead(result, dead_letter(message, reason, "state"))
+                return None
         before = state
         last = first
         out = self.outputs
@@ -195,7 +230,7 @@ class VehicleProcessor:
                 out.anomaly(result, anomaly, message)
         if state is before:
             return None
-        return vin, state, encode_state(state), last
+        return vin, state, b"" if self.hold is not None else encode_state(state), last
 
     def _load(self, vin: str, stored: bytes | None, partition: int) -> VehicleState:
         if stored is None:
