@@ -234,12 +234,10 @@ def run(settings: Settings, args: argparse.Namespace, policy: Any, what_if: bool
         for partition in sorted({span.partition for span in spans}):
             mine = [span for span in spans if span.partition == partition]
             fetcher = PartitionFetcher(reader, mine)
-            done, stored = replay_partition(processor, mine, fetcher, inputs, batch,
-                                            progress if progress is not None else lambda n: None)  # fmt: skip
+            events += replay_partition(processor, mine, fetcher, inputs, batch,
+                                       progress if progress is not None else lambda n: None)  # fmt: skip
             fetcher.close()
-            store.forget(partition)
-            events += done
-            vehicles += stored
+            vehicles += store.forget(partition)
         sink.close()
     except (SinkError, ReplayError) as exc:
         raise CliError(f"replay stopped: {exc} (nothing was committed: run it again)") from None

@@ -168,6 +168,8 @@ class Outputs:
         clock: Callable[[], float] = time.time,
     ) -> None:  # fmt: skip
         self.codec, self.topics, self.sink, self.metrics, self.clock = codec, topics, sink, metrics, clock
+        self._receipts, self._anomalies = topics.receipts, topics.anomalies
+        self._dead_letters = topics.dead_letters
         self._submitted: list[int] = []
         self._flushed_at: float | None = None
         self._children: dict[tuple[Any, ...], Any] = {}
@@ -216,17 +218,17 @@ class Outputs:
         """The receipt of the input ``source``; a receipt the producer refuses becomes the input's dead
         letter (``output-refused``), so the input is still answered (without ``source``: the batch
         fails)."""
-        if self._send(result, self.topics.receipts, receipt, source, key):
+        if self._send(result, self._receipts, receipt, source, key):
             self.count(self.metrics.receipts, receipt.status.value)
-            if self.topics.receipts not in self.muted:
+            if self._receipts not in self.muted:
                 self._submitted.append(submitted_at)
 
     def anomaly(self, result: BatchResult, event: AnomalyEvent, source: RawMessage) -> None:
-        if self._send(result, self.topics.anomalies, event, source):
+        if self._send(result, self._anomalies, event, source):
             self.count(self.metrics.anomalies, event.kind.value, event.status.value)
 
     def dead(self, result: BatchResult, letter: DeadLetter) -> None:
-        self._send(result, self.topics.dead_letters, letter, None)
+        self._send(result, self._dead_letters, letter, None)
         self.count(self.metrics.dead_letters, self.topics.base(letter.topic), letter.error_type)
         result.dead_letters += 1
 

@@ -113,9 +113,11 @@ class ChangelogStore:
         self.records += len(pending)
         self._written.update(pending)
 
-    def forget(self, partition: int) -> None:
-        """A partition is done: its states are on the changelog and never read again."""
-        self._written = {where: value for where, value in self._written.items() if where[0] != partition}
+    def forget(self, partition: int) -> int:
+        """A partition is done: its states are on the changelog and never read again. How many keys it had."""
+        kept = {where: value for where, value in self._written.items() if where[0] != partition}
+        forgotten, self._written = len(self._written) - len(kept), kept
+        return forgotten
 
 
 class _Record:
@@ -177,15 +179,16 @@ def aligned_batches(
 def replay_partition(
     processor: VehicleProcessor, spans: Sequence[PartitionSpan], fetch: Fetch, rank: Sequence[str],
     batch_size: int, on_batch: Progress = lambda n: None,
-) -> tuple[int, int]:  # fmt: skip
+) -> int:  # fmt: skip
     """Replay one partition number through ``processor`` (built with ``hold``); its held states stored at
-    the end. ``(events, vehicles stored)``."""
+    the end. How many events."""
     events = 0
     for batch in aligned_batches(spans, fetch, rank, batch_size):
         processor.process(batch)
         events += len(batch)
         on_batch(len(batch))
-    return events, processor.release_held()
+    processor.release_held()
+    return events
 
 
 # --- Kafka -------------------------------------------------------------------------------------------------
@@ -223,7 +226,8 @@ class PartitionFetcher:
 
     def __call__(self) -> tuple[list[RawMessage], dict[str, int]]:
         out = []
-        for message in self.consumer.consume(self.max_records, timeout=1.0):
+        # consume() waits for max_records or the timeout: a short one returns what the fetches brought
+        for message in self.consumer.consume(self.max_records, timeout=0.05):
             error = message.error()
             if error is not None:
                 raise ReplayError(f"reading {message.topic()}[{message.partition()}]: {error}")
