@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         access,
         config,
         demo,
+        diff,
         gateway,
         io,
         judge,
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     for module in (demo, config, kafka, topics, access, io, judge, verify, simulate, worker, gateway, status,
-                   replay):
+                   replay, diff):
         module.register(sub)
     return parser
 

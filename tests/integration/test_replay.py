@@ -146,6 +146,23 @@ def test_a_what_if_replay_under_the_same_policy_equals_the_live_path_and_in_plac
             assert len(replay_views) == len(replay_states)
             assert replay_views == live_views, live_topic
 
+        # carpass diff: the same policy changes nothing; a looser tolerance closes anomalies.
+        same = _carpass(p, "diff", "--against", what_if, "--json", str(tmp_path / "same.json"))
+        assert same.returncode == 0, same.stderr
+        nothing = json.loads((tmp_path / "same.json").read_text())
+        assert nothing["vehicles"]["changed"] == 0 and nothing["receipts"]["changed"] == {}
+        assert nothing["vehicles"]["compared"] == len(live_states)
+        loose = tmp_path / "loose.json"
+        loose.write_text(json.dumps({"trend": {"tolerance_km": 5_000, "max_km_per_day": 3_000}}))
+        looser = p.prefix + "loose-"
+        assert _carpass(p, "replay", "--to-prefix", looser, "--policy", str(loose), "--quiet").returncode == 0
+        diff = _carpass(p, "diff", "--against", looser, "--json", str(tmp_path / "diff.json"),
+                        "--plot", str(tmp_path / "diff.png"))  # fmt: skip
+        assert diff.returncode == 0, diff.stderr
+        changed = json.loads((tmp_path / "diff.json").read_text())
+        assert changed["vehicles"]["changed"] > 0 and sum(changed["anomalies"]["closed"].values()) > 0
+        assert "vehicles that change" in diff.stdout and (tmp_path / "diff.png").stat().st_size > 10_000
+
         # In place: refused while a worker of the group runs.
         p.start(projections=False)
         _wait_member(p)
