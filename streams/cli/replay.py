@@ -287,8 +287,10 @@ def _registry(settings: Settings, source: Any, codec: Any) -> Any:
     now_ms = int(time.time() * 1000)
     while not follower.ready_through(now_ms):
         if time.monotonic() > deadline:
+            follower.close()
             raise CliError(f"the registry of providers ({source.providers}) was not read to its end in 60 s")
         time.sleep(0.05)
+    follower.close()  # read: no thread polling the broker beside the replay
     return follower.book
 
 

@@ -36,7 +36,7 @@ bytes for a realistic 10-reading history, 720 for 20, within the 600-byte budget
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields
 
 from schemas.records import (
     AccidentInspectionState,
@@ -99,13 +99,18 @@ class RegistrationFacts:
     counter_digits: int | None = None
 
     def order_key(self) -> tuple[int, tuple[str, ...]]:
-        return (self.effective_at, tuple("" if v is None else str(v) for v in astuple(self)))
+        # The fields are scalars: read one by one (``dataclasses.astuple`` deep-copies, 10x slower).
+        values = (getattr(self, name) for name in _REGISTRATION_FIELDS)
+        return (self.effective_at, tuple("" if v is None else str(v) for v in values))
 
     @property
     def imported_second_hand(self) -> bool:
         """R8: flagged as imported used, or registered in Belgium later than its first use."""
         be = self.first_registration_be_date
         return self.imported_used or (be is not None and be > self.first_registration_date)
+
+
+_REGISTRATION_FIELDS = tuple(f.name for f in fields(RegistrationFacts))
 
 
 @dataclass(frozen=True, slots=True)

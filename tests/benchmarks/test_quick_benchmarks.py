@@ -38,7 +38,7 @@ EXPECTED: dict[str, tuple[tuple[str, ...], bool]] = {
     "quality": (("side_by_side", "ours", "naive"), False),
     "pipeline": (("readings_per_s", "latency_p99_ms", "latency_cdf_ms", "raw_limit_events_per_s"), True),
     "peers": (("systems", "quix_vs_ours"), True),
-    "replay": (("replay_seconds", "readings_per_s", "projection"), True),
+    "replay": (("replay_seconds", "readings_per_s", "projection", "bulk"), True),
     "scaling": (("runs", "limit"), True),
     "gateway": (("runs",), True),
     "api": (("phases",), True),
@@ -123,6 +123,9 @@ def test_benchmark_runs_in_quick_mode(quick_runs: dict[str, QuickRun], name: str
             assert all(us > 0 for us in timed) and fleet["bytes"]["v3"]["mean"] > 0, fleet
     if name == "replay":
         assert data["receipts"] > 0 and data["projection"]["hours_with_12_partitions"] > 0
+        bulk = data["bulk"]
+        for mode in ("in_place", "what_if"):  # every reading judged again, in both modes
+            assert bulk[mode]["receipts"] == data["receipts"] and bulk[mode]["events_per_s"] > 0, bulk[mode]
     if name == "scaling":
         assert [r["workers"] for r in data["runs"]] == [1, 2]
 

@@ -77,3 +77,21 @@ def test_the_state_holds_no_derived_copies() -> None:
         "confirmations",
     ]
     assert "km" not in {f.name for f in fields(StoredReading)}
+
+
+def test_a_registrations_order_key_is_its_time_then_every_field_as_text() -> None:
+    from dataclasses import astuple
+
+    from schemas.records import Co2TestProcedure, RegistrationKind
+    from streams.domain.state import RegistrationFacts
+
+    facts = RegistrationFacts(
+        kind=RegistrationKind.RE_REGISTRATION, effective_at=5, first_registration_date=100,
+        imported_used=True, make="Skoda", model="Octavia", vehicle_category="M1", plate="1-ABC-123",
+        first_registration_be_date=None,
+        import_country="NL", euro_norm="6d", co2_g_km=120, co2_test_procedure=Co2TestProcedure.WLTP,
+        fuel_type="PETROL", electric_motor=False, electric_range_km=None, counter_digits=6,
+    )  # fmt: skip
+    expected = (5, tuple("" if v is None else str(v) for v in astuple(facts)))
+    assert facts.order_key() == expected
+    assert expected[1][:3] == ("RE_REGISTRATION", "5", "100") and expected[1][8] == ""
