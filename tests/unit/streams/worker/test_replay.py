@@ -24,7 +24,6 @@ from streams.worker.replay import (
     ChangelogStore,
     PartitionSpan,
     aligned_batches,
-    changelog_topic,
     replay_partition,
 )
 from streams.worker.vehicles import VehicleProcessor
@@ -114,13 +113,6 @@ def test_the_changelog_store_sends_to_the_inputs_partition_before_it_reads_back(
     assert store.get("VIN", source) == b"state" and store.records == 1
     assert store.forget(2) == 0 and store.forget(3) == 1
     assert store.get("VIN", source) is None
-
-
-def test_the_changelog_is_the_one_faust_makes_for_the_vehicle_table() -> None:
-    import faust
-
-    app = faust.App("it-abc-worker", broker="kafka://127.0.0.1:1", store="memory://")
-    assert app.Table("vehicles").changelog_topic_name == changelog_topic("it-abc-worker", "vehicles")
 
 
 # --- the step with held states against the live step --------------------------------------------------------

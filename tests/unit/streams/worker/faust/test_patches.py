@@ -454,3 +454,12 @@ def test_the_web_server_is_served_through_the_connection_guard() -> None:
     site = asyncio.run(made())
     assert isinstance(site, GuardedSite) and (site.host, site.requested_port) == ("127.0.0.1", 6099)
     assert site.guard is guard
+
+
+def test_the_changelog_is_the_one_faust_makes_for_the_vehicle_table() -> None:
+    import faust
+
+    from streams.worker.replay import changelog_topic
+
+    app = faust.App("it-abc-worker", broker="kafka://127.0.0.1:1", store="memory://")
+    assert app.Table("vehicles").changelog_topic_name == changelog_topic("it-abc-worker", "vehicles")
