@@ -67,6 +67,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--without-receipts", action="store_true",
         help="what-if: do not write receipts to the other prefix (counted all the same)",
     )  # fmt: skip
+    parser.add_argument(
+        "--replace", action="store_true",
+        help="what-if: delete what an earlier what-if wrote under --to-prefix first (its outputs, views and "
+             "changelog; never input topics: a prefix whose inputs hold records is refused)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--partitions", default=None, metavar="LIST",
+        help="only these partition numbers, e.g. 0,1,2 (default: all): several processes, or machines, can "
+             "replay a prefix side by side, each its own partitions",
+    )  # fmt: skip
     parser.add_argument("--hold-vehicles", type=int, default=HOLD_VEHICLES, metavar="N",
                         help="decoded states held in memory (default: %(default)s)")  # fmt: skip
     parser.add_argument("--batch", type=int, default=None, metavar="N",
@@ -147,6 +157,9 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
                        "views; try it in another prefix first, then change the workers' settings")
     if args.hold_vehicles < 1:
         raise CliError("--hold-vehicles must be 1 or more")
+    if args.replace and not what_if:
+        raise CliError("--replace needs --to-prefix (it deletes what an earlier what-if wrote there)")
+    args.partition_numbers = _partitions(args.partitions)
     policy = replace(DEFAULT_POLICY, bounds=settings.vehicle_bounds())
     if args.policy is not None:
         try:
@@ -158,6 +171,74 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return 0
+
+
+def _partitions(text: str | None) -> frozenset[int] | None:
+    if text is None:
+        return None
+    try:
+        numbers = frozenset(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise CliError(f"--partitions {text!r}: partition numbers separated by commas, e.g. 0,1,2") from None
+    if not numbers or min(numbers) < 0:
+        raise CliError(f"--partitions {text!r}: partition numbers separated by commas, e.g. 0,1,2")
+    return numbers
+
+
+def prepare_what_if(settings: Settings, target: Any, replace_it: bool, timeout_s: float = 20.0) -> None:
+    """Refuse a what-if prefix that holds records already (an earlier what-if: its anomalies would mix with
+    this one's), unless ``replace_it``: then delete its output, view and changelog topics (never inputs;
+    a prefix whose inputs hold records is a pipeline of its own and is refused)."""
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
+
+    from streams.kafka.clients import admin_config, consumer_config
+    from streams.kafka.topics import TopicKind, topics_of_kind
+
+    admin: Any = AdminClient(admin_config(settings))
+    existing = admin.list_topics(timeout=timeout_s).topics
+    t = target.topics
+    written = [t.receipts, t.anomalies, t.dead_letters, t.certificates, t.ok_labels, target.changelog]
+    inputs = [t.name(spec.name) for spec in topics_of_kind(TopicKind.INPUT)]
+    consumer = Consumer(consumer_config(settings, "carpass-replay-check", {"enable.auto.commit": False}))
+    try:
+        def records(topic: str) -> int:
+            if topic not in existing:
+                return 0
+            total = 0
+            for partition in existing[topic].partitions:
+                tp = TopicPartition(topic, partition)
+                low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
+                total += high - low
+            return total
+
+        if any(records(topic) for topic in inputs):
+            raise CliError(f"prefix {t.prefix!r} has input topics holding records: it is a pipeline, not a "
+                           "what-if prefix; choose another --to-prefix")  # fmt: skip
+        held = {topic: n for topic in written if (n := records(topic))}
+    finally:
+        consumer.close()
+    if not held:
+        return
+    if not replace_it:
+        listing = ", ".join(f"{topic} ({n:,})" for topic, n in held.items())
+        raise CliError(f"prefix {t.prefix!r} holds records of an earlier run: {listing}. Add --replace to "
+                       "delete them first, or choose a new --to-prefix")  # fmt: skip
+    doomed = [topic for topic in written if topic in existing]
+    for topic, future in admin.delete_topics(doomed, operation_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s + 5)
+        except Exception as exc:
+            raise CliError(f"could not delete {topic}: {exc}") from None
+    _await_gone(admin, doomed, timeout_s)
+
+
+def _await_gone(admin: Any, names: list[str], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while any(name in admin.list_topics(timeout=timeout_s).topics for name in names):
+        if time.monotonic() > deadline:
+            raise CliError(f"topics deleted but still listed after {timeout_s:.0f} s: {', '.join(names)}")
+        time.sleep(0.2)
 
 
 def run(settings: Settings, args: argparse.Namespace, policy: Any, what_if: bool) -> dict[str, Any]:
@@ -195,6 +276,8 @@ def run(settings: Settings, args: argparse.Namespace, policy: Any, what_if: bool
             raise CliError(f"the workers' group {target.group_id!r} has {members} member(s): stop every "
                            "`carpass worker` of this prefix first (a running worker writes the same "
                            "states)")
+        if what_if:
+            prepare_what_if(settings, target, args.replace)
         changelog_config = {"cleanup.policy": "compact"}
         partitions = ensure_topics(settings, prefix=prefix, extra={target.changelog: changelog_config})
     except TopicSetupError as exc:
@@ -206,6 +289,11 @@ def run(settings: Settings, args: argparse.Namespace, policy: Any, what_if: bool
     inputs = sorted(source.vehicle_inputs, key=lambda topic: topic != source.registrations)
     reader = new_reader(settings)
     spans = plan_spans(reader, inputs)
+    if args.partition_numbers is not None:
+        unknown = args.partition_numbers - {span.partition for span in spans}
+        if unknown:
+            raise CliError(f"--partitions: no partition {', '.join(map(str, sorted(unknown)))} in the inputs")
+        spans = [span for span in spans if span.partition in args.partition_numbers]
     if spans and max(span.partition for span in spans) >= partitions:
         raise CliError(f"the inputs have {max(s.partition for s in spans) + 1} partitions, the topics of "
                        f"prefix {prefix!r} {partitions}: co-partitioned topics need one count")  # fmt: skip
@@ -264,6 +352,7 @@ def run(settings: Settings, args: argparse.Namespace, policy: Any, what_if: bool
         "dead_letters": sum(_counts(metrics.dead_letters, 1).values()),
         "policy_file": str(args.policy) if args.policy is not None else None,
         "offsets_committed": not what_if,
+        "partitions": sorted({span.partition for span in spans}),
     }
 
 

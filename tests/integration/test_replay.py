@@ -162,6 +162,15 @@ def test_a_what_if_replay_under_the_same_policy_equals_the_live_path_and_in_plac
         changed = json.loads((tmp_path / "diff.json").read_text())
         assert changed["vehicles"]["changed"] > 0 and sum(changed["anomalies"]["closed"].values()) > 0
         assert "vehicles that change" in diff.stdout and (tmp_path / "diff.png").stat().st_size > 10_000
+        # A what-if prefix in use is refused (its anomalies would mix), and replaced on request.
+        again = _carpass(p, "replay", "--to-prefix", looser, "--quiet")
+        assert again.returncode == 2 and "--replace" in again.stderr, again.stderr
+        replaced = _carpass(p, "replay", "--to-prefix", looser, "--replace", "--partitions", "0", "--quiet",
+                            "--json", str(tmp_path / "replaced.json"))  # fmt: skip
+        assert replaced.returncode == 0, replaced.stderr
+        assert json.loads((tmp_path / "replaced.json").read_text())["partitions"] == [0]
+        assert len(_last_by_key(p.bootstrap, f"{looser}{p.app_id[len(p.prefix):]}-vehicles-changelog")) < len(
+            live_states)  # only partition 0's vehicles: the earlier run's were deleted
 
         # In place: refused while a worker of the group runs.
         p.start(projections=False)
