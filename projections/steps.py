@@ -15,7 +15,9 @@ Views are functions of the stored state, so a replay from offset 0 republishes i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from projections.quality import (
     ProviderEvent,
@@ -35,6 +37,79 @@ from streams.domain.state import VehicleState
 from streams.worker.batch import OutputSink, RawMessage, StateStore
 
 log = logging.getLogger(__name__)
+
+
+class MarkStore(Protocol):
+    """The ``views-pending`` table (a :class:`~streams.worker.batch.StateStore` that can delete)."""
+
+    def get(self, key: str, source: RawMessage) -> bytes | None: ...
+    def put(self, key: str, value: bytes, source: RawMessage) -> None: ...
+    def delete(self, key: str, source: RawMessage) -> None: ...
+    def flush(self) -> None: ...
+
+
+def _partition_source(partition: int) -> RawMessage:
+    """A stand-in message for a store write on behalf of no input (the store needs only its partition)."""
+    return RawMessage("", partition, -1, None, None, 0)
+
+
+class PendingViews:
+    """Views that wait while the worker is behind (the vehicle agent's ``deferral``).
+
+    A change whose input is older than ``defer_after_ms`` (a backlog, a replay of old events), or of a VIN
+    whose views already wait, gets no views now: the VIN is marked in the ``views-pending`` table (value: the
+    change's ``as_of``, 8 bytes) in the same flush as its state, so the mark is as durable as the state. Once
+    the worker is no longer behind (no change deferred for being old during ``quiet_s``), :meth:`publish`
+    computes the marked VINs' views from their stored states with the marked ``as_of`` (what the last change
+    would have published: the views come out byte-identical) and deletes the marks once the views are on
+    Kafka. A crash in between publishes them again, the same bytes."""
+
+    def __init__(
+        self, marks: MarkStore, publisher: ViewPublisher, defer_after_ms: int, quiet_s: float = 1.0,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:  # fmt: skip
+        self.marks, self.publisher = marks, publisher
+        self.defer_after_ms, self.quiet_s = defer_after_ms, quiet_s
+        self.clock_ms, self.monotonic = clock_ms, monotonic
+        self.behind_at = float("-inf")
+        """When a change was last deferred for being old (monotonic seconds)."""
+        self.deferred = 0
+        self.published = 0
+
+    def defer(self, vin: str, as_of_ms: int, source: RawMessage) -> bool:
+        behind = self.clock_ms() - as_of_ms > self.defer_after_ms
+        if behind:
+            self.behind_at = self.monotonic()
+        elif self.marks.get(vin, source) is None:
+            return False
+        self.marks.put(vin, as_of_ms.to_bytes(8, "big", signed=True), source)
+        self.deferred += 1
+        return True
+
+    def behind(self) -> bool:
+        """Whether a change was deferred for being old within the last ``quiet_s``."""
+        return self.monotonic() - self.behind_at < self.quiet_s
+
+    def publish(self, marked: Iterable[tuple[int, bytes, bytes]],
+                state_of: Callable[[int, str], VehicleState | None]) -> int:  # fmt: skip
+        """Publish the views of ``marked`` (partition, VIN, as_of bytes), from ``state_of(partition, vin)``,
+        then delete their marks; how many. A mark without a stored state is deleted (nothing to show)."""
+        done: list[tuple[str, int]] = []
+        for partition, key, value in marked:
+            vin = key.decode("utf-8")
+            state = state_of(partition, vin)
+            if state is not None:
+                self.publisher(vin, state, int.from_bytes(value, "big", signed=True))
+            done.append((vin, partition))
+        if not done:
+            return 0
+        self.publisher.sink.flush()  # the views are on Kafka before their marks go
+        for vin, partition in done:
+            self.marks.delete(vin, _partition_source(partition))
+        self.marks.flush()
+        self.published += len(done)
+        return len(done)
 
 
 class ViewPublisher:

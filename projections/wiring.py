@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -37,13 +38,14 @@ from projections.quality import (
     tally_from_json,
 )
 from projections.routing import make_forward, owned_here
-from projections.steps import IssuanceRecorder, ProviderRekey, QualityFolder, ViewPublisher
+from projections.steps import IssuanceRecorder, PendingViews, ProviderRekey, QualityFolder, ViewPublisher
 from projections.views import state_as_of
 from streams.http.auth import ApiKeys
 from streams.http.limits import AuthThrottle
 from streams.http.secrets import load_secret
 from streams.settings import Settings
-from streams.state.codec import decode_state
+from streams.state.codec import StateCodecError, decode_state
+from streams.worker.batch import RawMessage
 from streams.worker.faust.adapters import flush_together
 
 if TYPE_CHECKING:
@@ -51,6 +53,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PENDING_TABLE = "views-pending"
+"""VINs whose views wait (``projections.steps.PendingViews``): key VIN, value the ``as_of`` of the views."""
+PENDING_EVERY_S = 0.5
+PENDING_BUDGET_S = 0.25
+"""How long one round of publishing waiting views may hold the event loop."""
+PENDING_CHUNK = 200
 QUALITY_TABLE = "provider-quality"
 COUNTED_TABLE = "provider-receipts"
 """Event ids of the receipts counted in a provider's tally (a redelivered receipt is counted once)."""
@@ -125,6 +133,46 @@ def load_forward_secret(settings: Settings) -> bytes:
     return secret
 
 
+def _pending_views(ctx: AppContext, publisher: ViewPublisher) -> None:
+    """Views wait while the worker is behind: marks written with the vehicle states (the vehicle table's
+    store flushes the marks' table with it), published by a timer once the worker is no longer behind."""
+    from streams.worker.faust.patches import first_items
+
+    if ctx.vehicle_store is None or ctx.vehicle_processor is None:
+        return
+    table = ctx.table(PENDING_TABLE)
+    marks = ctx.store(table)
+    ctx.vehicle_store.companions.append(marks)
+    pending = PendingViews(marks, publisher, round(ctx.settings.views_defer_after_s * 1000))
+    ctx.vehicle_processor.deferral = pending
+    vehicles, app, readings = ctx.vehicle_store, ctx.app, ctx.topics.readings
+
+    def state_of(partition: int, vin: str) -> Any:
+        raw = vehicles.get(vin, RawMessage("", partition, -1, None, None, 0))
+        try:
+            return None if raw is None else decode_state(vin, raw)
+        except StateCodecError:
+            log.exception("views of %s: its stored state is unreadable", vin)
+            return None
+
+    async def publish_pending_views() -> None:
+        if pending.behind() or getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False):
+            return
+        deadline = time.monotonic() + PENDING_BUDGET_S
+        mine = sorted({tp.partition for tp in app.consumer.assignment() if tp.topic == readings})
+        try:
+            for partition in mine:
+                while time.monotonic() < deadline:
+                    chunk = first_items(table, partition, PENDING_CHUNK)
+                    if not chunk:
+                        break
+                    pending.publish(((partition, key, value) for key, value in chunk), state_of)
+        except Exception:  # the broker away: the marks stay, the next round tries again
+            log.exception("waiting views not published (tried again in %.1f s)", PENDING_EVERY_S)
+
+    app.timer(PENDING_EVERY_S, name="views-pending")(publish_pending_views)
+
+
 def install(ctx: AppContext) -> None:
     """Add the views publication hook, the provider-quality and issuance agents, their tables and the
     API routes to the worker ``ctx`` (``streams.worker.faust.app.AppContext``) builds. Called once by
@@ -133,9 +181,10 @@ def install(ctx: AppContext) -> None:
     app, settings, codec, sink = ctx.app, ctx.settings, ctx.codec, ctx.sink
     signer, secret = load_signer(settings), load_forward_secret(settings)  # refuse to start without them
     verification_keys = load_verification_keys(settings, signer)
-    ctx.vehicle_hooks.append(
-        ViewPublisher(codec, sink, ctx.topics.certificates, ctx.topics.ok_labels)
-    )
+    publisher = ViewPublisher(codec, sink, ctx.topics.certificates, ctx.topics.ok_labels)
+    ctx.vehicle_hooks.append(publisher)
+    if settings.views_defer_after_s > 0:
+        _pending_views(ctx, publisher)
     inputs = (ctx.topics.receipts, ctx.topics.anomalies, ctx.topics.providers)
     provider_events = ctx.internal_topic(ctx.topics.provider_events)
     issuances = ctx.internal_topic(ctx.topics.issuances)

@@ -105,6 +105,12 @@ class Settings:
     """Decoded vehicle states kept in memory per worker (least recently used go first; 0: none). A hit
     skips decoding the stored state; the stored bytes are always read and compared, so the cache never
     changes a judgment. About 6 KB each (a 15-reading history)."""
+    views_defer_after_s: float = 5.0
+    """A vehicle change whose input is older than this (its Kafka timestamp, against the clock) is *behind*:
+    its certificate and OK-label views wait, marked in the ``views-pending`` table with the state, and are
+    published once the worker is no longer behind (within a second of it, a budget at a time): a backlog or a
+    replay of old events computes each vehicle's views once instead of after every batch. A change of a
+    vehicle whose views wait, waits too. 0: never wait (views after every batch that changes a vehicle)."""
     vin_readings_max: int = _BOUNDS.readings
     """Accepted readings one VIN's history may hold; a further reading is REJECTED with HISTORY_FULL (kept
     aside, nothing dropped): bounds one VIN's stored state (about 42 bytes a reading) and the work of
@@ -320,6 +326,8 @@ def _check_kafka_security(s: Settings) -> None:
             raise SettingsError(f"CARPASS_{name.upper()}={getattr(s, name)} must be 1 or more")
     if s.trend_window < 8:
         raise SettingsError(f"CARPASS_TREND_WINDOW={s.trend_window} must be 8 or more")
+    if s.views_defer_after_s < 0:
+        raise SettingsError(f"CARPASS_VIEWS_DEFER_AFTER_S={s.views_defer_after_s} must be 0 (never) or more")
 
 
 # Variables with the prefix that are not settings (read by the test harness, not by the product).

@@ -71,21 +71,29 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.data: dict[tuple[int, str], bytes] = {}
-        self.pending: dict[tuple[int, str], bytes] = {}
+        self.pending: dict[tuple[int, str], bytes | None] = {}
+        """Writes not flushed yet (``None``: a delete)."""
         self.puts = 0
         self.flushes = 0
 
     def get(self, key: str, source: RawMessage) -> bytes | None:
         where = (source.partition, key)
-        return self.pending.get(where, self.data.get(where))
+        return self.pending[where] if where in self.pending else self.data.get(where)
 
     def put(self, key: str, value: bytes, source: RawMessage) -> None:
         self.pending[(source.partition, key)] = value
         self.puts += 1
 
+    def delete(self, key: str, source: RawMessage) -> None:
+        self.pending[(source.partition, key)] = None
+
     def flush(self) -> None:
         if self.pending:
-            self.data.update(self.pending)
+            for where, value in self.pending.items():
+                if value is None:
+                    self.data.pop(where, None)
+                else:
+                    self.data[where] = value
             self.pending.clear()
             self.flushes += 1
 

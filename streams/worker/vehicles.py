@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from schemas.codec import Codec
 from schemas.errors import DecodeError
@@ -55,6 +56,16 @@ from streams.worker.metrics import WorkerMetrics
 VehicleHook = Callable[[str, VehicleState, int], None]
 """``on_vehicle_changed(vin, state, as_of_ms)``: called after a VIN's new state is stored; ``as_of_ms`` is
 the Kafka timestamp of the last event that changed it. Hooks must not raise."""
+
+
+class HookDeferral(Protocol):
+    """Decides, before a batch's states are stored, which VINs' hooks wait (the views of a worker that is
+    behind: ``projections.steps.PendingViews``)."""
+
+    def defer(self, vin: str, as_of_ms: int, source: RawMessage) -> bool:
+        """Whether the hooks of this change of ``vin`` wait; if so, what remembers it is written to a store
+        that the processor's store flushes with the states (so it is as durable as they are)."""
+        ...
 
 
 
@@ -86,6 +97,8 @@ class VehicleProcessor:
         replay writes another prefix's)."""
         self.providers = providers
         self.hold = hold
+        self.deferral: HookDeferral | None = None
+        """Set by the projections (``projections.wiring``) when views may wait while the worker is behind."""
         self.codec = codec
         self.max_input_bytes = max_input_bytes
         self.cache = cache if cache is not None else StateCache(0)
@@ -118,6 +131,7 @@ class VehicleProcessor:
             for vin, state, _, last in writes:
                 self.hold.keep(vin, state, last)
             writes = [(vin, state, encode_state(state), last) for vin, state, last in self.hold.overflow()]
+        waiting = self._deferred(writes)
         self._store(writes)
         out.stored()
         if self.hold is None:
@@ -125,7 +139,7 @@ class VehicleProcessor:
             for vin, state, stored, last in writes:
                 remember(last.partition, vin, stored, state)
         result.states_written = len(writes)
-        self._changed(writes)
+        self._changed([w for w in writes if w[0] not in waiting] if waiting else writes)
         self.metrics.batch_size.observe(len(batch))
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         return result
@@ -138,6 +152,13 @@ class VehicleProcessor:
         self._store(writes)
         self._changed(writes)
         return len(writes)
+
+    def _deferred(self, writes: Sequence[tuple[str, VehicleState, bytes, RawMessage]]) -> set[str]:
+        """The VINs whose hooks wait (``deferral``), marked before their states are stored."""
+        deferral = self.deferral
+        if deferral is None or not self.hooks:
+            return set()
+        return {vin for vin, _, _, last in writes if deferral.defer(vin, last.timestamp_ms, last)}
 
     def _store(self, writes: Sequence[tuple[str, VehicleState, bytes, RawMessage]]) -> None:
         state_bytes = self.metrics.state_bytes.observe

@@ -80,7 +80,7 @@ class KafkaSink:
         """Partition -> highest delivered offset on ``topic`` since the last call (tracked topics)."""
         return self._offsets.pop(topic, {})
 
-    def send(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> None:
+    def send(self, topic: str, key: bytes, value: bytes | None, partition: int | None = None) -> None:
         """Queue one record; :class:`~streams.worker.batch.RecordRefusedError` when the producer refuses this
         record itself (too large, invalid): the caller decides what stands in for it."""
         produce = self._producer.produce
@@ -96,7 +96,7 @@ class KafkaSink:
             except KafkaException as exc:
                 error = exc.args[0] if exc.args else None
                 if error is not None and error.name() in _REFUSED_RECORDS:
-                    size = len(key) + len(value)
+                    size = len(key) + len(value or b"")
                     raise RecordRefusedError(f"{topic}: {error.str()} ({size:,} bytes)") from exc
                 raise SinkError(f"{topic}: could not queue a record: {exc}") from exc
 
@@ -127,8 +127,11 @@ class TableStore:
     def __init__(self, table: Any, sink: KafkaSink) -> None:
         self.table = table
         self.sink = sink
-        self._pending: dict[tuple[int, bytes], bytes] = {}
+        self._pending: dict[tuple[int, bytes], bytes | None] = {}
+        """(partition, key) -> the value to write, or ``None``: delete the key."""
         self._changelog: str | None = None
+        self.companions: list[TableStore] = []
+        """Stores whose pending writes :meth:`flush` stores with this one's, as one (``flush_together``)."""
 
     @property
     def changelog(self) -> str:
@@ -142,21 +145,26 @@ class TableStore:
 
     def get(self, key: str, source: RawMessage) -> bytes | None:
         raw = key.encode()
-        pending = self._pending.get((source.partition, raw))
-        if pending is not None:
-            return pending
+        where = (source.partition, raw)
+        if where in self._pending:
+            return self._pending[where]
         value: bytes | None = self._db(source.partition).get(raw)
         return value
 
     def put(self, key: str, value: bytes, source: RawMessage) -> None:
         self._pending[(source.partition, key.encode())] = value
 
-    def flush(self) -> None:
-        """Changelog records on Kafka, then RocksDB, then the persisted offsets. The pending writes are
-        dropped whether this succeeds or raises: a failed batch is computed again from what is stored."""
-        flush_together([self])
+    def delete(self, key: str, source: RawMessage) -> None:
+        """Remove ``key`` (a tombstone on the changelog, then a RocksDB delete) at the next flush."""
+        self._pending[(source.partition, key.encode())] = None
 
-    def _send(self) -> dict[tuple[int, bytes], bytes]:
+    def flush(self) -> None:
+        """Changelog records on Kafka, then RocksDB, then the persisted offsets (with the companions'
+        writes, as one). The pending writes are dropped whether this succeeds or raises: a failed batch is
+        computed again from what is stored."""
+        flush_together([self, *self.companions])
+
+    def _send(self) -> dict[tuple[int, bytes], bytes | None]:
         """Queue the pending writes' changelog records; the writes, now no longer pending."""
         pending, self._pending = self._pending, {}
         topic = self.changelog
@@ -165,7 +173,7 @@ class TableStore:
             send(topic, key, value, partition)
         return pending
 
-    def _write(self, pending: dict[tuple[int, bytes], bytes]) -> None:
+    def _write(self, pending: dict[tuple[int, bytes], bytes | None]) -> None:
         """RocksDB and the persisted changelog offsets, once the changelog holds ``pending``."""
         from faust.types import TP
         from rocksdict import WriteBatch
@@ -178,7 +186,10 @@ class TableStore:
             batch = batches.get(partition)
             if batch is None:
                 batch = batches[partition] = WriteBatch(raw_mode=True)
-            batch.put(key, value)
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
         for partition, batch in batches.items():
             self._db(partition).write(batch)
         for partition, offset in self.sink.take_offsets(topic).items():

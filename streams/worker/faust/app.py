@@ -106,6 +106,10 @@ class AppContext:
     tables: dict[str, Any] = field(default_factory=dict)
     vehicle_hooks: list[VehicleHook] = field(default_factory=list)
     """Called after each VIN's new state is stored, in order; empty by default."""
+    vehicle_processor: VehicleProcessor | None = None
+    """The vehicle agent's step (its ``deferral`` is set by the projections)."""
+    vehicle_store: TableStore | None = None
+    """The vehicle table's store (a table written with it goes in its ``companions``)."""
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
     """(topic, partition) -> next offset to process, for the lag metric."""
     stores: list[TableStore] = field(default_factory=list)
@@ -582,12 +586,14 @@ def _vehicle_agent(context: AppContext, policy: Policy) -> None:
     settings, topics = context.settings, context.topics
     table = context.table("vehicles")
     registry = _provider_registry(context) if settings.providers_from_registry else None
+    context.vehicle_store = context.store(table)
     processor = VehicleProcessor(
-        codec=context.codec, topics=topics, store=context.store(table), sink=context.sink,
+        codec=context.codec, topics=topics, store=context.vehicle_store, sink=context.sink,
         metrics=context.metrics, policy=policy, hooks=context.vehicle_hooks,
         cache=StateCache(settings.state_cache_vehicles), max_input_bytes=settings.max_input_bytes,
         providers=None if registry is None else registry.book,
     )  # fmt: skip
+    context.vehicle_processor = processor
 
     # Registrations first: on a tie in time, a car's registration is judged before its readings.
     inputs = sorted(topics.vehicle_inputs, key=lambda topic: topic != topics.registrations)

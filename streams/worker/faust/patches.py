@@ -22,7 +22,8 @@ commits`                               ``_committed_offset``, ``_read_offset``  
 :func:`raise_producer_buffer`          ``ProducerBuffer.max_messages``               streams stalled
 :func:`committed_offset`               ``Consumer._committed_offset``                registration marks
 :func:`partition_db`,                  ``Store._db_for_partition``,                  tables written beside
-:func:`persist_offset`                 ``Store.set_persisted_offset``                ``Table.__setitem__``
+:func:`persist_offset`,                ``Store.set_persisted_offset``                ``Table.__setitem__``;
+:func:`first_items`                                                                  the views that wait
 :func:`table_dbs`                      ``Store._dbs``                                the table-keys gauge
 :func:`add_routes`,                    ``Web.web_app`` (aiohttp application)         the API's routes,
 :func:`on_response_prepare`                                                          security headers
@@ -335,6 +336,27 @@ def partition_db(table: Any, partition: int) -> Any:
     """The RocksDB database (rocksdict ``Rdict``) of one partition of a Faust table, opened if needed:
     what Faust's own changelog recovery writes into."""
     return table.data._db_for_partition(partition)
+
+
+FAUST_OFFSET_KEY = b"__faust\0offset__"
+"""faust-streaming 0.15's ``faust.stores.rocksdb.Store.offset_key``."""
+
+
+def first_items(table: Any, partition: int, limit: int) -> list[tuple[bytes, bytes]]:
+    """Up to ``limit`` (key, value) pairs of one partition of a Faust table, in key order, from its RocksDB
+    database (:func:`partition_db`): what a table of marks still holds. Faust's own key in that database
+    (``Store.offset_key``: the changelog offset applied) is left out."""
+    out: list[tuple[bytes, bytes]] = []
+    if limit <= 0:
+        return out
+    own = getattr(table.data, "offset_key", FAUST_OFFSET_KEY)
+    for key, value in partition_db(table, partition).items():
+        if key == own:
+            continue
+        out.append((key, value))
+        if len(out) >= limit:
+            break
+    return out
 
 
 def persist_offset(table: Any, tp: Any, offset: int) -> None:

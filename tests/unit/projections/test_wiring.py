@@ -275,3 +275,52 @@ def test_a_forward_is_signed_for_the_principal_and_leaves_the_clients_key_behind
     (received,) = seen
     assert "Authorization" not in received and "X-API-Key" not in received
     assert received[FORWARDED_HEADER] != "1"
+
+
+# --- views that wait while the worker is behind ------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.ms, self.s = ms(2025, 1, 1), 100.0
+
+
+def _pending(marks: MemoryStore, sink: MemorySink, clock: _Clock) -> Any:
+    from projections.steps import PendingViews
+
+    publisher = ViewPublisher(Codec(), sink, "p.carpass.certificates", "p.carpass.ok-labels")
+    return PendingViews(marks, publisher, defer_after_ms=5_000, quiet_s=1.0, clock_ms=lambda: clock.ms,
+                        monotonic=lambda: clock.s)  # fmt: skip
+
+
+def test_an_old_change_waits_and_a_fresh_one_waits_only_behind_a_waiting_one() -> None:
+    marks, sink, clock = MemoryStore(), MemorySink(), _Clock()
+    pending = _pending(marks, sink, clock)
+    source = RawMessage("t", 2, 0, None, None, 0)
+    assert pending.defer(VIN, clock.ms - 60_000, source) is True  # a minute old: behind
+    assert marks.pending == {(2, VIN): (clock.ms - 60_000).to_bytes(8, "big", signed=True)}
+    assert pending.behind()
+    assert pending.defer("OTHER", clock.ms - 100, source) is False  # fresh, nothing waiting: views now
+    fresh = clock.ms - 100
+    assert pending.defer(VIN, fresh, source) is True  # fresh, but its views wait: it waits too
+    assert marks.get(VIN, source) == fresh.to_bytes(8, "big", signed=True)
+    clock.s += 1.5
+    assert not pending.behind()  # the waiting one did not make the worker "behind"
+    assert sink.sent == []
+
+
+def test_waiting_views_are_published_with_the_marked_as_of_then_their_marks_deleted() -> None:
+    marks, sink, clock = MemoryStore(), MemorySink(), _Clock()
+    pending = _pending(marks, sink, clock)
+    state, as_of = clean_old_vehicle(), ms(2024, 3, 2)
+    marks.put(VIN, as_of.to_bytes(8, "big", signed=True), RawMessage("t", 1, 0, None, None, 0))
+    marks.put("GONE", as_of.to_bytes(8, "big", signed=True), RawMessage("t", 1, 0, None, None, 0))
+    marks.flush()
+    states = {VIN: state}
+    marked = [(p, key.encode(), value) for (p, key), value in marks.data.items()]
+    assert pending.publish(marked, lambda partition, vin: states.get(vin)) == 2
+    immediate = MemorySink()
+    ViewPublisher(Codec(), immediate, "p.carpass.certificates", "p.carpass.ok-labels")(VIN, state, as_of)
+    assert sink.sent == immediate.sent and sink.flushed == 2  # byte for byte what the change would have sent
+    assert marks.data == {}  # both marks gone (a VIN without a state has nothing to show)
+    assert pending.publish([], lambda partition, vin: None) == 0

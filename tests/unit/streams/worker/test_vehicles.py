@@ -451,3 +451,20 @@ def test_a_refused_plate_reading_is_answered_without_naming_the_vehicle() -> Non
     assert all(VIN not in issue.message for issue in refused.issues)
     assert "HISTORY_FULL" in {issue.code for issue in refused.issues}
     assert [key for topic, key, _, _ in h.sink.sent if topic == TOPICS.receipts] == [VIN.encode()] * 2
+
+
+def test_vins_whose_hooks_wait_are_marked_before_their_states_are_stored_and_get_no_hook_call() -> None:
+    h = Harness()
+    order: list[str] = []
+
+    class WaitForOld:
+        def defer(self, vin: str, as_of_ms: int, source: RawMessage) -> bool:
+            order.append(f"defer {vin} stored={h.store.get(vin, source) is not None}")
+            return vin == OTHER_VIN
+
+    h.processor.deferral = WaitForOld()
+    other = [registration(vin=OTHER_VIN, event_id="reg-2"), reading("o1", 1_000, "2024-01-05", vin=OTHER_VIN)]
+    h.run([registration(), *yearly(2), *other])
+    assert sorted(order) == [f"defer {OTHER_VIN} stored=False", f"defer {VIN} stored=False"]
+    assert [vin for vin, _, _ in h.hook_calls] == [VIN]  # the other VIN's views wait
+    assert len(h.store.data) == 2  # both states stored

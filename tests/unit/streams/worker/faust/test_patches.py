@@ -305,6 +305,14 @@ def test_the_reads_reach_what_faust_keeps() -> None:
     patches.persist_offset(table, CHANGELOG, 41)
     assert table.data.persisted == {CHANGELOG: 41}
     assert sorted(patches.table_dbs(table)) == ["db0", "db3"]
+    marks = {b"A": b"1", patches.FAUST_OFFSET_KEY: b"17", b"B": b"2", b"C": b"3"}
+    table.data._dbs[5] = marks
+    assert patches.first_items(table, 5, 2) == [(b"A", b"1"), (b"B", b"2")]  # never Faust's offset key
+    assert patches.first_items(table, 5, 9) == [(b"A", b"1"), (b"B", b"2"), (b"C", b"3")]
+    assert patches.first_items(table, 5, 0) == []
+    from faust.stores.rocksdb import Store
+
+    assert Store.offset_key == patches.FAUST_OFFSET_KEY
     consumer = _consumer_class()(_App())
     assert patches.committed_offset(consumer, IN) == 5
     assert patches.committed_offset(consumer, CHANGELOG) is None
