@@ -116,7 +116,9 @@ def _values(bootstrap: str, topic: str) -> list[bytes]:
 def test_a_what_if_replay_under_the_same_policy_equals_the_live_path_and_in_place_carries_on(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    with pipeline(kafka_bootstrap, tmp_path, partitions=2, batch_max_events="200") as p:
+    # Views wait for changes older than half a second: the live worker starts seconds after the fleet is sent.
+    with pipeline(kafka_bootstrap, tmp_path, partitions=2, batch_max_events="200",
+                  views_defer_after_s="0.5") as p:  # fmt: skip
         simulated = _carpass(p, "simulate", "--vehicles", str(VEHICLES), "--seed", "11", "--kafka", "--quiet",
                              "--fault-rate-multiplier", "10")  # fmt: skip
         assert simulated.returncode == 0, simulated.stderr
