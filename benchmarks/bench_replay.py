@@ -6,7 +6,8 @@ the input topics (the event store). Then one ``carpass worker`` **with projectio
 OK-label views, provider quality) starts with an empty state directory and a new application id (consumer
 group, changelogs) and replays everything. It has caught up when its group has committed the end offset of
 every input partition and then of the receipts and anomalies it wrote (which the provider-quality view
-reads): the time from the process start to that point, and without the start-up (up to its first
+reads), and no vehicle's views wait any more (a worker behind computes a vehicle's views once it has caught
+up: ``CARPASS_VIEWS_DEFER_AFTER_S``): the time from the process start to that point, and without the start-up (up to its first
 receipt: imports, group join, table recovery), gives events/s and readings/s.
 
 Projection to the registry's history (310 million readings, Car-Pass reports): hours for one worker at the
@@ -107,6 +108,31 @@ def _not_caught_up(bench: BenchRun, group: str, ends: dict[tuple[str, int], int]
             f"(committed/end): {', '.join(behind) or 'none'}; the worker's log ({log}) ends with:\n{tail}")
 
 
+class PendingViewsTail:
+    """The worker's ``views-pending`` changelog, read as it grows: which VINs' views still wait."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        from confluent_kafka import Consumer
+
+        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-pending-{os.getpid()}",
+                                  "auto.offset.reset": "earliest", "enable.auto.commit": False})  # fmt: skip
+        self.consumer.subscribe([topic])
+        self.last: dict[bytes, bool] = {}
+        self.records = 0
+
+    def waiting(self) -> int:
+        """Read what came; how many VINs' views wait (their last changelog record is a mark)."""
+        while messages := self.consumer.consume(5_000, timeout=0.5):
+            for message in messages:
+                if message.error() is None:
+                    self.last[message.key()] = message.value() is not None
+                    self.records += 1
+        return sum(self.last.values())
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
 def bulk(bench: BenchRun, env: dict[str, str], readings: int, *extra: str) -> dict[str, Any]:
     """One ``carpass replay`` (``extra``: its options) on this run's topics: its summary, CPU and rates."""
     out = bench.scratch / f"bulk-{len(list(bench.scratch.glob('bulk-*')))}.json"
@@ -174,6 +200,11 @@ def _run(args: argparse.Namespace, bench: BenchRun) -> dict[str, Any]:
         outputs = end_offsets(bench.bootstrap, [bench.topics.receipts, bench.topics.anomalies])
         while not _caught_up(bench.bootstrap, group, outputs) and time.monotonic() < deadline:
             time.sleep(0.5)
+        outputs_done = time.monotonic()
+        pending = PendingViewsTail(bench.bootstrap, f"{group}-views-pending-changelog")
+        while pending.waiting() and time.monotonic() < deadline:  # every view out, not only the receipts
+            time.sleep(0.5)
+        pending.close()
         done = time.monotonic()
         cpu.stop()
         samples = metrics_of(port)
@@ -200,6 +231,8 @@ def _run(args: argparse.Namespace, bench: BenchRun) -> dict[str, Any]:
         "projections": True,
         "startup_seconds": round(up - started, 1),
         "inputs_done_seconds": round(inputs_done - up, 1),
+        "outputs_done_seconds": round(outputs_done - up, 1),
+        "views_waited": len(pending.last),
         "replay_seconds": round(replay_s, 1),
         "total_seconds_with_startup": round(total_s, 1),
         "events_per_s": round(len(records) / replay_s),
