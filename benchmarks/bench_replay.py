@@ -7,8 +7,8 @@ OK-label views, provider quality) starts with an empty state directory and a new
 group, changelogs) and replays everything. It has caught up when its group has committed the end offset of
 every input partition and then of the receipts and anomalies it wrote (which the provider-quality view
 reads), and no vehicle's views wait any more (a worker behind computes a vehicle's views once it has caught
-up: ``CARPASS_VIEWS_DEFER_AFTER_S``): the time from the process start to that point, and without the start-up (up to its first
-receipt: imports, group join, table recovery), gives events/s and readings/s.
+up: ``CARPASS_VIEWS_DEFER_AFTER_S``): the time from the process start to that point, and without the
+start-up (up to its first receipt: imports, group join, table recovery), gives events/s and readings/s.
 
 Projection to the registry's history (310 million readings, Car-Pass reports): hours for one worker at the
 measured per-worker rate, and with 12 partitions and 12 workers, **assuming linear scaling** (each worker
