@@ -289,6 +289,11 @@ def run(settings: Settings, args: argparse.Namespace, policy: Any, what_if: bool
     inputs = sorted(source.vehicle_inputs, key=lambda topic: topic != source.registrations)
     reader = new_reader(settings)
     spans = plan_spans(reader, inputs)
+    for span in spans:
+        if span.start > 0:
+            print(f"carpass replay: warning: {span.topic}[{span.partition}] starts at offset {span.start:,}: "
+                  "the records before it are gone (retention or deletion) and are not replayed",
+                  file=sys.stderr)  # fmt: skip
     if args.partition_numbers is not None:
         unknown = args.partition_numbers - {span.partition for span in spans}
         if unknown:

@@ -130,6 +130,9 @@ _INTERNAL_CONFIG = MappingProxyType(
     {"cleanup.policy": "delete", "retention.ms": str(INTERNAL_RETENTION_MS), "retention.bytes": "-1"}
 )
 _INTERNAL_KEYS = {names.PLATE_INTERVALS: KeyKind.PLATE, names.RESOLVED_READINGS: KeyKind.VIN}
+_KEPT_FOREVER = frozenset({names.RESOLVED_READINGS})
+"""Internal topics kept like the inputs: the plate readings resolved to their VIN are what ``carpass replay``
+reads for plate readings (it does not resolve plates again), so they must last as long as the history."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +225,7 @@ class PipelineTopics:
         topics (``streams.kafka.acls``), kept as long as outputs."""
         topics = {self.name(spec.name): (spec.key, spec.config) for spec in CATALOGUE}
         for base, key in _INTERNAL_KEYS.items():
-            topics[self.name(base)] = (key, _INTERNAL_CONFIG)
+            topics[self.name(base)] = (key, _INPUT_CONFIG if base in _KEPT_FOREVER else _INTERNAL_CONFIG)
         for name in ingest:
             topics[name] = (KeyKind.SUBMITTED, _OUTPUT_CONFIG)
         return topics

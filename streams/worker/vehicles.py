@@ -12,6 +12,10 @@
     states  ──► store.put once per VIN … store.flush() ──► hooks: on_vehicle_changed(vin, state, as_of_ms)
     what the hooks sent ──► sink.flush()     before the step returns (then the batch may be committed)
 
+Two variants: a VIN whose hooks wait (``deferral``: the views of a worker that is behind) is marked in a
+store flushed with the states and gets no hook call now; a replay (``hold``: ``carpass replay``) keeps each
+VIN's state decoded between batches and stores it, and calls the hooks, once at the end.
+
 Why outputs first: once a state is written the core treats its events as done, so a crash between the
 state write and the outputs would lose receipts for good; the other way round, a crash only repeats
 outputs, and those are deterministic (``processed_at`` is the input's Kafka timestamp, ids are uuid5), so a

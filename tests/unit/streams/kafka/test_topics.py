@@ -8,6 +8,7 @@ from streams.kafka.topics import (
     CATALOGUE,
     OUTPUT_RETENTION_MS,
     KeyKind,
+    PipelineTopics,
     TopicKind,
     spec_for,
     spec_named,
@@ -28,6 +29,12 @@ def test_input_topics_keep_everything_forever() -> None:
         assert spec.config["retention.ms"] == "-1", spec.name
         assert spec.config["retention.bytes"] == "-1", spec.name
         assert spec.config["cleanup.policy"] == "delete", spec.name
+
+
+def test_the_resolved_plate_readings_are_kept_as_long_as_the_inputs_the_replay_reads_them() -> None:
+    topics = PipelineTopics("p-").all_topics()
+    assert topics["p-carpass.plate-resolved-readings"][1]["retention.ms"] == "-1"
+    assert topics["p-carpass.plate-intervals"][1]["retention.ms"] != "-1"  # rebuilt from registrations
 
 
 def test_views_are_compacted() -> None:
