@@ -15,6 +15,9 @@ measured per-worker rate, and with 12 partitions and 12 workers, **assuming line
 on its own cores and the broker not the bottleneck; this 2-core machine cannot show it: see
 ``bench_scaling.py``). Faust commits every few seconds, so the end is known to about 3 s.
 
+Then, with the worker caught up, live readings at 500 a second (each vehicle's next reading, sent now) for
+20 s: the time from each send to the first certificate view that shows it (#15: within 2 s).
+
 Then, on the same topics, ``carpass replay`` (``streams.worker.replay``: the worker's batch step without
 Faust, each VIN's state held decoded and stored once, views once per VIN), twice: **in place** for the live
 replay's group once its worker is stopped (states and views written again, receipts and anomalies counted,
@@ -51,6 +54,7 @@ from benchlib import (
     free_port,
     group_committed,
     metrics_of,
+    percentile,
     produce_simulation,
     worker,
 )
@@ -133,6 +137,75 @@ class PendingViewsTail:
         self.consumer.close()
 
 
+def view_freshness(
+    bench: BenchRun, records: list[Any], rate: int, seconds: float
+) -> tuple[list[float], Counter[str]]:
+    """Once caught up: send each vehicle's next reading (a month, at most up to now, and 1,200 km after its
+    last, by the same provider, sent now), ``rate`` a second for ``seconds``, open loop; the time (ms) from
+    each send to the first certificate view that holds the reading. Readings whose view never came are left
+    out (the caller compares the counts); with the receipts' statuses of the readings sent (a refused
+    reading is in no view)."""
+    import uuid
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    from schemas.codec import decode_dict, encode
+    from streams.domain.calendar import MS_PER_DAY
+
+    latest: dict[str, OdometerReading] = {}
+    for record in records:
+        if isinstance(record, OdometerReading) and record.observed_at >= getattr(latest.get(record.vin),
+                                                                                 "observed_at", 0):
+            latest[record.vin] = record
+    vins = sorted(latest)
+    consumer = Consumer({"bootstrap.servers": bench.bootstrap, "group.id": f"bench-views-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False, "fetch.wait.max.ms": 5})  # fmt: skip
+    ends = end_offsets(bench.bootstrap, [bench.topics.certificates, bench.topics.receipts])
+    consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in ends.items()])
+    ours: set[str] = set()
+    statuses: Counter[str] = Counter()
+    producer = bench.producer()
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    total, index = int(rate * seconds), 0
+    start = time.time() + 0.2
+    until = start + seconds + 30.0
+    while time.time() < until and (index < total or sent):  # ``sent``: not yet seen in a view
+        now = time.time()
+        while index < total and start + index / rate <= now:
+            last = latest[vins[index % len(vins)]]
+            send_ms = int(time.time() * 1000)
+            # a month later, but never in the future (a future reading is refused and shown in no view)
+            observed = max(min(last.observed_at + 30 * MS_PER_DAY, send_ms - 60_000), last.observed_at + 1)
+            reading = OdometerReading(
+                event_id=str(uuid.uuid4()), vin=last.vin, odometer_value=last.odometer_value + 1_200,
+                observed_at=observed, submitted_at=send_ms,
+                provider_id=last.provider_id, provider_kind=last.provider_kind, origin=last.origin,
+                work_description=last.work_description or "service",
+            )  # fmt: skip
+            latest[reading.vin] = reading
+            producer.produce(bench.topics.readings, key=reading.vin.encode(), value=encode(reading))
+            sent[reading.event_id] = send_ms / 1000.0
+            ours.add(reading.event_id)
+            index += 1
+        producer.poll(0)
+        for message in consumer.consume(1000, 0.005):
+            if message.error() is None and message.value() is not None:
+                _, view = decode_dict(message.value())
+                if message.topic() == bench.topics.receipts:
+                    if view["event_id"] in ours:
+                        statuses[view["status"]] += 1
+                    continue
+                arrived = time.time()
+                for shown in view["readings"]:
+                    started = sent.pop(shown["event_id"], None)
+                    if started is not None:
+                        latencies.append((arrived - started) * 1000.0)
+    producer.flush(10)
+    consumer.close()
+    return latencies, statuses
+
+
 def bulk(bench: BenchRun, env: dict[str, str], readings: int, *extra: str) -> dict[str, Any]:
     """One ``carpass replay`` (``extra``: its options) on this run's topics: its summary, CPU and rates."""
     out = bench.scratch / f"bulk-{len(list(bench.scratch.glob('bulk-*')))}.json"
@@ -208,6 +281,8 @@ def _run(args: argparse.Namespace, bench: BenchRun) -> dict[str, Any]:
         done = time.monotonic()
         cpu.stop()
         samples = metrics_of(port)
+        fresh_rate, fresh_s = 500, (3.0 if args.quick else 20.0)
+        freshness, statuses = view_freshness(bench, records, fresh_rate, fresh_s)
     tail.close()
     up = tail.first  # start-up: from the process start to its first receipt (group joined, tables ready)
     replay_s, total_s = done - up, done - started
@@ -231,6 +306,16 @@ def _run(args: argparse.Namespace, bench: BenchRun) -> dict[str, Any]:
         "projections": True,
         "startup_seconds": round(up - started, 1),
         "inputs_done_seconds": round(inputs_done - up, 1),
+        "views_live": {
+            "readings_per_s": fresh_rate, "seconds": fresh_s, "sent": int(fresh_rate * fresh_s),
+            "seen_in_a_view": len(freshness),
+            "receipts_of_those_sent": dict(statuses),
+            "p50_ms": round(percentile(freshness, 0.5), 1) if freshness else None,
+            "p99_ms": round(percentile(freshness, 0.99), 1) if freshness else None,
+            "max_ms": round(max(freshness), 1) if freshness else None,
+            "share_within_2_s": round(sum(ms <= 2000 for ms in freshness) / max(1, len(freshness)), 4),
+            "goal": "views current within 2 s of the reading at 500 readings/s live (#15)",
+        },
         "outputs_done_seconds": round(outputs_done - up, 1),
         "views_waited": len(pending.last),
         "replay_seconds": round(replay_s, 1),
