@@ -107,14 +107,20 @@ class InputWatermarks:
             self._next[key] = floor
             self._pinned[key] = floor
 
-    def stalled(self, tp: Partition, highwater: int, checks: int = 2) -> int | None:
-        """Called periodically with ``tp``'s high watermark: the offset to seek back to when messages
-        wait past the next offset to process and nothing of ``tp`` was processed for ``checks`` calls in
-        a row (the fetcher took them as read and never delivered them), else ``None``. Only partitions an
-        agent processed since the assignment are watched (table recovery delivers nothing for a while)."""
+    def stalled(
+        self, tp: Partition, highwater: int, position: int | None = None, checks: int = 2
+    ) -> int | None:
+        """Called periodically with ``tp``'s high watermark (and the consumer's fetch ``position`` when
+        known): the offset to seek back to when messages wait past the next offset to process and nothing
+        of ``tp`` was processed for ``checks`` calls in a row (the fetcher took them as read and never
+        delivered them), else ``None``. Only partitions an agent processed since the assignment are watched
+        (table recovery delivers nothing for a while). A position not past the next offset to process means
+        the fetcher has not taken them yet (a busy consumer, a backlog on other partitions): not stalled, and
+        a seek would only make aiokafka fetch again (and once crashed its fetcher, a race)."""
         key = (tp[0], tp[1])
         expected = self._next.get(key)
-        if key not in self._seen or expected is None or highwater <= expected:
+        not_taken = position is not None and expected is not None and position <= expected
+        if key not in self._seen or expected is None or highwater <= expected or not_taken:
             self._idle.pop(key, None)
             return None
         last, count = self._idle.get(key, (-1, 0))
@@ -242,9 +248,9 @@ class CommitGuard:
         ceilings = [c for w in self.agents.values() if (c := w.ceiling(tp)) is not None]
         return min(ceilings) if ceilings else None
 
-    def stalled(self, tp: Partition, highwater: int) -> int | None:
+    def stalled(self, tp: Partition, highwater: int, position: int | None = None) -> int | None:
         """:meth:`InputWatermarks.stalled`."""
-        return self.inputs.stalled(tp, highwater)
+        return self.inputs.stalled(tp, highwater, position)
 
     def take_holes(self, now: float) -> dict[Partition, int]:
         """:meth:`InputWatermarks.take_holes`."""

@@ -794,8 +794,9 @@ async def _seek_back_stalled_standbys(context: AppContext) -> None:
 async def _seek_back_stalled(context: AppContext) -> None:
     """Input partitions whose fetcher stopped delivering while messages wait past what was processed
     (``InputWatermarks.stalled``) are sought back to the next offset to process."""
+    consumer = context.app.consumer
     for tp, high in _input_highwaters(context):
-        offset = context.watermarks.stalled(tp, high)
+        offset = context.watermarks.stalled(tp, high, patches.fetch_position(consumer, tp))
         if offset is not None:
             log.warning("input %s[%d]: stalled before %d; seeking back", tp.topic, tp.partition, offset)
             context.metrics.input_holes.labels(context.topics.base(tp.topic)).inc()

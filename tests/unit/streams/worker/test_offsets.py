@@ -84,6 +84,16 @@ def test_a_partition_that_stops_delivering_with_messages_waiting_is_sought_back(
     assert guard.stalled(TP, 130) is None  # and give the seek time
 
 
+def test_a_partition_the_fetcher_has_not_taken_yet_is_slow_not_stalled() -> None:
+    guard, w = agent()
+    guard.reset({TP: 100})
+    assert all(w.admit(TP, offset) for offset in range(100, 110))
+    for _ in range(5):  # messages wait, nothing processed, but the fetch position is still at 110
+        assert guard.stalled(TP, 130, position=110) is None
+    assert guard.stalled(TP, 130, position=125) is None  # taken past 110: first check
+    assert guard.stalled(TP, 130, position=125) == 110  # and never delivered: seek back
+
+
 def test_a_failed_batch_is_never_committed_and_what_follows_it_waits_for_it() -> None:
     guard, w = agent()
     guard.reset({TP: 100})
