@@ -294,8 +294,9 @@ def _run(args: argparse.Namespace, bench: BenchRun) -> dict[str, Any]:
           file=sys.stderr)  # fmt: skip
     receipts = sum(v for k, v in samples.items() if k.startswith("carpass_receipts_total"))
     views = end_offsets(bench.bootstrap, [bench.prefix + name for name in VIEW_TOPICS])
-    in_place = bulk(bench, env, readings)
-    what_if = bulk(bench, env, readings, "--to-prefix", bench.prefix + "whatif-")
+    replayed = readings + int(fresh_rate * fresh_s)  # the live readings are on the topics too now
+    in_place = bulk(bench, env, replayed)
+    what_if = bulk(bench, env, replayed, "--to-prefix", bench.prefix + "whatif-")
     return {
         "vehicles": args.vehicles,
         "seed": args.seed,

@@ -68,8 +68,12 @@ class PendingViews:
         self, marks: MarkStore, publisher: ViewPublisher, defer_after_ms: int, quiet_s: float = 1.0,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         monotonic: Callable[[], float] = time.monotonic,
+        flush: Callable[[], None] | None = None,
     ) -> None:  # fmt: skip
+        """``flush``: puts the views on Kafka (default: the publisher's sink's flush; a timer passes a short
+        deadline, so that a broker away does not hold the event loop)."""
         self.marks, self.publisher = marks, publisher
+        self.flush_views = flush if flush is not None else publisher.sink.flush
         self.defer_after_ms, self.quiet_s = defer_after_ms, quiet_s
         self.clock_ms, self.monotonic = clock_ms, monotonic
         self.behind_at = float("-inf")
@@ -104,7 +108,7 @@ class PendingViews:
             done.append((vin, partition))
         if not done:
             return 0
-        self.publisher.sink.flush()  # the views are on Kafka before their marks go
+        self.flush_views()  # the views are on Kafka before their marks go
         for vin, partition in done:
             self.marks.delete(vin, _partition_source(partition))
         self.marks.flush()

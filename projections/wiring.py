@@ -59,6 +59,9 @@ PENDING_EVERY_S = 0.5
 PENDING_BUDGET_S = 0.25
 """How long one round of publishing waiting views may hold the event loop."""
 PENDING_CHUNK = 200
+PENDING_FLUSH_S = 1.0
+"""How long a round waits for its views to reach Kafka (a broker away must not hold the event loop for the
+sink's 30 s: the marks stay and the next round tries again)."""
 QUALITY_TABLE = "provider-quality"
 COUNTED_TABLE = "provider-receipts"
 """Event ids of the receipts counted in a provider's tally (a redelivered receipt is counted once)."""
@@ -143,7 +146,8 @@ def _pending_views(ctx: AppContext, publisher: ViewPublisher) -> None:
     table = ctx.table(PENDING_TABLE)
     marks = ctx.store(table)
     ctx.vehicle_store.companions.append(marks)
-    pending = PendingViews(marks, publisher, round(ctx.settings.views_defer_after_s * 1000))
+    pending = PendingViews(marks, publisher, round(ctx.settings.views_defer_after_s * 1000),
+                           flush=lambda: ctx.sink.flush(PENDING_FLUSH_S))  # fmt: skip
     ctx.vehicle_processor.deferral = pending
     vehicles, app, readings = ctx.vehicle_store, ctx.app, ctx.topics.readings
 
