@@ -48,7 +48,7 @@ class MarkStore(Protocol):
     def flush(self) -> None: ...
 
 
-def _partition_source(partition: int) -> RawMessage:
+def partition_source(partition: int) -> RawMessage:
     """A stand-in message for a store write on behalf of no input (the store needs only its partition)."""
     return RawMessage("", partition, -1, None, None, 0)
 
@@ -110,7 +110,7 @@ class PendingViews:
             return 0
         self.flush_views()  # the views are on Kafka before their marks go
         for vin, partition in done:
-            self.marks.delete(vin, _partition_source(partition))
+            self.marks.delete(vin, partition_source(partition))
         self.marks.flush()
         self.published += len(done)
         return len(done)

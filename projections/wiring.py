@@ -38,14 +38,20 @@ from projections.quality import (
     tally_from_json,
 )
 from projections.routing import make_forward, owned_here
-from projections.steps import IssuanceRecorder, PendingViews, ProviderRekey, QualityFolder, ViewPublisher
+from projections.steps import (
+    IssuanceRecorder,
+    PendingViews,
+    ProviderRekey,
+    QualityFolder,
+    ViewPublisher,
+    partition_source,
+)
 from projections.views import state_as_of
 from streams.http.auth import ApiKeys
 from streams.http.limits import AuthThrottle
 from streams.http.secrets import load_secret
 from streams.settings import Settings
 from streams.state.codec import StateCodecError, decode_state
-from streams.worker.batch import RawMessage
 from streams.worker.faust.adapters import flush_together
 
 if TYPE_CHECKING:
@@ -152,7 +158,7 @@ def _pending_views(ctx: AppContext, publisher: ViewPublisher) -> None:
     vehicles, app, readings = ctx.vehicle_store, ctx.app, ctx.topics.readings
 
     def state_of(partition: int, vin: str) -> Any:
-        raw = vehicles.get(vin, RawMessage("", partition, -1, None, None, 0))
+        raw = vehicles.get(vin, partition_source(partition))
         try:
             return None if raw is None else decode_state(vin, raw)
         except StateCodecError:

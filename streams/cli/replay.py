@@ -269,7 +269,7 @@ def run(settings: Settings, args: argparse.Namespace, policy: Any, what_if: bool
     source = PipelineTopics(settings.topic_prefix)
     prefix = args.to_prefix if what_if else settings.topic_prefix
     group = what_if_group(settings, prefix) if what_if else settings.group_id()
-    target = ReplayTarget(PipelineTopics(prefix), group, in_place=not what_if)
+    target = ReplayTarget(PipelineTopics(prefix), group)
     admin: Any = AdminClient(admin_config(settings))
     try:
         if not what_if and (members := group_members(admin, target.group_id)):

@@ -60,7 +60,6 @@ class ReplayTarget:
 
     topics: PipelineTopics
     group_id: str
-    in_place: bool
 
     @property
     def changelog(self) -> str:
