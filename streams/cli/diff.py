@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,27 +44,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def read_to_end(settings: Settings, topic: str, timeout_s: float = 20.0) -> Iterator[Any]:
     """Every message of ``topic`` from its start to its end as of now (none if it does not exist)."""
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    from confluent_kafka import TopicPartition
 
-    from streams.kafka.admin import topic_partitions
-    from streams.kafka.clients import consumer_config
+    from streams.worker.replay import new_reader, plan_spans
 
-    group = f"carpass-diff-{uuid.uuid4().hex[:12]}"  # never joined: the partitions are assigned
-    consumer = Consumer(consumer_config(settings, group, {"enable.auto.commit": False,
-                                                          "client.id": "carpass-diff"}))  # fmt: skip
+    consumer = new_reader(settings)
     try:
-        try:
-            partitions = topic_partitions(consumer, topic, timeout_s)
-        except KafkaException:
-            return
-        ends: dict[int, int] = {}
-        starts = []
-        for partition in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
-            if high > low:
-                ends[partition] = high
-                starts.append(TopicPartition(topic, partition, low))
-        consumer.assign(starts)
+        spans = [span for span in plan_spans(consumer, [topic], timeout_s) if span.records]
+        ends = {span.partition: span.end for span in spans}
+        consumer.assign([TopicPartition(topic, span.partition, span.start) for span in spans])
         while ends:
             for message in consumer.consume(5_000, timeout=0.2):
                 if message.error() is not None:

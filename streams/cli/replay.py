@@ -189,35 +189,29 @@ def prepare_what_if(settings: Settings, target: Any, replace_it: bool, timeout_s
     """Refuse a what-if prefix that holds records already (an earlier what-if: its anomalies would mix with
     this one's), unless ``replace_it``: then delete its output, view and changelog topics (never inputs;
     a prefix whose inputs hold records is a pipeline of its own and is refused)."""
-    from confluent_kafka import Consumer, TopicPartition
     from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 
-    from streams.kafka.clients import admin_config, consumer_config
+    from streams.kafka.clients import admin_config
     from streams.kafka.topics import TopicKind, topics_of_kind
+    from streams.worker.replay import new_reader, plan_spans
 
     admin: Any = AdminClient(admin_config(settings))
     existing = admin.list_topics(timeout=timeout_s).topics
     t = target.topics
     written = [t.receipts, t.anomalies, t.dead_letters, t.certificates, t.ok_labels, target.changelog]
     inputs = [t.name(spec.name) for spec in topics_of_kind(TopicKind.INPUT)]
-    consumer = Consumer(consumer_config(settings, "carpass-replay-check", {"enable.auto.commit": False}))
+    consumer = new_reader(settings)
     try:
-        def records(topic: str) -> int:
-            if topic not in existing:
-                return 0
-            total = 0
-            for partition in existing[topic].partitions:
-                tp = TopicPartition(topic, partition)
-                low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
-                total += high - low
-            return total
-
-        if any(records(topic) for topic in inputs):
-            raise CliError(f"prefix {t.prefix!r} has input topics holding records: it is a pipeline, not a "
-                           "what-if prefix; choose another --to-prefix")  # fmt: skip
-        held = {topic: n for topic in written if (n := records(topic))}
+        records = Counter[str]()
+        present = [topic for topic in (*inputs, *written) if topic in existing]
+        for span in plan_spans(consumer, present, timeout_s):
+            records[span.topic] += span.records
     finally:
         consumer.close()
+    if any(records[topic] for topic in inputs):
+        raise CliError(f"prefix {t.prefix!r} has input topics holding records: it is a pipeline, not a "
+                       "what-if prefix; choose another --to-prefix")  # fmt: skip
+    held = {topic: records[topic] for topic in written if records[topic]}
     if not held:
         return
     if not replace_it:
