@@ -21,9 +21,17 @@ What is counted, per Brussels calendar year:
   around New Year).
 * Trusted Provider year Y+1 (R10): at least one reading in Y and a trend-break rate below 0.5 %.
 
-Idempotence: anomalies are keyed by ``anomaly_id`` (a redelivery changes nothing); a receipt delivered
-again after a crash or a takeover upstream is counted once: the worker step remembers the event id of
-each receipt counted, in a table of its own (``projections.steps.QualityFolder``).
+The live worker does not send its receipts through the fold one by one: the vehicle agent counts each
+batch's receipts per provider (:class:`ProviderReadings`: one message per provider and batch, on the
+provider-events topic) and :func:`count_readings` adds them. :func:`evolve` on a ``Receipt`` is the same
+count for one receipt (an offline fold over ``odometer.receipts``).
+
+Idempotence: anomalies are keyed by ``anomaly_id`` (a redelivery changes nothing); a batch's counts sent
+again after a crash or a takeover upstream (the vehicle agent judges again what it had not committed, and
+gives the same receipts: they are deterministic) are counted once: each counted reading names its input
+(topic and partition, offset) and the tally keeps the highest offset counted per input partition
+(``ProviderTally.counted_to``); a reading at or below it was counted already. A partition's readings reach
+the fold in offset order (one producer per partition at a time, batches in order, idempotent producer).
 """
 
 from __future__ import annotations
@@ -100,6 +108,9 @@ class ProviderTally:
     years: tuple[YearTally, ...] = ()
     blames: tuple[Blame, ...] = ()
     last_reading_at: int | None = None
+    counted_to: tuple[tuple[str, int], ...] = ()
+    """Per input partition (``"odometer.readings/3"``: the contract's topic name), the highest offset of a
+    reading counted from it (:func:`count_readings`), sorted."""
 
     def year(self, year: int) -> YearTally:
         return next((y for y in self.years if y.year == year), YearTally(year))
@@ -165,6 +176,83 @@ def evolve(tally: ProviderTally, event: ProviderEvent) -> ProviderTally:
         last = max(tally.last_reading_at or event.processed_at, event.processed_at)
         return replace(tally, as_of=as_of, years=_with_year(tally.years, counted), last_reading_at=last)
     return _blame(tally, event)
+
+
+@dataclass(frozen=True, slots=True)
+class CountedReading:
+    """A receipt counted as a reading: its input (``source`` ``"<contract topic>/<partition>"``, ``offset``)
+    and what it adds (the ``year`` of its ``processed_at``; ``late``: a ``LATE_SUBMISSION``)."""
+
+    source: str
+    offset: int
+    year: int
+    late: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderReadings:
+    """What one batch of the vehicle agent's receipts adds to one provider's tally.
+
+    ``as_of``: the newest ``processed_at`` of its receipts (counted or not); ``last_reading_at``: the newest
+    of those counted (None: none counted); ``counted``: the receipts that count as readings."""
+
+    provider_id: str
+    as_of: int
+    last_reading_at: int | None
+    counted: tuple[CountedReading, ...]
+
+
+def count_readings(tally: ProviderTally, readings: ProviderReadings) -> ProviderTally:
+    """``tally`` with ``readings`` counted; a reading at or below its partition's ``counted_to`` mark was
+    counted already (a batch sent again) and adds nothing."""
+    if readings.provider_id != tally.provider_id:
+        return tally
+    marks = dict(tally.counted_to)
+    moved = dict(marks)
+    added: dict[int, list[int]] = {}
+    for item in readings.counted:
+        if item.offset <= marks.get(item.source, -1):
+            continue
+        if item.offset > moved.get(item.source, -1):
+            moved[item.source] = item.offset
+        counts = added.setdefault(item.year, [0, 0])
+        counts[0] += 1
+        counts[1] += int(item.late)
+    years = tally.years
+    for year, (readings_n, late_n) in added.items():
+        current = tally.year(year)
+        years = _with_year(years, replace(current, readings=current.readings + readings_n,
+                                          late_submissions=current.late_submissions + late_n))  # fmt: skip
+    last = tally.last_reading_at
+    if readings.last_reading_at is not None:
+        last = readings.last_reading_at if last is None else max(last, readings.last_reading_at)
+    return replace(
+        tally, as_of=max(tally.as_of, readings.as_of), years=years, last_reading_at=last,
+        counted_to=tuple(sorted(moved.items())) if moved != marks else tally.counted_to,
+    )  # fmt: skip
+
+
+def readings_to_json(readings: ProviderReadings) -> bytes:
+    """The message form of :class:`ProviderReadings` (compact JSON: it starts with ``{``, which no Avro
+    record on the provider-events topic does)."""
+    obj = {
+        "provider_id": readings.provider_id,
+        "as_of": readings.as_of,
+        "last_reading_at": readings.last_reading_at,
+        "counted": [[c.source, c.offset, c.year, int(c.late)] for c in readings.counted],
+    }
+    return json.dumps(obj, separators=(",", ":")).encode("utf-8")
+
+
+def readings_from_json(data: bytes) -> ProviderReadings:
+    """The inverse of :func:`readings_to_json`; ``ValueError``, ``KeyError`` or ``TypeError`` if malformed."""
+    obj = json.loads(data)
+    return ProviderReadings(
+        provider_id=str(obj["provider_id"]),
+        as_of=int(obj["as_of"]),
+        last_reading_at=None if obj["last_reading_at"] is None else int(obj["last_reading_at"]),
+        counted=tuple(CountedReading(str(s), int(o), int(y), bool(late)) for s, o, y, late in obj["counted"]),
+    )
 
 
 def _blame(tally: ProviderTally, event: AnomalyEvent) -> ProviderTally:
@@ -282,6 +370,7 @@ def tally_to_json(tally: ProviderTally) -> bytes:
             [b.anomaly_id, b.blamed_event_id, b.year, b.status.value, b.detected_at] for b in tally.blames
         ],
         "last_reading_at": tally.last_reading_at,
+        "counted_to": [list(mark) for mark in tally.counted_to],
     }
     return json.dumps(obj, separators=(",", ":")).encode("utf-8")
 
@@ -300,4 +389,5 @@ def tally_from_json(data: bytes) -> ProviderTally:
         years=tuple(YearTally(*row) for row in obj["years"]),  # 3 numbers before breaks_settled existed
         blames=tuple(Blame(a, e, y, AnomalyStatus(s), d) for a, e, y, s, d in obj["blames"]),
         last_reading_at=obj["last_reading_at"],
+        counted_to=tuple((source, offset) for source, offset in obj.get("counted_to", ())),  # absent before
     )

@@ -5,8 +5,9 @@ stored, and provider quality folded from receipts and anomalies.
 
     vehicle agent ──on_vehicle_changed(vin, state, as_of)──► ViewPublisher ──► carpass.certificates,
                                                                                 carpass.ok-labels
-    odometer.receipts, odometer.anomalies, providers.registry ──► ProviderRekey ──► carpass.provider-events
-    carpass.provider-events (key provider id) ──► QualityFolder ──► tallies, counted ids, providers.quality
+    vehicle agent's receipts ──► ReadingsCounter (one ProviderReadings per provider and batch) ──┐
+    odometer.anomalies, providers.registry ──► ProviderRekey ──────────────────► carpass.provider-events
+    carpass.provider-events (key provider id) ──► QualityFolder ──► tallies, providers.quality
     carpass.certificate-issuances ──► IssuanceRecorder ──► the issued-certificates table
 
 Views are functions of the stored state, so a replay from offset 0 republishes identical views.
@@ -17,22 +18,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from projections.quality import (
+    CountedReading,
     ProviderEvent,
+    ProviderReadings,
     ProviderTally,
+    count_readings,
     counts_as_reading,
     evolve,
     provider_key,
     quality_view,
+    readings_from_json,
+    readings_to_json,
     tally_from_json,
     tally_to_json,
+    year_of,
 )
 from projections.views import certificate_view, ok_label_view
 from schemas.codec import Codec
 from schemas.errors import DecodeError
 from schemas.records import AnomalyEvent, ProviderRegistration, Receipt
+from streams.domain.catalogue import IssueCode
 from streams.domain.state import VehicleState
 from streams.worker.batch import OutputSink, RawMessage, StateStore
 
@@ -165,57 +173,98 @@ class ProviderRekey:
         return sent
 
 
+class ReadingsCounter:
+    """A :class:`streams.worker.batch.ReceiptListener` of the vehicle agent: its batch's receipts counted
+    per provider (:class:`projections.quality.ProviderReadings`) and sent, one message per provider and
+    batch, to the provider-events topic (key provider id) with the batch's outputs: the quality fold gets
+    counts, not every receipt (each receipt once took a re-key hop, two decodes and a table write).
+
+    ``base`` gives an input topic's contract name (``PipelineTopics.base``): a reading's source is the same
+    in a worker and in a what-if replay writing another prefix."""
+
+    def __init__(self, sink: OutputSink, topic: str, base: Callable[[str], str]) -> None:
+        self.sink, self.topic, self.base = sink, topic, base
+        self._by_provider: dict[str, list[Any]] = {}
+        self._years: dict[int, int] = {}
+        self._sources: dict[tuple[str, int], str] = {}
+
+    def begin(self) -> None:
+        self._by_provider.clear()
+
+    def receipt(self, receipt: Receipt, source: RawMessage | None) -> None:
+        at = receipt.processed_at
+        entry = self._by_provider.get(receipt.provider_id)
+        if entry is None:
+            entry = self._by_provider[receipt.provider_id] = [at, None, []]
+        elif at > entry[0]:
+            entry[0] = at
+        if not counts_as_reading(receipt) or source is None:  # no input: never counted (none today)
+            return
+        if entry[1] is None or at > entry[1]:
+            entry[1] = at
+        hour = at // 3_600_000  # Brussels is a whole number of hours from UTC: one year per UTC hour
+        year = self._years.get(hour)
+        if year is None:
+            year = self._years[hour] = year_of(at)
+        where = (source.topic, source.partition)
+        name = self._sources.get(where)
+        if name is None:
+            name = self._sources[where] = f"{self.base(source.topic)}/{source.partition}"
+        late = any(issue.code == IssueCode.LATE_SUBMISSION for issue in receipt.issues)
+        entry[2].append(CountedReading(name, source.offset, year, late))
+
+    def flush(self) -> None:
+        for provider_id, (as_of, last, counted) in self._by_provider.items():
+            readings = ProviderReadings(provider_id, as_of, last, tuple(counted))
+            self.sink.send(self.topic, provider_id.encode("utf-8"), readings_to_json(readings))
+        self._by_provider.clear()
+
+
+def decode_quality_input(codec: Codec, value: bytes) -> ProviderEvent | ProviderReadings | None:
+    """A provider-events message: a batch's counted readings (JSON, ``{``), or a receipt, anomaly or
+    provider registration (Avro); None for anything else."""
+    if value[:1] == b"{":
+        try:
+            return readings_from_json(value)
+        except (ValueError, KeyError, TypeError):
+            log.warning("provider-events: a message that is neither counted readings nor Avro, ignored")
+            return None
+    return decode_provider_event(codec, value)
+
+
 class QualityFolder:
-    """The provider-quality agent's batch step: provider events (keyed by provider id) folded into the
-    table's tallies, in order per provider; each provider's tally is read and written once per batch and
-    its changed view published once to ``providers.quality``.
+    """The provider-quality agent's batch step: provider events and counted readings (keyed by provider id)
+    folded into the table's tallies, in order per provider; each provider's tally is read and written once
+    per batch and its changed view published once to ``providers.quality``.
 
-    A receipt is delivered again after any crash or takeover upstream (at-least-once: the vehicle agent
-    re-emits what it had not committed, the re-key agent re-copies): ``counted`` remembers the event id of
-    each receipt counted as a reading, so a reading is counted once. Anomalies need no such memory (a blame
-    is kept by anomaly id)."""
+    Counted readings sent again after a crash or a takeover upstream are counted once (by input offset:
+    :func:`projections.quality.count_readings`); anomalies are kept by anomaly id, registrations by time."""
 
-    def __init__(
-        self, codec: Codec, store: StateStore, sink: OutputSink, quality_topic: str,
-        counted: StateStore | None = None, flush_stores: Callable[[], None] | None = None,
-    ) -> None:  # fmt: skip
-        """``flush_stores``: stores the writes of both tables as one (a retried batch must not find the
-        tallies stored without the receipts they counted); by default one after the other."""
+    def __init__(self, codec: Codec, store: StateStore, sink: OutputSink, quality_topic: str) -> None:
         self.codec, self.store, self.sink, self.quality_topic = codec, store, sink, quality_topic
-        self.counted = counted
-        self.flush_stores = flush_stores if flush_stores is not None else self._flush_one_by_one
 
-    def _flush_one_by_one(self) -> None:
-        self.store.flush()
-        if self.counted is not None:  # after the tallies: a crash in between counts again, never loses
-            self.counted.flush()
-
-    def process(self, batch: list[RawMessage]) -> None:
-        by_provider: dict[bytes, list[tuple[ProviderEvent, RawMessage]]] = {}
+    def process(self, batch: Iterable[RawMessage]) -> None:
+        by_provider: dict[bytes, list[tuple[ProviderEvent | ProviderReadings, RawMessage]]] = {}
         for message in batch:
-            record = decode_provider_event(self.codec, message.value) if message.value else None
+            record = decode_quality_input(self.codec, message.value) if message.value else None
             if record is not None and message.key:
                 by_provider.setdefault(message.key, []).append((record, message))
         changed = False
-        fresh: set[str] = set()
         for key, events in by_provider.items():
             provider_id = key.decode("utf-8")
-            first = events[0][1]
-            old_raw = self.store.get(provider_id, first)
+            old_raw = self.store.get(provider_id, events[0][1])
             old = tally_from_json(old_raw) if old_raw is not None else ProviderTally(provider_id)
             new = old
-            for record, message in events:
-                if isinstance(record, Receipt) and counts_as_reading(record) and self.counted is not None:
-                    if record.event_id in fresh or self.counted.get(record.event_id, message) is not None:
-                        continue  # delivered again: counted once
-                    fresh.add(record.event_id)
-                    self.counted.put(record.event_id, b"1", message)
-                new = evolve(new, record)
+            for record, _ in events:
+                if isinstance(record, ProviderReadings):
+                    new = count_readings(new, record)
+                else:
+                    new = evolve(new, record)
             if new != old:
                 self.store.put(provider_id, tally_to_json(new), events[-1][1])
                 self.sink.send(self.quality_topic, key, self.codec.encode(quality_view(new)))
                 changed = True
-        self.flush_stores()
+        self.store.flush()
         if changed:  # the views are on Kafka before the batch is acknowledged
             self.sink.flush()
 

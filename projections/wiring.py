@@ -5,13 +5,12 @@
     vehicle agent ──on_vehicle_changed(vin, state, as_of)──► certificate_view / ok_label_view
                                                           ──► carpass.certificates, carpass.ok-labels
                                                               (compacted, key VIN, Avro) via the sink
-    odometer.receipts ─┐                                   (the vehicle state table is the materialised
-    odometer.anomalies ├─► provider re-key agent ──► carpass.provider-events (key provider id, raw bytes,
-                       │   (batches, confluent sink)      murmur2 like Faust: same partitions)
-    providers.registry ┘                                   │
-                        provider agent ◄───────────────────┘──► table provider-quality (ProviderTally JSON)
-                                                             ──► table provider-receipts (event ids counted)
-                                                             ──► providers.quality (compacted, Avro)
+    vehicle agent's receipts ──► counted per provider and batch ──┐ (JSON ProviderReadings)
+    odometer.anomalies ─┬─► provider re-key agent ──────────────┴► carpass.provider-events (key provider
+    providers.registry ─┘   (batches, confluent sink)               id, raw bytes, murmur2 like Faust)
+                        provider agent ◄──────────────────────────────┘
+                                    ──► table provider-quality (ProviderTally JSON)
+                                    ──► providers.quality (compacted, Avro)
     POST /vehicles/{vin}/certificates ──► carpass.certificate-issuances (key number, JSON document)
                         issuance agent ──► table issued-certificates (key number)
     HTTP (Faust web = aiohttp): projections.api routes; a request for a key another worker owns is
@@ -43,6 +42,7 @@ from projections.steps import (
     PendingViews,
     ProviderRekey,
     QualityFolder,
+    ReadingsCounter,
     ViewPublisher,
     partition_source,
 )
@@ -52,7 +52,6 @@ from streams.http.limits import AuthThrottle
 from streams.http.secrets import load_secret
 from streams.settings import Settings
 from streams.state.codec import StateCodecError, decode_state
-from streams.worker.faust.adapters import flush_together
 
 if TYPE_CHECKING:
     from streams.worker.faust.app import AppContext
@@ -69,8 +68,6 @@ PENDING_FLUSH_S = 1.0
 """How long a round waits for its views to reach Kafka (a broker away must not hold the event loop for the
 sink's 30 s: the marks stay and the next round tries again)."""
 QUALITY_TABLE = "provider-quality"
-COUNTED_TABLE = "provider-receipts"
-"""Event ids of the receipts counted in a provider's tally (a redelivered receipt is counted once)."""
 ISSUED_TABLE = "issued-certificates"
 
 
@@ -195,24 +192,25 @@ def install(ctx: AppContext) -> None:
     ctx.vehicle_hooks.append(publisher)
     if settings.views_defer_after_s > 0:
         _pending_views(ctx, publisher)
-    inputs = (ctx.topics.receipts, ctx.topics.anomalies, ctx.topics.providers)
+    inputs = (ctx.topics.anomalies, ctx.topics.providers)
     provider_events = ctx.internal_topic(ctx.topics.provider_events)
     issuances = ctx.internal_topic(ctx.topics.issuances)
-    quality_table, counted_table = ctx.table(QUALITY_TABLE), ctx.table(COUNTED_TABLE)
+    quality_table = ctx.table(QUALITY_TABLE)
     issued_table = ctx.table(ISSUED_TABLE)
     quality_topic = ctx.topics.provider_quality
 
     rekeyer = ProviderRekey(codec, sink, ctx.topics.provider_events)
+    if ctx.vehicle_processor is None:
+        raise RuntimeError("the projections need the vehicle agent: install them after it")
+    counter = ReadingsCounter(sink, ctx.topics.provider_events, ctx.topics.base)  # its receipts, per provider
+    ctx.vehicle_processor.outputs.listeners.append(counter)
 
-    # Both tables are written like the vehicle table (``streams.worker.faust.adapters.TableStore``: changelog
+    # The tables are written like the vehicle table (``streams.worker.faust.adapters.TableStore``: changelog
     # through the confluent sink, then RocksDB), not with ``table[key] = value``: Faust's path checks the
     # partition counts of source and changelog topics with the consumer's metadata snapshot, which can
     # still show a just-created changelog with 0 partitions; the agent then crashes and Faust drops the
     # event it was on (a replay by a new app id lost issuances and receipts that way).
-    tallies, counted = ctx.store(quality_table), ctx.store(counted_table)
-    folder = QualityFolder(
-        codec, tallies, sink, quality_topic, counted, lambda: flush_together([tallies, counted])
-    )
+    folder = QualityFolder(codec, ctx.store(quality_table), sink, quality_topic)
     recorder = IssuanceRecorder(ctx.store(issued_table))
     ctx.agent("provider-rekey", rekeyer.process, *inputs)
     ctx.agent("provider-quality", folder.process, ctx.topics.provider_events, channel=provider_events)

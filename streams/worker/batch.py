@@ -112,6 +112,20 @@ class MemorySink:
         self.flushed = len(self.sent)
 
 
+class ReceiptListener(Protocol):
+    """Told each receipt a batch step sends (:class:`Outputs`), e.g. to count them per provider; what it
+    sends goes in :meth:`flush`, with the batch's outputs (before the batch's state is stored)."""
+
+    def begin(self) -> None:
+        """A batch (or a batch tried again) starts: forget what an earlier attempt told."""
+
+    def receipt(self, receipt: Receipt, source: RawMessage | None) -> None:
+        """``receipt`` was sent (or counted on a muted topic), for input ``source``."""
+
+    def flush(self) -> None:
+        """Send what the batch's receipts gave (on the sink, flushed by the caller)."""
+
+
 class RecordRefusedError(ValueError):
     """The producer refuses this very record (too large, invalid): sending it again cannot succeed."""
 
@@ -186,6 +200,8 @@ class Outputs:
         self.muted: frozenset[str] = frozenset()
         """Topics whose records are counted but neither encoded nor sent (a replay rebuilding the tables in
         place: the receipts and anomalies of the events it replays are on Kafka already)."""
+        self.listeners: list[ReceiptListener] = []
+        """Told each receipt queued (the projections count them per provider)."""
 
     def count(self, metric: Any, *labels: str) -> None:
         """``metric.labels(*labels).inc()`` once the batch's outputs are flushed (this runs per event)."""
@@ -203,6 +219,8 @@ class Outputs:
         self._counts.clear()
         self._in.clear()
         self._flushed_at = None
+        for listener in self.listeners:
+            listener.begin()
 
     def _publish_counts(self) -> None:
         base = self.topics.base
@@ -230,6 +248,8 @@ class Outputs:
             self.count(self.metrics.receipts, receipt.status.value)
             if self._receipts not in self.muted:
                 self._submitted.append(submitted_at)
+            for listener in self.listeners:
+                listener.receipt(receipt, source)
 
     def anomaly(self, result: BatchResult, event: AnomalyEvent, source: RawMessage) -> None:
         if self._send(result, self._anomalies, event, source):
@@ -268,7 +288,10 @@ class Outputs:
         return True
 
     def flush(self) -> None:
-        """Flush the sink: the batch's outputs are on Kafka (the time noted for the end-to-end latency)."""
+        """Flush the sink: the batch's outputs (and what its listeners sent) are on Kafka (the time noted for
+        the end-to-end latency)."""
+        for listener in self.listeners:
+            listener.flush()
         self.sink.flush()
         self._flushed_at = self.clock()
 

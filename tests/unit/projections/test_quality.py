@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from projections.quality import (
     MAX_BLAMES,
     ComplianceFinding,
+    CountedReading,
+    ProviderReadings,
     ProviderTally,
     compliance,
+    count_readings,
+    counts_as_reading,
     evolve,
     fold,
     provider_key,
     quality_view,
+    readings_from_json,
+    readings_to_json,
     silent_providers,
     tally_from_json,
     tally_to_json,
+    year_of,
 )
 from schemas.records import (
     AnomalyEvent,
@@ -129,3 +137,50 @@ def test_a_provider_with_very_many_blames_keeps_a_bounded_tally_and_its_counts()
     # A tally stored before breaks_settled existed (years as 3 numbers) still reads.
     legacy = tally_to_json(fold(PROVIDER, [receipt(1)])).replace(b",0]]", b"]]")
     assert tally_from_json(legacy).year(2023).readings == 1
+
+
+def counted(source: str, offset: int, year: int = 2023, late: bool = False) -> CountedReading:
+    return CountedReading(source, offset, year, late)
+
+
+def test_counted_readings_add_to_their_years_once_per_input_offset() -> None:
+    r0, r1, c0 = "odometer.readings/0", "odometer.readings/1", "odometer.corrections/0"
+    first = ProviderReadings(PROVIDER, T, T, (counted(r0, 4), counted(r0, 2), counted(c0, 3, 2024, True)))
+    tally = count_readings(ProviderTally(PROVIDER), first)
+    year_2024 = tally.year(2024)
+    assert (tally.year(2023).readings, year_2024.readings, year_2024.late_submissions) == (2, 1, 1)
+    assert tally.counted_to == ((c0, 3), (r0, 4))
+    # The same batch sent again, and a longer one starting at the same input offset (a retry after a crash
+    # cut the batch elsewhere): only offset 5 is new. Offset 4 of another partition is another reading.
+    again = count_readings(tally, first)
+    assert again.years == tally.years and again.counted_to == tally.counted_to
+    items = (counted(r0, 2), counted(r0, 4), counted(r0, 5), counted(r1, 4))
+    longer = ProviderReadings(PROVIDER, T + 1, T + 1, items)
+    after = count_readings(again, longer)
+    assert after.year(2023).readings == 4 and (after.as_of, after.last_reading_at) == (T + 1, T + 1)
+    assert dict(after.counted_to) == {c0: 3, r0: 5, r1: 4}
+    assert count_readings(ProviderTally("someone else"), first) == ProviderTally("someone else")
+
+
+def test_counted_readings_give_the_tally_the_receipts_give_one_by_one() -> None:
+    receipts = [receipt(1), receipt(2, ReceiptStatus.ACCEPTED_WITH_WARNINGS, "LATE_SUBMISSION"),
+                receipt(3, ReceiptStatus.REJECTED, at=T + 5), receipt(4, at=ms(2024, 2, 1))]  # fmt: skip
+    one_by_one = fold(PROVIDER, receipts)
+    items = tuple(counted("odometer.readings/0", n, year_of(r.processed_at),
+                          any(i.code == "LATE_SUBMISSION" for i in r.issues))
+                  for n, r in enumerate(receipts) if counts_as_reading(r))  # fmt: skip
+    batch = ProviderReadings(PROVIDER, max(r.processed_at for r in receipts), ms(2024, 2, 1), items)
+    counted_tally = count_readings(ProviderTally(PROVIDER), batch)
+    assert quality_view(counted_tally) == quality_view(one_by_one)
+    assert replace(counted_tally, counted_to=()) == one_by_one
+
+
+def test_counted_readings_and_tallies_round_trip_through_json_and_old_tallies_still_read() -> None:
+    batch = ProviderReadings(PROVIDER, T, None, (counted("odometer.readings/3", 7, late=True),))
+    assert readings_from_json(readings_to_json(batch)) == batch
+    assert readings_to_json(batch).startswith(b"{")
+    tally = count_readings(fold(PROVIDER, [registration(), receipt(1)]), batch)
+    assert tally_from_json(tally_to_json(tally)) == tally
+    old = json.loads(tally_to_json(tally))
+    del old["counted_to"]  # stored before the field existed
+    assert tally_from_json(json.dumps(old).encode()).counted_to == ()

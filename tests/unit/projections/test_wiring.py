@@ -3,29 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 from yarl import URL
 
 from projections.api import NotReadyError
-from projections.quality import tally_from_json
+from projections.quality import fold, quality_view, readings_from_json, tally_from_json
 from projections.routing import key_partition, owned_here, owner_of
 from projections.steps import (
     IssuanceRecorder,
     ProviderRekey,
     QualityFolder,
+    ReadingsCounter,
     ViewPublisher,
     decode_provider_event,
 )
 from projections.views import certificate_view, ok_label_view
 from projections.wiring import TableViewSource
-from schemas.codec import Codec
+from schemas.catalog import TOPICS as CONTRACT_TOPICS
+from schemas.catalog import key_of
+from schemas.codec import Codec, encode
 from schemas.records import AnomalyEvent, AnomalyKind, AnomalyStatus, Judgment, Receipt, ReceiptStatus
 from schemas.views import CertificateView, OkLabelView, ProviderQuality
+from streams.kafka.topics import PipelineTopics
 from streams.worker.batch import MemorySink, MemoryStore, RawMessage
+from streams.worker.metrics import WorkerMetrics
+from streams.worker.vehicles import VehicleProcessor
 from tests.unit.projections.builders import PROVIDER, VIN, clean_old_vehicle, ms
+from tests.unit.streams.domain.builders import GARAGE, OTHER_GARAGE, at, registration, yearly
 
 
 def test_the_hook_publishes_both_views_keyed_by_vin_and_a_replay_gives_the_same_bytes() -> None:
@@ -100,6 +109,7 @@ def message(key: bytes, value: bytes, offset: int = 0) -> RawMessage:
 
 
 OTHER = "0999999999"
+OTHER_VIN = "VF1AB000000000001"
 
 
 def test_the_quality_fold_stores_each_providers_tally_and_view_once_per_batch() -> None:
@@ -135,22 +145,64 @@ def test_a_batch_folds_like_its_events_one_by_one() -> None:
     assert whole.data == single.data
 
 
-def test_a_receipt_delivered_again_is_counted_once() -> None:
-    # After a crash upstream the same receipts come again (at-least-once), in a later batch or the same one.
-    codec, store, counted = Codec(), MemoryStore(), MemoryStore()
-    folder = QualityFolder(codec, store, MemorySink(), "q", counted)
-    receipts = [
-        Receipt(f"r-{n}", VIN, PROVIDER, ReceiptStatus.ACCEPTED, (), ms(2024, 1 + n, 1)) for n in range(3)
-    ]
-    batch = [message(PROVIDER.encode(), codec.encode(r), n) for n, r in enumerate(receipts)]
-    folder.process(batch[:2])
-    folder.process([batch[1], *batch, batch[2]])
-    assert tally_from_json(store.data[(1, PROVIDER)]).year(2024).readings == 3
-    assert sorted(key for _, key in counted.data) == ["r-0", "r-1", "r-2"]
-    without = MemoryStore()  # the test can fail: without the memory the same deliveries count 7
-    for each in (batch[:2], [batch[1], *batch, batch[2]]):
-        QualityFolder(codec, without, MemorySink(), "q").process(each)
-    assert tally_from_json(without.data[(1, PROVIDER)]).year(2024).readings == 7
+class CountingWorker:
+    """The vehicle agent's step with the projections' receipt counter, over in-memory I/O: ``offsets``
+    numbers the messages of one input partition."""
+
+    EVENTS = "p.carpass.provider-events"
+
+    def __init__(self) -> None:
+        self.topics, self.codec = PipelineTopics("p."), Codec()
+        self.store, self.sink = MemoryStore(), MemorySink()
+        metrics = WorkerMetrics.create(CollectorRegistry())
+        self.processor = VehicleProcessor(codec=self.codec, topics=self.topics, store=self.store,
+                                          sink=self.sink, metrics=metrics)  # fmt: skip
+        self.processor.outputs.listeners.append(ReadingsCounter(self.sink, self.EVENTS, self.topics.base))
+
+    def messages(self, records: list[Any]) -> list[RawMessage]:
+        return [RawMessage(self.topics.name(CONTRACT_TOPICS[type(r)]), 0, n, key_of(r).encode(), encode(r),
+                           at("2025-01-01") + n) for n, r in enumerate(records)]  # fmt: skip
+
+    def counted(self) -> list[RawMessage]:
+        """What the counter sent, as the quality agent receives it."""
+        sent = [(key, value) for topic, key, value, _ in self.sink.sent if topic == self.EVENTS]
+        return [RawMessage(self.EVENTS, 0, n, key, value, 0) for n, (key, value) in enumerate(sent)]
+
+
+def test_the_vehicle_agents_receipts_reach_the_quality_fold_as_one_count_per_provider_and_batch() -> None:
+    worker = CountingWorker()
+    other = [replace(r, vin=OTHER_VIN, event_id=f"o{r.event_id}", provider_id=OTHER_GARAGE)
+             for r in yearly(3)]  # fmt: skip
+    batch = worker.messages([registration(), registration(vin=OTHER_VIN), *yearly(), *other])
+    receipts = [r for _, r in worker.processor.process(batch).outputs if isinstance(r, Receipt)]
+    counted = worker.counted()
+    assert sorted(m.key for m in counted if m.key) == [GARAGE.encode(), OTHER_GARAGE.encode()]
+    sent_topics = [topic for topic, *_ in worker.sink.sent]
+    assert sent_topics.index(worker.EVENTS) > sent_topics.index(worker.topics.receipts)
+    assert worker.sink.flushed >= 1 and worker.store.flushes == 1  # counts on Kafka with the receipts
+    store = MemoryStore()
+    QualityFolder(worker.codec, store, MemorySink(), "q").process(counted)
+    for provider in (GARAGE, OTHER_GARAGE):  # the tally the receipts give one by one
+        tally = tally_from_json(store.data[(0, provider)])
+        assert quality_view(tally) == quality_view(fold(provider, receipts))
+
+
+def test_counts_sent_again_after_a_crash_upstream_are_counted_once() -> None:
+    # The first attempt sent its receipts and counts, then died before storing the state and committing:
+    # the next attempt judges the same inputs again (a longer batch) and sends the same counts again.
+    first, again = CountingWorker(), CountingWorker()
+    records = [registration(), *yearly()]
+    first.processor.process(first.messages(records)[:3])
+    again.processor.process(again.messages(records))
+    deliveries = [*first.counted(), *again.counted()]
+    assert sum(len(readings_from_json(m.value or b"").counted) for m in deliveries) == 2 + 5
+    store = MemoryStore()
+    folder = QualityFolder(first.codec, store, MemorySink(), "q")
+    folder.process(deliveries[:1])
+    folder.process([*deliveries, *deliveries])
+    tally = tally_from_json(store.data[(0, GARAGE)])
+    assert sum(year.readings for year in tally.years) == 5
+    assert tally.counted_to == (("odometer.readings/0", 5),)
 
 
 def test_the_rekey_step_keys_provider_events_by_provider_and_keeps_their_bytes() -> None:
