@@ -52,6 +52,7 @@ from streams.http.limits import AuthThrottle
 from streams.http.secrets import load_secret
 from streams.settings import Settings
 from streams.state.codec import StateCodecError, decode_state
+from streams.worker.replay import QUALITY_TABLE
 
 if TYPE_CHECKING:
     from streams.worker.faust.app import AppContext
@@ -67,7 +68,6 @@ PENDING_CHUNK = 200
 PENDING_FLUSH_S = 1.0
 """How long a round waits for its views to reach Kafka (a broker away must not hold the event loop for the
 sink's 30 s: the marks stay and the next round tries again)."""
-QUALITY_TABLE = "provider-quality"
 ISSUED_TABLE = "issued-certificates"
 
 

@@ -15,7 +15,11 @@ tables from the changelog and carry on from there.
 
 What-if (``--to-prefix PREFIX``, with ``--policy FILE``): the same history judged with the changed
 thresholds; receipts, anomalies, states and views go to PREFIX's topics (created if missing), nothing of
-the source is written. Then ``carpass diff --against PREFIX`` shows what the change would do.
+the source is written. Provider quality (R10, R14) is folded too, once every partition is replayed: the
+replay's counted readings, its anomalies and the source's registry of providers, into PREFIX's
+``providers.quality`` and the quality table's changelog. A replay shared out with ``--partitions`` leaves
+that to ``--fold-quality`` once all its parts are done. Then ``carpass diff --against PREFIX`` shows what
+the change would do.
 
 A policy file is JSON (or YAML) naming only what changes, by section (trend, weights, receipts, bounds)::
 
@@ -52,6 +56,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=("examples:\n"
                 "  carpass replay                                   # in place (stop the workers first)\n"
                 "  carpass replay --to-prefix whatif- --policy tolerance.json\n"
+                "  carpass replay --to-prefix whatif- --partitions 0,1 --replace  # 2,3 elsewhere, then\n"
+                "  carpass replay --to-prefix whatif- --fold-quality\n"
                 "  carpass diff --against whatif-"),
     )  # fmt: skip
     parser.add_argument(
@@ -76,6 +82,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--partitions", default=None, metavar="LIST",
         help="only these partition numbers, e.g. 0,1,2 (default: all): several processes, or machines, can "
              "replay a prefix side by side, each its own partitions",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fold-quality", action="store_true",
+        help="what-if: only fold provider quality from what the replays of --to-prefix wrote there (after "
+             "replays shared out with --partitions; a replay of every partition does it by itself)",
     )  # fmt: skip
     parser.add_argument("--hold-vehicles", type=int, default=HOLD_VEHICLES, metavar="N",
                         help="decoded states held in memory (default: %(default)s)")  # fmt: skip
@@ -159,6 +170,9 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError("--hold-vehicles must be 1 or more")
     if args.replace and not what_if:
         raise CliError("--replace needs --to-prefix (it deletes what an earlier what-if wrote there)")
+    if args.fold_quality and (not what_if or args.replace or args.partitions or args.policy):
+        raise CliError("--fold-quality needs --to-prefix, and neither --replace, --partitions nor --policy: "
+                       "it folds what earlier replays wrote there")  # fmt: skip
     args.partition_numbers = _partitions(args.partitions)
     policy = replace(DEFAULT_POLICY, bounds=settings.vehicle_bounds())
     if args.policy is not None:
@@ -166,7 +180,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             policy = policy_with(policy, load_policy_file(args.policy))
         except PolicyError as exc:
             raise CliError(f"--policy {args.policy}: {exc}") from None
-    summary = run(settings, args, policy, what_if)
+    summary = fold_only(settings, args) if args.fold_quality else run(settings, args, policy, what_if)
     print(render(summary))
     if args.json is not None:
         args.json.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -198,7 +212,8 @@ def prepare_what_if(settings: Settings, target: Any, replace_it: bool, timeout_s
     admin: Any = AdminClient(admin_config(settings))
     existing = admin.list_topics(timeout=timeout_s).topics
     t = target.topics
-    written = [t.receipts, t.anomalies, t.dead_letters, t.certificates, t.ok_labels, target.changelog]
+    written = [t.receipts, t.anomalies, t.dead_letters, t.certificates, t.ok_labels, target.changelog,
+               t.provider_events, t.provider_quality, target.quality_changelog]  # fmt: skip
     inputs = [t.name(spec.name) for spec in topics_of_kind(TopicKind.INPUT)]
     consumer = new_reader(settings)
     try:
@@ -240,7 +255,7 @@ def run(settings: Settings, args: argparse.Namespace, policy: Any, what_if: bool
     from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
     from prometheus_client import CollectorRegistry
 
-    from projections.steps import ViewPublisher
+    from projections.steps import ReadingsCounter, ViewPublisher
     from streams.kafka.admin import TopicSetupError, ensure_topics
     from streams.kafka.clients import admin_config, bootstrap_servers, build_codec
     from streams.kafka.topics import PipelineTopics
@@ -273,7 +288,10 @@ def run(settings: Settings, args: argparse.Namespace, policy: Any, what_if: bool
         if what_if:
             prepare_what_if(settings, target, args.replace)
         changelog_config = {"cleanup.policy": "compact"}
-        partitions = ensure_topics(settings, prefix=prefix, extra={target.changelog: changelog_config})
+        extra = {target.changelog: changelog_config}
+        if what_if:  # provider quality is folded there too (made by the workers' Faust in a pipeline)
+            extra |= {target.quality_changelog: changelog_config, target.topics.provider_events: {}}
+        partitions = ensure_topics(settings, prefix=prefix, extra=extra)
     except TopicSetupError as exc:
         raise CliError(str(exc)) from None
     except KafkaException as exc:
@@ -312,6 +330,8 @@ def run(settings: Settings, args: argparse.Namespace, policy: Any, what_if: bool
     if what_if and args.without_receipts:
         muted.add(t.receipts)
     processor.outputs.muted = frozenset(muted)
+    if what_if:  # each batch's receipts counted per provider, as a worker with the projections does
+        processor.outputs.listeners.append(ReadingsCounter(sink, t.provider_events, source.base))
     total = sum(span.records for span in spans)
     progress = None if args.quiet else ProgressLine(sys.stderr, total)
     batch = args.batch or settings.batch_max_events
@@ -325,6 +345,9 @@ def run(settings: Settings, args: argparse.Namespace, policy: Any, what_if: bool
                                        progress if progress is not None else lambda n: None)  # fmt: skip
             fetcher.close()
             vehicles += store.forget(partition)
+        providers = None
+        if what_if and args.partition_numbers is None:
+            providers = fold_quality(settings, source, target, codec, sink)
         sink.close()
     except (SinkError, ReplayError) as exc:
         raise CliError(f"replay stopped: {exc} (nothing was committed: run it again)") from None
@@ -352,7 +375,66 @@ def run(settings: Settings, args: argparse.Namespace, policy: Any, what_if: bool
         "policy_file": str(args.policy) if args.policy is not None else None,
         "offsets_committed": not what_if,
         "partitions": sorted({span.partition for span in spans}),
+        "providers_folded": providers,
     }
+
+
+def fold_quality(settings: Settings, source: Any, target: Any, codec: Any, sink: Any) -> int:
+    """Provider quality of a what-if prefix from what its replay wrote there, as the workers' agents fold
+    it (``projections.wiring``): its anomalies and the source's registry of providers re-keyed onto the
+    prefix's provider-events topic, where the replay's counted readings are, then every provider's tally
+    folded from nothing into the quality table's changelog and ``providers.quality``. How many providers.
+    Folding again gives the same tallies (anomalies count by id, registrations by time, readings by input
+    offset)."""
+    from projections.steps import ProviderRekey, QualityFolder
+    from streams.cli.diff import read_to_end
+    from streams.worker.replay import ChangelogStore
+
+    t = target.topics
+    rekey = ProviderRekey(codec, sink, t.provider_events)
+    for topic in (t.anomalies, source.providers):
+        for batch in _batches(read_to_end(settings, topic)):
+            rekey.process(batch)
+    store = ChangelogStore(sink, target.quality_changelog)
+    folder = QualityFolder(codec, store, sink, t.provider_quality)
+    for batch in _batches(read_to_end(settings, t.provider_events)):
+        folder.process(batch)
+    return len(store.keys())
+
+
+def _batches(messages: Any, size: int = 5_000) -> Any:
+    """confluent-kafka messages as lists of ``RawMessage`` of up to ``size``."""
+    from streams.worker.batch import RawMessage
+
+    batch: list[RawMessage] = []
+    for m in messages:
+        batch.append(RawMessage(m.topic(), m.partition(), m.offset(), m.key(), m.value(), m.timestamp()[1]))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def fold_only(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    """``--fold-quality``: provider quality of ``--to-prefix`` from what earlier replays wrote there."""
+    from streams.kafka.clients import build_codec
+    from streams.kafka.topics import PipelineTopics
+    from streams.worker.faust.adapters import KafkaSink, SinkError
+    from streams.worker.replay import ReplayError, ReplayTarget
+
+    prefix = args.to_prefix
+    target = ReplayTarget(PipelineTopics(prefix), what_if_group(settings, prefix))
+    started = time.perf_counter()
+    sink = KafkaSink(settings)
+    try:
+        source, codec = PipelineTopics(settings.topic_prefix), build_codec(settings)
+        providers = fold_quality(settings, source, target, codec, sink)
+        sink.close()
+    except (SinkError, ReplayError) as exc:
+        raise CliError(f"folding provider quality stopped: {exc} (run it again)") from None
+    return {"mode": "provider quality", "source_prefix": settings.topic_prefix, "target_prefix": prefix,
+            "providers_folded": providers, "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
 
 
 def what_if_group(settings: Settings, prefix: str) -> str:
@@ -393,6 +475,9 @@ def _counts(counter: Any, label: int) -> dict[str, int]:
 
 
 def render(summary: dict[str, Any]) -> str:
+    if summary["mode"] == "provider quality":
+        return (f"provider quality of prefix {summary['target_prefix']!r}: {summary['providers_folded']:,} "
+                f"providers folded in {summary['seconds']:,} s")  # fmt: skip
     lines = [
         f"replay ({summary['mode']}): {summary['events']:,} events, {summary['vehicles']:,} vehicles in "
         f"{summary['seconds']:,} s ({summary['events_per_s']:,} events/s)",
@@ -404,4 +489,9 @@ def render(summary: dict[str, Any]) -> str:
     ]
     if summary["offsets_committed"]:
         lines.append(f"  the group {summary['group']!r} now starts after the replayed events")
+    if summary["providers_folded"] is not None:
+        lines.append(f"  provider quality: {summary['providers_folded']:,} providers folded")
+    elif summary["mode"] == "what-if":
+        then = f"carpass replay --to-prefix {summary['target_prefix']} --fold-quality"
+        lines.append(f"  provider quality not folded (some partitions): once all are replayed, run {then}")
     return "\n".join(lines)

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 VEHICLE_TABLE = "vehicles"
 """The worker's table of vehicle states (``streams.worker.faust.app``)."""
+QUALITY_TABLE = "provider-quality"
+"""The projections' table of provider tallies (``projections.wiring.QUALITY_TABLE``)."""
 
 
 class ReplayError(RuntimeError):
@@ -64,6 +66,10 @@ class ReplayTarget:
     @property
     def changelog(self) -> str:
         return changelog_topic(self.group_id, VEHICLE_TABLE)
+
+    @property
+    def quality_changelog(self) -> str:
+        return changelog_topic(self.group_id, QUALITY_TABLE)
 
 
 @dataclass(slots=True)
@@ -111,6 +117,10 @@ class ChangelogStore:
         self.sink.flush()
         self.records += len(pending)
         self._written.update(pending)
+
+    def keys(self) -> set[str]:
+        """Every key written."""
+        return {key for _, key in self._written}
 
     def forget(self, partition: int) -> int:
         """A partition is done: its states are on the changelog and never read again. How many keys it had."""

@@ -124,7 +124,8 @@ def test_a_what_if_replay_under_the_same_policy_equals_the_live_path_and_in_plac
         assert simulated.returncode == 0, simulated.stderr
         t = p.topics
         p.start(projections=True)
-        _wait_caught_up(p, [*t.vehicle_inputs, t.plate_readings])
+        _wait_caught_up(p, [*t.vehicle_inputs, t.plate_readings, t.anomalies, t.providers])
+        _wait_caught_up(p, [t.provider_events])  # provider quality folded to the end
         waited = _wait_views_published(p)
         _stop(p)
 
@@ -164,6 +165,12 @@ def test_a_what_if_replay_under_the_same_policy_equals_the_live_path_and_in_plac
             assert replay_views == live_views, live_topic
         # The live worker started on a backlog several seconds old: views waited, then came out the same.
         assert waited > 0
+        # Provider quality (the tallies, with the input offsets counted, and the published views).
+        live_quality = _last_by_key(p.bootstrap, t.provider_quality)
+        assert summary["providers_folded"] == len(live_quality) > 3
+        assert _last_by_key(p.bootstrap, w.provider_quality) == live_quality
+        live_tallies = _last_by_key(p.bootstrap, f"{p.app_id}-provider-quality-changelog")
+        assert _last_by_key(p.bootstrap, f"{group}-provider-quality-changelog") == live_tallies
 
         # carpass diff: the same policy changes nothing; a looser tolerance closes anomalies.
         same = _carpass(p, "diff", "--against", what_if, "--json", str(tmp_path / "same.json"))
@@ -187,7 +194,12 @@ def test_a_what_if_replay_under_the_same_policy_equals_the_live_path_and_in_plac
         replaced = _carpass(p, "replay", "--to-prefix", looser, "--replace", "--partitions", "0", "--quiet",
                             "--json", str(tmp_path / "replaced.json"))  # fmt: skip
         assert replaced.returncode == 0, replaced.stderr
-        assert json.loads((tmp_path / "replaced.json").read_text())["partitions"] == [0]
+        part = json.loads((tmp_path / "replaced.json").read_text())
+        assert part["partitions"] == [0] and part["providers_folded"] is None
+        assert "--fold-quality" in replaced.stdout
+        folded = _carpass(p, "replay", "--to-prefix", looser, "--fold-quality")
+        assert folded.returncode == 0 and "providers folded" in folded.stdout, folded.stderr
+        assert _last_by_key(p.bootstrap, f"{looser}providers.quality")
         assert len(_last_by_key(p.bootstrap, f"{looser}{p.app_id[len(p.prefix):]}-vehicles-changelog")) < len(
             live_states)  # only partition 0's vehicles: the earlier run's were deleted
 
