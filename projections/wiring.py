@@ -23,10 +23,10 @@ module gives them their tables, topics and agents through the worker's context, 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -62,9 +62,8 @@ log = logging.getLogger(__name__)
 PENDING_TABLE = "views-pending"
 """VINs whose views wait (``projections.steps.PendingViews``): key VIN, value the ``as_of`` of the views."""
 PENDING_EVERY_S = 0.5
-PENDING_BUDGET_S = 0.25
-"""How long one round of publishing waiting views may hold the event loop."""
-PENDING_CHUNK = 200
+PENDING_CHUNK = 50
+"""Views computed between two yields to the event loop (about 25-50 ms of work)."""
 PENDING_FLUSH_S = 1.0
 """How long a round waits for its views to reach Kafka (a broker away must not hold the event loop for the
 sink's 30 s: the marks stay and the next round tries again)."""
@@ -162,18 +161,25 @@ def _pending_views(ctx: AppContext, publisher: ViewPublisher) -> None:
             log.exception("views of %s: its stored state is unreadable", vin)
             return None
 
+    def mine() -> set[int]:
+        return {tp.partition for tp in app.consumer.assignment() if tp.topic == readings}
+
+    def interrupted(partition: int) -> bool:
+        """Behind again, a rebalance, or the partition gone: the next round goes on."""
+        busy = getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False)
+        return busy or pending.behind() or partition not in mine()
+
     async def publish_pending_views() -> None:
-        if pending.behind() or getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False):
-            return
-        deadline = time.monotonic() + PENDING_BUDGET_S
-        mine = sorted({tp.partition for tp in app.consumer.assignment() if tp.topic == readings})
+        """Every waiting view, chunk by chunk, yielding to the event loop (the batches, the API, a stop)
+        after each: once caught up, the views come out as fast as they are computed."""
         try:
-            for partition in mine:
-                while time.monotonic() < deadline:
+            for partition in sorted(mine()):
+                while not interrupted(partition):
                     chunk = first_items(table, partition, PENDING_CHUNK)
                     if not chunk:
                         break
                     pending.publish(((partition, key, value) for key, value in chunk), state_of)
+                    await asyncio.sleep(0)
         except Exception:  # the broker away: the marks stay, the next round tries again
             log.exception("waiting views not published (tried again in %.1f s)", PENDING_EVERY_S)
 

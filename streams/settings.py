@@ -108,9 +108,9 @@ class Settings:
     views_defer_after_s: float = 5.0
     """A vehicle change whose input is older than this (its Kafka timestamp, against the clock) is *behind*:
     its certificate and OK-label views wait, marked in the ``views-pending`` table with the state, and are
-    published once the worker is no longer behind (within a second of it, a budget at a time): a backlog or a
-    replay of old events computes each vehicle's views once instead of after every batch. A change of a
-    vehicle whose views wait, waits too. 0: never wait (views after every batch that changes a vehicle)."""
+    published once the worker is no longer behind (within a second of it, a few dozen at a time): a backlog
+    or a replay of old events computes each vehicle's views once instead of after every batch. A change of
+    a vehicle whose views wait, waits too. 0: never wait (views after every batch that changes a vehicle)."""
     vin_readings_max: int = _BOUNDS.readings
     """Accepted readings one VIN's history may hold; a further reading is REJECTED with HISTORY_FULL (kept
     aside, nothing dropped): bounds one VIN's stored state (about 42 bytes a reading) and the work of
