@@ -25,6 +25,7 @@ and authorization come before any lookup, so a refused caller cannot even learn 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -35,7 +36,14 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from projections.certificates import CertificateSigner, IssuedCertificate, VerificationKeys, issue, verify
+from projections.certificates import (
+    CertificateSigner,
+    IssuedCertificate,
+    VerificationKeys,
+    certificate_number,
+    issue,
+    verify,
+)
 from projections.html import render_certificate, render_verification
 from projections.quality import ProviderTally, compliance, late_share, quality_view, year_of
 from projections.views import certificate_view, ok_label_decision, ok_label_view
@@ -54,6 +62,8 @@ VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
 PROVIDER_RE = re.compile(r"^[0-9]{10}$")
 NUMBER_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 IDEMPOTENCY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+ISSUED_WAIT_S = 5.0
+"""How long an issuance with an Idempotency-Key waits to see which record of its number came first."""
 KM_RE = re.compile(r"[0-9]{1,8}")
 """ASCII digits only (``str.isdigit`` takes "²" and other digits ``int`` refuses)."""
 MAX_ADVERTISED_KM = 10_000_000
@@ -79,10 +89,15 @@ class ViewSource(Protocol):
 
     async def quality(self, provider_id: str) -> ProviderTally | None: ...
 
-    async def certificate(self, number: str) -> IssuedCertificate | None: ...
+    async def certificate(self, number: str) -> IssuedCertificate | None:
+        """The certificate ``number``, on the worker owning it."""
+
+    async def issued(self, number: str, principal: Principal) -> IssuedCertificate | None:
+        """The certificate ``number`` from any worker (the owner is asked on behalf of ``principal``)."""
 
     async def record_issuance(self, certificate: IssuedCertificate) -> None:
-        """Publish the issuance event; after it, :meth:`certificate` finds the number (eventually)."""
+        """Publish the issuance record (on Kafka when this returns); after it, :meth:`issued` finds the
+        number, eventually: the first record of a number wins."""
 
     def routing(self) -> Mapping[str, Any]:
         """Which worker owns which partitions of each table (``/cluster/routing``, operators only)."""
@@ -105,7 +120,8 @@ class InMemoryViewSource:
         self.vehicles: dict[str, VehicleSnapshot] = {}
         self.tallies: dict[str, ProviderTally] = {}
         self.certificates: dict[str, IssuedCertificate] = {}
-        self.issued: list[IssuedCertificate] = []
+        self.records: list[IssuedCertificate] = []
+        """Every issuance record published, in order."""
 
     def put_state(self, state: VehicleState, as_of: int) -> None:
         self.vehicles[state.vin] = VehicleSnapshot(state, as_of)
@@ -122,9 +138,12 @@ class InMemoryViewSource:
     async def certificate(self, number: str) -> IssuedCertificate | None:
         return self.certificates.get(number)
 
+    async def issued(self, number: str, principal: Principal) -> IssuedCertificate | None:
+        return self.certificates.get(number)
+
     async def record_issuance(self, certificate: IssuedCertificate) -> None:
-        self.issued.append(certificate)
-        self.certificates[certificate.number] = certificate
+        self.records.append(certificate)
+        self.certificates.setdefault(certificate.number, certificate)  # the first record wins
 
     def routing(self) -> Mapping[str, Any]:
         return {}  # one process: no group
@@ -203,6 +222,8 @@ class CarPassApi:
         self.monotonic = monotonic
         self.source = source
         self.forward_secret = forward_secret
+        self.number_secret = forward_secret
+        """Certificate numbers are derived with it (unguessable without it; ``certificate_number``)."""
         self.keys = keys
         self.signer = signer
         self.clock = clock
@@ -330,20 +351,34 @@ class CarPassApi:
         return web.json_response(body)
 
     async def issue_certificate(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        """Issue a certificate (R11), recorded on ``certificates.issued`` before the answer. With an
+        ``Idempotency-Key``, a request repeated (or sent twice at once) gets the first certificate (200)."""
         idempotency = request.headers.get("Idempotency-Key")
         if idempotency is not None and not IDEMPOTENCY_RE.fullmatch(idempotency):
             return error(400, "Idempotency-Key must be 1-100 characters of [A-Za-z0-9._:-]")
-        snapshot = await self.source.vehicle(request.match_info["vin"])
+        vin = request.match_info["vin"]
+        issuer = issuer_of(principal)
+        issuance_id = idempotency or self.new_event_id()
+        number = certificate_number(vin, issuance_id, issuer, self.number_secret)
+        if idempotency is not None and (first := await self.source.issued(number, principal)) is not None:
+            return _certificate_response(first, 200)
+        snapshot = await self.source.vehicle(vin)
         if snapshot is None:
             return error(404, "no vehicle with this VIN in the registry")
         if snapshot.state.registration is None:
             return error(409, "a certificate needs the vehicle's registration, which the registry lacks")
         view = certificate_view(snapshot.state, snapshot.as_of)
-        cert = issue(view, idempotency or self.new_event_id(), self.clock(), self.signer)
+        cert = issue(view, issuance_id, self.clock(), self.signer, issuer=issuer, number=number)
         await self.source.record_issuance(cert)
-        return web.json_response(
-            cert.to_json_obj(), status=201, headers={"Location": f"/certificates/{cert.number}"}
-        )
+        if idempotency is None:  # a number of its own: nobody else can have written it
+            return _certificate_response(cert, 201)
+        deadline = self.monotonic() + ISSUED_WAIT_S
+        while (winner := await self.source.issued(number, principal)) is None:
+            if self.monotonic() > deadline:
+                return error(503, "the certificate is issued but not recorded yet: repeat the request with "
+                                  "the same Idempotency-Key to get it")  # fmt: skip
+            await asyncio.sleep(0.05)
+        return _certificate_response(winner, 201 if winner == cert else 200)
 
     async def verify_certificate(self, request: web.Request, principal: Principal) -> web.StreamResponse:
         cert = await self.source.certificate(request.match_info["number"])
@@ -383,6 +418,18 @@ class CarPassApi:
         view = certificate_view(snapshot.state, snapshot.as_of)
         page = render_certificate(view, None, brussels_day(self.clock()))
         return web.Response(text=page, content_type="text/html", charset="utf-8")
+
+
+def issuer_of(principal: Principal) -> str:
+    """Who issues, as ``certificates.issued`` records it: ``provider:<id>`` or ``operator:<key name>``."""
+    if principal.provider_id is not None:
+        return f"provider:{principal.provider_id}"
+    return f"{principal.role.value}:{principal.name}"
+
+
+def _certificate_response(cert: IssuedCertificate, status: int) -> web.StreamResponse:
+    location = {"Location": f"/certificates/{cert.number}"}
+    return web.json_response(cert.to_json_obj(), status=status, headers=location)
 
 
 _KEY_NAMES = {"vehicle": "VIN", "provider": "provider id", "certificate": "certificate number"}

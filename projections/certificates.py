@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import itertools
 import json
 import logging
@@ -46,6 +47,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from projections.views import add_months
 from schemas.jsonl import to_json_obj
+from schemas.records import CertificateIssued
 from schemas.views import CertificateView
 from streams.domain.calendar import brussels_day, date_of, day_of
 from streams.domain.ids import NAMESPACE
@@ -53,6 +55,9 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
+LANGUAGES = ("nl", "fr", "de", "en")
+"""The languages a certificate can be issued in (Belgium's three, and English)."""
+DEFAULT_LANGUAGE = "en"
 FEE_CENTS = 1050
 """R11: EUR 10.50 incl. VAT (since 2024-01-01)."""
 VALIDITY_MONTHS = 2
@@ -85,9 +90,18 @@ def fee_of(reading_days: Sequence[int]) -> tuple[int, FeeRule]:
     return FEE_CENTS, FeeRule.STANDARD
 
 
-def certificate_number(vin: str, issuance_event_id: str) -> str:
-    """The certificate's unique, deterministic number (a UUID string)."""
-    return str(uuid.uuid5(NAMESPACE, f"certificate|{vin}|{issuance_event_id}"))
+def certificate_number(
+    vin: str, issuance_event_id: str, issuer: str | None = None, secret: bytes | None = None
+) -> str:
+    """The certificate's unique, deterministic number (a UUID string). With ``secret`` (the API's: the
+    workers' shared secret) the number is that of an HMAC of the VIN, the ``issuer`` and the issuance id:
+    nobody without the secret can derive the number of a certificate from a VIN and a guessable
+    Idempotency-Key, and two issuers using the same key get two certificates."""
+    if secret is None:
+        scope = f"{issuer}|" if issuer is not None else ""
+        return str(uuid.uuid5(NAMESPACE, f"certificate|{vin}|{scope}{issuance_event_id}"))
+    message = f"{vin}|{issuer or ''}|{issuance_event_id}".encode()
+    return str(uuid.uuid5(NAMESPACE, "certificate|" + hmac.new(secret, message, "sha256").hexdigest()))
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -262,10 +276,15 @@ class IssuedCertificate:
     content_json: str
     key_id: str
     signature: str = ""
+    issuer: str | None = None
+    """``provider:<id>`` or ``operator:<key name>``; None on certificates issued before it was recorded."""
+    language: str | None = None
+    """``nl``, ``fr``, ``de`` or ``en``; None on certificates issued before it was recorded."""
 
     def signed_payload(self) -> dict[str, Any]:
-        """Everything the signature covers (all fields but the signature itself)."""
-        return {
+        """Everything the signature covers (all fields but the signature itself; ``issuer`` and ``language``
+        only when set, so that certificates issued before them still verify)."""
+        payload = {
             "number": self.number,
             "issuance_event_id": self.issuance_event_id,
             "vin": self.vin,
@@ -276,6 +295,11 @@ class IssuedCertificate:
             "certificate": json.loads(self.content_json),
             "key_id": self.key_id,
         }
+        if self.issuer is not None:
+            payload["issuer"] = self.issuer
+        if self.language is not None:
+            payload["language"] = self.language
+        return payload
 
     def to_json_obj(self) -> dict[str, Any]:
         """The document: the signed payload plus ``signature``; :meth:`from_json_obj` inverts it."""
@@ -301,6 +325,8 @@ class IssuedCertificate:
                 content_json=canonical_json(obj["certificate"]).decode("utf-8"),
                 key_id=obj["key_id"],
                 signature=obj.get("signature", ""),
+                issuer=obj.get("issuer"),
+                language=obj.get("language"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CertificateError(f"not a certificate document: {exc}") from exc
@@ -309,17 +335,52 @@ class IssuedCertificate:
         """Within its two months of validity on ``day``."""
         return self.issue_date <= day <= self.valid_until
 
+    def to_record(self) -> CertificateIssued:
+        """The ``certificates.issued`` record (:meth:`from_record` inverts it for certificates issued with
+        an issuer and a language)."""
+        return CertificateIssued(
+            number=self.number, issuance_event_id=self.issuance_event_id, vin=self.vin,
+            issued_at=self.issued_at, issue_date=self.issue_date, valid_until=self.valid_until,
+            fee_cents=self.fee_cents, fee_rule=self.fee_rule.value, content_json=self.content_json,
+            content_sha256=hashlib.sha256(self.content_json.encode("utf-8")).hexdigest(),
+            key_id=self.key_id, signature=self.signature, issuer=self.issuer,
+            language=self.language if self.language is not None else DEFAULT_LANGUAGE,
+        )  # fmt: skip
+
+    @classmethod
+    def from_record(cls, record: CertificateIssued) -> IssuedCertificate:
+        """The certificate a ``certificates.issued`` record holds; :class:`CertificateError` when it is not
+        one (an unknown fee rule, content that is not canonical JSON or does not match its hash)."""
+        content = record.content_json.encode("utf-8")
+        if hashlib.sha256(content).hexdigest() != record.content_sha256:
+            raise CertificateError(f"certificate {record.number}: content_sha256 does not match its content")
+        try:
+            if canonical_json(json.loads(content)) != content:
+                raise CertificateError(f"certificate {record.number}: content_json is not canonical JSON")
+            rule = FeeRule(record.fee_rule)
+        except ValueError as exc:
+            raise CertificateError(f"certificate {record.number}: {exc}") from None
+        return cls(
+            number=record.number, issuance_event_id=record.issuance_event_id, vin=record.vin,
+            issued_at=record.issued_at, issue_date=record.issue_date, valid_until=record.valid_until,
+            fee_cents=record.fee_cents, fee_rule=rule, content_json=record.content_json,
+            key_id=record.key_id, signature=record.signature, issuer=record.issuer, language=record.language,
+        )  # fmt: skip
+
 
 def issue(
-    view: CertificateView, issuance_event_id: str, issued_at: int, signer: CertificateSigner
-) -> IssuedCertificate:
+    view: CertificateView, issuance_event_id: str, issued_at: int, signer: CertificateSigner,
+    issuer: str | None = None, language: str = DEFAULT_LANGUAGE, number: str | None = None,
+) -> IssuedCertificate:  # fmt: skip
     """Issue and sign the certificate of ``view`` at ``issued_at`` (epoch ms), for issuance event
-    ``issuance_event_id``. Pure apart from the (deterministic) signature."""
+    ``issuance_event_id``, by ``issuer`` (``provider:<id>``, ``operator:<name>``), in ``language``;
+    ``number`` by default :func:`certificate_number` without a secret. Pure apart from the (deterministic)
+    signature."""
     day = brussels_day(issued_at)
     reading_days = [brussels_day(r.observed_at) for r in view.readings]
     cents, rule = fee_of(reading_days)
     unsigned = IssuedCertificate(
-        number=certificate_number(view.vin, issuance_event_id),
+        number=number if number is not None else certificate_number(view.vin, issuance_event_id),
         issuance_event_id=issuance_event_id,
         vin=view.vin,
         issued_at=issued_at,
@@ -329,6 +390,8 @@ def issue(
         fee_rule=rule,
         content_json=canonical_json(to_json_obj(view)).decode("utf-8"),
         key_id=signer.key_id,
+        issuer=issuer,
+        language=language,
     )
     signature = signer.sign(canonical_json(unsigned.signed_payload()))
     return replace(unsigned, signature=base64.b64encode(signature).decode("ascii"))

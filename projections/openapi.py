@@ -48,11 +48,18 @@ _OPS: dict[str, dict[str, Any]] = {
             "name": "Idempotency-Key",
             "in": "header",
             "required": False,
-            "description": "Issuance event id; the same key gives the same certificate number",
+            "description": "Issuance request id: repeated with the same key by the same issuer (or sent "
+                           "twice at once), the request gets the first certificate (200); without it, "
+                           "each request issues a new one",
             "schema": {"type": "string", "maxLength": 100},
         },
-        "response": ("application/json", "The signed certificate document"),
+        "response": ("application/json", "The signed certificate document, recorded on certificates.issued "
+                     "(200: the first certificate of this Idempotency-Key)"),
         "status": "201",
+        "extra_responses": {
+            "409": "The registry lacks the vehicle's registration",
+            "503": "Issued but not yet recorded (repeat with the same Idempotency-Key), or a rebalance",
+        },
     },
     "verify": {
         "summary": "Verify a certificate's authenticity by its number (R16) and return the signed content",
@@ -128,6 +135,7 @@ def _operation(route: Route) -> dict[str, Any]:
             "401": {"description": "No or unknown API key"},
             "403": {"description": "The key's role may not use this route"},
             "404": {"description": "Not found (no vehicle data in the message)"},
+            **{code: {"description": text} for code, text in spec.get("extra_responses", {}).items()},
         },
     }
 

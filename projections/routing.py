@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -89,3 +89,37 @@ def make_forward(
             return error(503, "the partition's owner does not answer (failover under way); retry")
 
     return forward
+
+
+Lookup = Callable[[str, str, str, Principal], Awaitable[tuple[int, bytes] | None]]
+"""``lookup(table, key, path, principal)``: the status and body of ``GET path`` at the worker owning
+``key``'s partition of ``table`` (asked on behalf of ``principal``), or None when this worker owns it."""
+
+
+async def local_lookup(table: str, key: str, path: str, principal: Principal) -> tuple[int, bytes] | None:
+    """The lookup of a single process: every key is local."""
+    return None
+
+
+def make_lookup(
+    app: Any, tables: dict[str, str], partitions: int, secret: bytes, clock: Callable[[], int] = wall_clock_ms
+) -> Lookup:
+    """A :data:`Lookup` over the group: a signed GET (``streams.http.forwarding``) to the owner; a 503 when
+    the owner is not known yet or does not answer (a rebalance or failover under way)."""
+
+    async def lookup(table: str, key: str, path: str, principal: Principal) -> tuple[int, bytes] | None:
+        dest = owner_of(app, tables[table], key.encode("utf-8"), partitions)
+        if dest is None or dest.host is None:
+            return 503, b""
+        own = app.conf.canonical_url
+        if (dest.host, dest.port) == (own.host, own.port):
+            return None
+        url = URL.build(scheme=dest.scheme or "http", host=dest.host, port=dest.port, path=path)
+        headers = {FORWARDED_HEADER: forwarding.sign(secret, principal, "GET", path, b"", clock())}
+        try:
+            async with app.http_client.get(url, headers=headers, timeout=FORWARD_TIMEOUT) as r:
+                return r.status, await r.read()
+        except (aiohttp.ClientError, TimeoutError):
+            return 503, b""
+
+    return lookup

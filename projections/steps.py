@@ -8,7 +8,7 @@ stored, and provider quality folded from receipts and anomalies.
     vehicle agent's receipts ──► ReadingsCounter (one ProviderReadings per provider and batch) ──┐
     odometer.anomalies, providers.registry ──► ProviderRekey ──────────────────► carpass.provider-events
     carpass.provider-events (key provider id) ──► QualityFolder ──► tallies, providers.quality
-    carpass.certificate-issuances ──► IssuanceRecorder ──► the issued-certificates table
+    certificates.issued ──► IssuanceRecorder (first record of a number wins) ──► the issued-certificates table
 
 Views are functions of the stored state, so a replay from offset 0 republishes identical views.
 """
@@ -270,13 +270,23 @@ class QualityFolder:
 
 
 class IssuanceRecorder:
-    """The issuance agent's batch step: each issuance event (key number) stored in the issued table."""
+    """The issuance agent's batch step: ``certificates.issued`` records (key number) stored in the issued
+    table, the first of each number only: a later record of the same number (a repeated or concurrent
+    issuance) changes nothing. The topic is kept forever and read in order, so a new group (a replay) keeps
+    the same first records: the same certificates, byte for byte."""
 
     def __init__(self, store: StateStore) -> None:
         self.store = store
+        self.ignored = 0
+        """Records of a number already issued."""
 
-    def process(self, batch: list[RawMessage]) -> None:
+    def process(self, batch: Iterable[RawMessage]) -> None:
         for message in batch:
-            if message.key and message.value:
-                self.store.put(message.key.decode("utf-8"), message.value, message)
+            if not (message.key and message.value):
+                continue
+            number = message.key.decode("utf-8")
+            if self.store.get(number, message) is None:
+                self.store.put(number, message.value, message)
+            else:
+                self.ignored += 1
         self.store.flush()

@@ -11,8 +11,8 @@
                         provider agent ◄──────────────────────────────┘
                                     ──► table provider-quality (ProviderTally JSON)
                                     ──► providers.quality (compacted, Avro)
-    POST /vehicles/{vin}/certificates ──► carpass.certificate-issuances (key number, JSON document)
-                        issuance agent ──► table issued-certificates (key number)
+    POST /vehicles/{vin}/certificates ──► certificates.issued (key number, Avro CertificateIssued, kept
+                        issuance agent ──► table issued-certificates (key number; the first record wins)
     HTTP (Faust web = aiohttp): projections.api routes; a request for a key another worker owns is
     forwarded to it (table routing: vehicle -> the vehicle table, provider -> provider-quality,
     certificate -> issued-certificates); 503 while the owner is unknown (rebalance).
@@ -36,7 +36,7 @@ from projections.quality import (
     ProviderTally,
     tally_from_json,
 )
-from projections.routing import make_forward, owned_here
+from projections.routing import Lookup, local_lookup, make_forward, make_lookup, owned_here
 from projections.steps import (
     IssuanceRecorder,
     PendingViews,
@@ -47,7 +47,9 @@ from projections.steps import (
     partition_source,
 )
 from projections.views import state_as_of
-from streams.http.auth import ApiKeys
+from schemas.codec import Codec
+from schemas.records import CertificateIssued
+from streams.http.auth import ApiKeys, Principal
 from streams.http.limits import AuthThrottle
 from streams.http.secrets import load_secret
 from streams.settings import Settings
@@ -84,11 +86,15 @@ class TableViewSource:
         settled: Callable[[], bool] = lambda: True,
         owns: Callable[[str, str], bool] = lambda table, key: True,
         routing: Callable[[], Mapping[str, Any]] = dict,
+        lookup: Lookup = local_lookup, codec: Codec | None = None,
     ) -> None:  # fmt: skip
+        """``issuances``: the Faust topic ``certificates.issued`` (raw bytes); ``lookup``: asks the worker
+        owning a key (``projections.routing.make_lookup``)."""
         self.vehicles, self.quality_table, self.issued_table = vehicles, quality, issued
-        self.issuances = issuances
+        self.issuances, self.codec = issuances, codec if codec is not None else Codec()
         self.settled, self.owns = settled, owns
         self.routing = routing
+        self.lookup = lookup
 
     def _missing(self, table: str, key: str) -> None:
         if not self.settled():
@@ -116,11 +122,25 @@ class TableViewSource:
         if raw is None:
             self._missing("certificate", number)
             return None
-        return IssuedCertificate.from_json_obj(json.loads(raw))
+        if raw[:1] == b"{":  # issued before certificates.issued existed: the document as JSON
+            return IssuedCertificate.from_json_obj(json.loads(raw))
+        return IssuedCertificate.from_record(self.codec.decode(raw, CertificateIssued))
+
+    async def issued(self, number: str, principal: Principal) -> IssuedCertificate | None:
+        remote = await self.lookup("certificate", number, f"/certificates/{number}", principal)
+        if remote is None:  # this worker owns the number
+            return await self.certificate(number)
+        status, body = remote
+        if status == 404:
+            return None
+        if status != 200:
+            raise NotReadyError(f"the owner of certificate {number} answered {status}")
+        return IssuedCertificate.from_json_obj(json.loads(body)["certificate"])
 
     async def record_issuance(self, certificate: IssuedCertificate) -> None:
-        body = json.dumps(certificate.to_json_obj(), sort_keys=True).encode("utf-8")
-        await self.issuances.send(key=certificate.number.encode("utf-8"), value=body)
+        value = self.codec.encode(certificate.to_record())
+        sent = await self.issuances.send(key=certificate.number.encode("utf-8"), value=value)
+        await sent  # on Kafka (acks=all) before the client is told
 
 
 def load_forward_secret(settings: Settings) -> bytes:
@@ -200,7 +220,8 @@ def install(ctx: AppContext) -> None:
         _pending_views(ctx, publisher)
     inputs = (ctx.topics.anomalies, ctx.topics.providers)
     provider_events = ctx.internal_topic(ctx.topics.provider_events)
-    issuances = ctx.internal_topic(ctx.topics.issuances)
+    issuances = app.topic(ctx.topics.certificates_issued, key_type=bytes, value_type=bytes,
+                          key_serializer="raw", value_serializer="raw")  # fmt: skip
     quality_table = ctx.table(QUALITY_TABLE)
     issued_table = ctx.table(ISSUED_TABLE)
     quality_topic = ctx.topics.provider_quality
@@ -220,7 +241,7 @@ def install(ctx: AppContext) -> None:
     recorder = IssuanceRecorder(ctx.store(issued_table))
     ctx.agent("provider-rekey", rekeyer.process, *inputs)
     ctx.agent("provider-quality", folder.process, ctx.topics.provider_events, channel=provider_events)
-    ctx.agent("certificate-issuances", recorder.process, ctx.topics.issuances, channel=issuances)
+    ctx.agent("certificate-issuances", recorder.process, ctx.topics.certificates_issued, channel=issuances)
 
     def settled() -> bool:
         return not (getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False))
@@ -231,7 +252,8 @@ def install(ctx: AppContext) -> None:
         return owned_here(app, tables[table], key.encode("utf-8"), settings.partitions)
 
     source = TableViewSource(ctx.tables["vehicles"], quality_table, issued_table, issuances, settled, owns,
-                             routing=app.router.tables_metadata)  # fmt: skip
+                             routing=app.router.tables_metadata, codec=codec,
+                             lookup=make_lookup(app, tables, settings.partitions, secret))  # fmt: skip
     body_timeout_s = settings.http_idle_timeout_s or None
     api = CarPassApi(
         source,

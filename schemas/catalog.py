@@ -32,11 +32,13 @@ from fastavro.schema import to_parsing_canonical_form
 from schemas.records import (
     INPUT_TOPICS,
     OUTPUT_TOPICS,
+    RECORD_TOPICS,
     AccidentInspectionState,
     AccidentInspectionStatus,
     AnomalyEvent,
     AnomalyKind,
     AnomalyStatus,
+    CertificateIssued,
     Co2TestProcedure,
     CorrectionChannel,
     CorrectionRequest,
@@ -79,14 +81,14 @@ SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 AnyRecord: TypeAlias = (
     OdometerReading | PlateOdometerReading | CorrectionRequest | VehicleRegistration | RecallStatus
     | AccidentInspectionStatus | ProviderRegistration | ReadingConfirmation | Receipt | AnomalyEvent
-    | DeadLetter | CertificateView | OkLabelView | ProviderQuality
+    | DeadLetter | CertificateView | OkLabelView | ProviderQuality | CertificateIssued
 )
 """Any top-level contract record (one ``.avsc`` each)."""
 
 RECORD_TYPES: tuple[type[AnyRecord], ...] = (
     OdometerReading, PlateOdometerReading, CorrectionRequest, VehicleRegistration, RecallStatus,
     AccidentInspectionStatus, ProviderRegistration, ReadingConfirmation, Receipt, AnomalyEvent,
-    DeadLetter, CertificateView, OkLabelView, ProviderQuality,
+    DeadLetter, CertificateView, OkLabelView, ProviderQuality, CertificateIssued,
 )  # fmt: skip
 
 NESTED_TYPES: dict[str, type] = {
@@ -105,13 +107,14 @@ ENUM_TYPES: dict[str, type[StrEnum]] = {
 }  # fmt: skip
 """Avro enum name -> StrEnum class (member values are the Avro symbols)."""
 
-TOPICS: dict[type, str] = {**INPUT_TOPICS, **OUTPUT_TOPICS, **VIEW_RECORD_TOPICS}
+TOPICS: dict[type, str] = {**INPUT_TOPICS, **OUTPUT_TOPICS, **VIEW_RECORD_TOPICS, **RECORD_TOPICS}
 """Record type -> the contract topic that carries it."""
 
 _KEY_FIELDS: dict[type, str] = {
     PlateOdometerReading: "plate",
     ProviderRegistration: "provider_id",
     ProviderQuality: "provider_id",
+    CertificateIssued: "number",
 }
 
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
@@ -122,8 +125,8 @@ Decoder: TypeAlias = Callable[[Any], Any]
 
 def key_of(record: AnyRecord) -> str:
     """The Kafka key of ``record``: the VIN, except the plate for ``PlateOdometerReading``, the provider id
-    for ``ProviderRegistration``/``ProviderQuality``, and ``"<topic>/<partition>/<offset>"`` (its source
-    coordinates, unique) for ``DeadLetter``."""
+    for ``ProviderRegistration``/``ProviderQuality``, the number for ``CertificateIssued``, and
+    ``"<topic>/<partition>/<offset>"`` (its source coordinates, unique) for ``DeadLetter``."""
     if isinstance(record, DeadLetter):
         return f"{record.topic}/{record.partition}/{record.offset}"
     value: str = getattr(record, _KEY_FIELDS.get(type(record), "vin"))

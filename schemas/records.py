@@ -310,6 +310,27 @@ class DeadLetter:
     original_sha256: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CertificateIssued:
+    """Topic ``certificates.issued`` (kept forever), key the number: one certificate issued (R11, R16).
+    The first record of a number is the certificate; a later one of the same number changes nothing."""
+
+    number: str
+    issuance_event_id: str
+    vin: str
+    issued_at: int
+    issue_date: int
+    valid_until: int
+    fee_cents: int
+    fee_rule: str
+    content_json: str
+    content_sha256: str
+    key_id: str
+    signature: str
+    issuer: str | None = None
+    language: str = "en"
+
+
 # Input record type -> topic name (the contract).
 INPUT_TOPICS: dict[type, str] = {
     OdometerReading: topics.READINGS,
@@ -329,3 +350,7 @@ OUTPUT_TOPICS: dict[type, str] = {
 }
 
 VIEW_TOPICS: tuple[str, ...] = (topics.CERTIFICATES, topics.OK_LABELS, topics.PROVIDER_QUALITY)
+
+RECORD_TOPICS: dict[type, str] = {CertificateIssued: topics.CERTIFICATES_ISSUED}
+"""The registry's own acts, written by the workers and kept forever (like the inputs, part of the event
+store: a replay rebuilds what they recorded)."""

@@ -6,8 +6,8 @@
                                                   REGISTRATIONS, RECALLS, ACCIDENT_INSPECTIONS, PROVIDERS
     outputs                                       RECEIPTS, ANOMALIES, DEAD_LETTERS
     views (compacted)                             CERTIFICATES, OK_LABELS, PROVIDER_QUALITY
-    internal (between the worker's agents)        PLATE_INTERVALS, RESOLVED_READINGS, PROVIDER_EVENTS,
-                                                  ISSUANCES
+    records (the registry's acts: kept forever)   CERTIFICATES_ISSUED
+    internal (between the worker's agents)        PLATE_INTERVALS, RESOLVED_READINGS, PROVIDER_EVENTS
 
 Names only, without the environment's prefix (``CARPASS_TOPIC_PREFIX``). Which record each contract
 topic carries is said by ``schemas.records.INPUT_TOPICS`` / ``OUTPUT_TOPICS`` and
@@ -38,12 +38,14 @@ CERTIFICATES = "carpass.certificates"
 OK_LABELS = "carpass.ok-labels"
 PROVIDER_QUALITY = "providers.quality"
 
+# --- records: the registry's own acts, written by the workers, kept forever ------------------------
+CERTIFICATES_ISSUED = "certificates.issued"
+
 # --- internal: the worker's agents talk through these ----------------------------------------------
 PLATE_INTERVALS = "carpass.plate-intervals"
 """Registrations re-keyed by plate (the holders of each plate over time), and the plate agent's ticks."""
 RESOLVED_READINGS = "carpass.plate-resolved-readings"
 """Plate readings with the VIN that held the plate, keyed by VIN (judged like any reading)."""
 PROVIDER_EVENTS = "carpass.provider-events"
-"""Receipts, anomalies and provider registrations re-keyed by provider id (provider quality)."""
-ISSUANCES = "carpass.certificate-issuances"
-"""Certificates issued through the API, keyed by number."""
+"""Each vehicle batch's readings counted per provider, anomalies and provider registrations, keyed by
+provider id (provider quality)."""

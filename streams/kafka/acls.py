@@ -117,9 +117,9 @@ def acl_set(plan: AccessPlan, topics: PipelineTopics, group_id: str) -> list[Acl
         name = topics.name(spec.name)
         if spec.kind is TopicKind.INPUT:
             allow(worker, "topic", name, "READ", "DESCRIBE")
-        else:  # outputs and views: written, and read back by the projections
+        else:  # outputs, views and records: written, and read back by the projections
             allow(worker, "topic", name, "READ", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS")
-    internal = (topics.plate_intervals, topics.resolved_readings, topics.provider_events, topics.issuances)
+    internal = (topics.plate_intervals, topics.resolved_readings, topics.provider_events)
     for name in internal:
         allow(worker, "topic", name, "READ", "WRITE", "CREATE", "DESCRIBE", "DESCRIBE_CONFIGS")
     allow(worker, "topic", f"{group_id}-", "READ", "WRITE", "CREATE", "DESCRIBE", "DESCRIBE_CONFIGS",

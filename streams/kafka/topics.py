@@ -7,11 +7,13 @@
                           providers.registry, odometer.confirmations  retention infinite (time and size)
     output                odometer.receipts, odometer.anomalies, dead-letters     retention 2 years
     view                  carpass.certificates, carpass.ok-labels, providers.quality   compacted
+    record                certificates.issued (the registry's own acts)          retention infinite
     internal              (none yet: Faust creates its own changelog and repartition topics)
 
 Names and record types come from the contract (``schemas.catalog.TOPICS``); this module adds only what the
 broker needs. The input topics are the event store (architecture principle 1): nothing there may ever expire.
-Outputs can be rebuilt by a replay, so they expire, but only after two years. All topics made by
+Outputs can be rebuilt by a replay, so they expire, but only after two years. Records (issued certificates)
+cannot be rebuilt from anything else: kept forever, written by the workers only. All topics made by
 ``carpass topics create`` get the same partition count so that the VIN-keyed ones are co-partitioned.
 """
 
@@ -27,6 +29,8 @@ from schemas.catalog import TOPICS
 from schemas.records import (
     INPUT_TOPICS,
     OUTPUT_TOPICS,
+    RECORD_TOPICS,
+    CertificateIssued,
     DeadLetter,
     OdometerReading,
     PlateOdometerReading,
@@ -42,6 +46,8 @@ class TopicKind(StrEnum):
     INPUT = "input"
     OUTPUT = "output"
     VIEW = "view"
+    RECORD = "record"
+    """The registry's own acts (issued certificates): written by the workers, kept forever."""
     INTERNAL = "internal"
 
 
@@ -53,6 +59,8 @@ class KeyKind(StrEnum):
     PROVIDER_ID = "provider_id"
     SOURCE = "source"
     """``<topic>/<partition>/<offset>`` of the input a dead letter comes from."""
+    NUMBER = "number"
+    """A certificate number."""
     SUBMITTED = "submitted"
     """Whatever an integrator writing its ingest topic chose (not trusted: the intake agent re-keys)."""
 
@@ -87,6 +95,8 @@ def _key_kind(record_type: type) -> KeyKind:
         return KeyKind.PROVIDER_ID
     if record_type is DeadLetter:
         return KeyKind.SOURCE
+    if record_type is CertificateIssued:
+        return KeyKind.NUMBER
     return KeyKind.VIN
 
 
@@ -98,6 +108,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     *(_spec(t, TopicKind.INPUT, _INPUT_CONFIG) for t in INPUT_TOPICS),
     *(_spec(t, TopicKind.OUTPUT, _OUTPUT_CONFIG) for t in OUTPUT_TOPICS),
     *(_spec(t, TopicKind.VIEW, _VIEW_CONFIG) for t in VIEW_RECORD_TOPICS),
+    *(_spec(t, TopicKind.RECORD, _INPUT_CONFIG) for t in RECORD_TOPICS),
 )
 """Every contract topic, inputs first, in contract order."""
 
@@ -193,8 +204,8 @@ class PipelineTopics:
         return self.name(names.PROVIDER_EVENTS)
 
     @property
-    def issuances(self) -> str:
-        return self.name(names.ISSUANCES)
+    def certificates_issued(self) -> str:
+        return self.name(names.CERTIFICATES_ISSUED)
 
     @property
     def receipts(self) -> str:

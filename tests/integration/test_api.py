@@ -24,10 +24,17 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from projections.api import ROUTES, Route
-from projections.certificates import CertificateSigner
+from projections.certificates import CertificateSigner, IssuedCertificate
 from schemas.catalog import AnyRecord
 from schemas.codec import decode
-from schemas.records import OdometerReading, Origin, ProviderKind, RegistrationKind, VehicleRegistration
+from schemas.records import (
+    CertificateIssued,
+    OdometerReading,
+    Origin,
+    ProviderKind,
+    RegistrationKind,
+    VehicleRegistration,
+)
 from schemas.views import CertificateView, OkLabelView
 from streams.domain.calendar import brussels_day, date_of, day_of
 from tests.integration.worker_harness import Feeder, Pipeline, pipeline, read_topic
@@ -123,8 +130,9 @@ class Answer:
         return json.loads(self.text)
 
 
-def call(port: int, method: str, path: str, who: str | None = None, raw_key: str | None = None) -> Answer:
-    headers = {}
+def call(port: int, method: str, path: str, who: str | None = None, raw_key: str | None = None,
+         headers: dict[str, str] | None = None) -> Answer:  # fmt: skip
+    headers = dict(headers or {})
     key = raw_key or (KEYS[who]["key"] if who else None)
     if key:
         headers["Authorization"] = f"Bearer {key}"
@@ -156,6 +164,7 @@ class World:
     port: int
     data: Path
     certificate_number: str = ""
+    certificate_document: dict[str, Any] | None = None
 
 
 def latest_by_key(messages: list[Any]) -> dict[str, bytes]:
@@ -248,12 +257,18 @@ def test_provider_sees_its_own_quality_only(world: World) -> None:
     assert operator.status == 200 and operator.json()["quality"]["provider_id"] == OTHER_GARAGE
 
 
-def test_an_issued_certificate_verifies(world: World) -> None:
+def test_an_issued_certificate_verifies(world: World, kafka_bootstrap: str) -> None:
     issued = call(world.port, "POST", f"/vehicles/{CLEAN}/certificates", "operator")
     assert issued.status == 201, issued.text
     cert = issued.json()
     number = cert["number"]
-    assert cert["vin"] == CLEAN and cert["signature"]
+    assert cert["vin"] == CLEAN and cert["signature"] and cert["issuer"] == "operator:operator"
+    # Recorded on its contract topic, kept forever: the record holds the document.
+    topic = world.p.topics.certificates_issued
+    records = {m.key().decode(): decode(m.value(), CertificateIssued)
+               for m in read_topic(kafka_bootstrap, topic, lambda m: len(m) >= 1, 20)}  # fmt: skip
+    assert IssuedCertificate.from_record(records[number]).to_json_obj() == cert
+    world.certificate_document = cert
     checked = poll(world.port, "GET", f"/certificates/{number}", "public")
     assert checked.status == 200, checked.text
     body = checked.json()
@@ -266,6 +281,14 @@ def test_an_issued_certificate_verifies(world: World) -> None:
     assert page.status == 200 and "<strong>Authentic</strong>" in page.text and CLEAN in page.text
     keys = call(world.port, "GET", "/keys").json()["keys"]
     assert [k["key_id"] for k in keys if k["current"]] == [cert["key_id"]]
+
+
+def test_a_repeated_issuance_gets_the_first_certificate(world: World) -> None:
+    path, key = f"/vehicles/{REPLACED}/certificates", {"Idempotency-Key": "sale-2026-12-03"}
+    first = call(world.port, "POST", path, "operator", headers=key)
+    assert first.status == 201, first.text
+    again = call(world.port, "POST", path, "operator", headers=key)
+    assert again.status == 200 and again.json() == first.json()
 
 
 def test_certificate_page_is_html_with_the_chart(world: World) -> None:
@@ -411,8 +434,9 @@ def test_a_replay_from_offset_0_rebuilds_the_same_views(world: World, kafka_boot
             again = poll(port, "GET", path, "operator")
             assert again.status == 200 and again.text == before[path], path
         number = world.certificate_number
-        if number:  # the issuance topic is replayed too: the certificate still verifies
+        if number:  # certificates.issued is read again too: the same certificate, byte for byte
             checked = poll(port, "GET", f"/certificates/{number}", "public")
             assert checked.status == 200 and checked.json()["authentic"] is True
+            assert checked.json()["certificate"] == world.certificate_document
     finally:
         replay.stop_all()

@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from projections.api import ROUTES, CarPassApi, InMemoryViewSource, NotReadyError
-from projections.certificates import CertificateSigner, issue
+from projections.certificates import CertificateSigner, certificate_number, issue
 from projections.quality import ProviderTally, YearTally
 from projections.views import certificate_view
 from schemas.records import RecallState
@@ -208,6 +208,46 @@ def test_issue_then_verify_a_certificate_and_detect_tampering() -> None:
             assert r.status == 404
 
     with_client(check)
+
+
+def test_a_repeated_issuance_gets_the_first_certificate_and_each_issuer_its_own() -> None:
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        key = {"Idempotency-Key": "sale-42"}
+
+        async def post(headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+            async with client.post(f"/vehicles/{VIN}/certificates", headers=headers) as r:
+                return r.status, await r.json()
+
+        status, first = await post({**OPERATOR, **key})
+        assert status == 201 and first["issuer"] == "operator:operator" and first["language"] == "en"
+        assert [c.number for c in source.records] == [first["number"]]
+        source.put_state(replace(clean_old_vehicle(), recalls=()), ms(2024, 5, 1))  # the vehicle changed
+        assert await post({**OPERATOR, **key}) == (200, first)  # the first certificate, nothing recorded
+        assert len(source.records) == 1
+        # Two at once: both get the certificate whose record came first.
+        both = await asyncio.gather(*(post({**OPERATOR, "Idempotency-Key": "sale-43"}) for _ in range(2)))
+        assert sorted(s for s, _ in both) == [200, 201] and both[0][1] == both[1][1]
+        # Another issuer's same key is another issuance: a number of its own.
+        status, theirs = await post({"Authorization": "Bearer k-inspection", **key})
+        assert status == 201 and theirs["number"] != first["number"]
+        assert theirs["issuer"] == "provider:0200000001"
+
+    with_client(check)
+
+
+def test_certificate_numbers_cannot_be_derived_without_the_workers_secret() -> None:
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        headers = {**OPERATOR, "Idempotency-Key": "sale-42"}
+        async with client.post(f"/vehicles/{VIN}/certificates", headers=headers) as r:
+            issued = await r.json()
+        assert r.status == 201
+        operator = "operator:operator"
+        guessable = {certificate_number(VIN, "sale-42"), certificate_number(VIN, "sale-42", operator)}
+        assert issued["number"] not in guessable
+        secret = certificate_number(VIN, "sale-42", operator, b"s" * 32)
+        assert issued["number"] == secret
+
+    with_client(check, forward_secret=b"s" * 32)
 
 
 def test_anyone_can_verify_a_certificate_by_its_number_without_a_key_within_a_rate() -> None:

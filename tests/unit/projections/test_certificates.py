@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import logging
 from dataclasses import replace
+from hashlib import sha256
 from pathlib import Path
 
 import pytest
 
 from projections.certificates import (
     FEE_CENTS,
+    CertificateError,
     CertificateSigner,
     FeeRule,
     IssuedCertificate,
     SigningKeyError,
     VerificationKeys,
+    canonical_json,
     certificate_number,
     fee_of,
     issue,
@@ -25,6 +29,8 @@ from projections.certificates import (
     verify,
 )
 from projections.views import certificate_view
+from schemas.codec import decode, encode
+from schemas.records import CertificateIssued
 from streams.settings import Settings
 from tests.unit.projections.builders import VIN, clean_old_vehicle, day, ms
 
@@ -103,6 +109,33 @@ def test_document_round_trip_keeps_the_signature_valid() -> None:
     cert = _issued()
     again = IssuedCertificate.from_json_obj(json.loads(json.dumps(cert.to_json_obj())))
     assert again == cert and verify(again, SIGNER)
+
+
+def test_the_issuance_record_round_trips_through_avro_with_its_signature_valid() -> None:
+    cert = issue(certificate_view(clean_old_vehicle(), ms(2024, 3, 1)), "sale-42", ms(2024, 6, 1, 12), SIGNER,
+                 issuer="provider:0200000001", language="nl")  # fmt: skip
+    record = decode(encode(cert.to_record()))
+    assert isinstance(record, CertificateIssued) and record.content_sha256 == sha256(
+        record.content_json.encode()).hexdigest()  # fmt: skip
+    again = IssuedCertificate.from_record(record)
+    assert again == cert and verify(again, SIGNER)
+    assert again.signed_payload()["issuer"] == "provider:0200000001"  # signed: not changeable unnoticed
+    assert not verify(replace(again, issuer="operator:someone"), SIGNER)
+    with pytest.raises(CertificateError, match="content_sha256"):
+        IssuedCertificate.from_record(replace(record, content_json=record.content_json.replace("105", "104")))
+    with pytest.raises(CertificateError, match="FeeRule"):
+        IssuedCertificate.from_record(replace(record, fee_rule="CHEAP"))
+
+
+def test_a_certificate_issued_before_issuers_were_recorded_still_verifies() -> None:
+    old = _issued()  # no issuer, no language: its signed payload has neither
+    assert old.issuer is None
+    legacy = replace(old, language=None)
+    signed = SIGNER.sign(canonical_json(replace(legacy, signature="").signed_payload()))
+    legacy = replace(legacy, signature=base64.b64encode(signed).decode())
+    document = legacy.to_json_obj()
+    assert "issuer" not in document and "language" not in document
+    assert verify(IssuedCertificate.from_json_obj(document), SIGNER)
 
 
 def test_without_a_key_file_a_worker_refuses_to_sign_unless_in_development(tmp_path: Path) -> None:

@@ -225,10 +225,14 @@ def test_the_rekey_step_keys_provider_events_by_provider_and_keeps_their_bytes()
     assert sink.flushed == 2
 
 
-def test_issuances_are_stored_by_number() -> None:
+def test_issuances_are_stored_by_number_and_the_first_record_of_a_number_wins() -> None:
     store = MemoryStore()
-    IssuanceRecorder(store).process([message(b"number-1", b'{"number": "number-1"}'), message(b"", b"x", 1)])
-    assert store.data == {(1, "number-1"): b'{"number": "number-1"}'}
+    recorder = IssuanceRecorder(store)
+    one = b"number-1"
+    recorder.process([message(one, b"first"), message(b"", b"x", 1), message(one, b"second", 2)])
+    recorder.process([message(one, b"third", 3), message(b"number-2", b"other", 4)])
+    assert store.data == {(1, "number-1"): b"first", (1, "number-2"): b"other"}
+    assert recorder.ignored == 2
 
 
 def test_a_key_missing_while_the_worker_restores_its_tables_is_not_ready_rather_than_not_found() -> None:

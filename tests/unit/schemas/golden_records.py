@@ -20,6 +20,7 @@ from schemas.records import (
     AnomalyEvent,
     AnomalyKind,
     AnomalyStatus,
+    CertificateIssued,
     Co2TestProcedure,
     CorrectionChannel,
     CorrectionRequest,
@@ -147,6 +148,13 @@ GOLDEN: dict[str, AnyRecord] = {
         provider_id="0123456789", as_of=T0, name="Garage Janssens", kind=ProviderKind.GARAGE, active=True,
         years=(ProviderYear(2023, 1_000, 3, 0.003, 12, True), ProviderYear(2024, 200, 2, 0.01, 0, False)),
         last_reading_at=T0,
+    ),
+    "CertificateIssued": CertificateIssued(
+        number="3f1c2a7e-5b0d-5c8e-9a41-2d6f0b7c9e13", issuance_event_id="sale-42", vin=VIN, issued_at=T0,
+        issue_date=19_700, valid_until=19_760, fee_cents=1_050, fee_rule="STANDARD",
+        content_json='{"vin":"WVWZZZ1JZXW000001"}',
+        content_sha256=hashlib.sha256(b'{"vin":"WVWZZZ1JZXW000001"}').hexdigest(),
+        key_id="k-2026", signature="c2lnbmF0dXJl", issuer="provider:0123456789", language="nl",
     ),
 }  # fmt: skip
 

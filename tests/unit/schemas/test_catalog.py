@@ -24,7 +24,7 @@ from schemas.catalog import (
     load_schema_file,
     strip_logical_types,
 )
-from schemas.records import INPUT_TOPICS, OUTPUT_TOPICS, VIEW_TOPICS
+from schemas.records import INPUT_TOPICS, OUTPUT_TOPICS, RECORD_TOPICS, VIEW_TOPICS
 from tests.unit.schemas.golden_records import GOLDEN, VIN
 
 _AVRO_TO_PY = {"string": str, "long": int, "int": int, "boolean": bool, "double": float, "bytes": bytes}
@@ -74,6 +74,7 @@ def test_one_avsc_per_record_type_named_as_the_dataclass() -> None:
 
 def test_every_contract_topic_has_a_record() -> None:
     contract = set(INPUT_TOPICS.values()) | set(OUTPUT_TOPICS.values()) | set(VIEW_TOPICS)
+    contract |= set(RECORD_TOPICS.values())
     assert {rs.topic for rs in SCHEMAS.values()} == contract
 
 
@@ -204,6 +205,7 @@ def test_key_of_every_record_type() -> None:
         "ProviderRegistration": "0123456789",
         "ProviderQuality": "0123456789",
         "DeadLetter": "odometer.readings/3/1234567",
+        "CertificateIssued": "3f1c2a7e-5b0d-5c8e-9a41-2d6f0b7c9e13",
     }
     for name, record in GOLDEN.items():
         assert key_of(record) == expected.get(name, VIN), name

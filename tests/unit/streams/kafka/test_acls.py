@@ -40,6 +40,8 @@ def test_each_principal_may_write_only_what_it_must() -> None:
     assert rights(rules, "User:div-feed") == {"literal:prod-vehicle.registrations"}
     worker_writes = rights(rules, "User:carpass-worker")
     assert "literal:prod-odometer.receipts" in worker_writes and f"prefixed:{GROUP}-" in worker_writes
+    writers = {r.principal for r in rules if r.name == "prod-certificates.issued" and r.operation == "WRITE"}
+    assert writers == {"User:carpass-worker"}  # the workers alone issue certificates
     assert "literal:prod-providers.registry" not in worker_writes  # an input only the registry's staff write
     assert "literal:prod-odometer.readings" in worker_writes  # the intake agent forwards acme's readings
     assert {f"literal:{t}" for t in acme} <= rights(rules, "User:carpass-worker", "READ")
@@ -58,6 +60,7 @@ def test_without_gateway_or_integrators_the_worker_rules_stand_alone() -> None:
         ({"worker": "carpass-worker"}, "expected a Kafka principal"),
         ({"admin": "User:root"}, "unknown entries ['admin']"),
         ({"feeds": {"User:div-feed": ["odometer.receipts"]}}, "are not input topics"),
+        ({"feeds": {"User:div-feed": ["certificates.issued"]}}, "are not input topics"),  # forgeries
         ({"gateway": "User:dms-acme"}, "is both the gateway and integrator acme"),
         ({"integrators": {"User:x": {"name": "Acme Corp", "providers": ["1"]}}}, "lower-case letters"),
         ({"integrators": {"User:x": {"name": "x", "providers": []}}}, "must list 1 to"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from schemas.catalog import RECORD_TYPES
-from schemas.records import INPUT_TOPICS, OUTPUT_TOPICS, VIEW_TOPICS, OdometerReading
+from schemas.records import INPUT_TOPICS, OUTPUT_TOPICS, VIEW_TOPICS, CertificateIssued, OdometerReading
 from streams.kafka.topics import (
     CATALOGUE,
     OUTPUT_RETENTION_MS,
@@ -35,6 +35,14 @@ def test_the_resolved_plate_readings_are_kept_as_long_as_the_inputs_the_replay_r
     topics = PipelineTopics("p-").all_topics()
     assert topics["p-carpass.plate-resolved-readings"][1]["retention.ms"] == "-1"
     assert topics["p-carpass.plate-intervals"][1]["retention.ms"] != "-1"  # rebuilt from registrations
+
+
+def test_issued_certificates_are_kept_forever_keyed_by_number() -> None:
+    (spec,) = topics_of_kind(TopicKind.RECORD)
+    assert (spec.name, spec.key) == ("certificates.issued", KeyKind.NUMBER)
+    assert spec.record_type is CertificateIssued
+    assert (spec.config["retention.ms"], spec.config["cleanup.policy"]) == ("-1", "delete")
+    assert PipelineTopics("p-").certificates_issued in PipelineTopics("p-").all_topics()
 
 
 def test_views_are_compacted() -> None:
