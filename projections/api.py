@@ -45,10 +45,12 @@ from projections.certificates import (
     verify,
 )
 from projections.html import render_certificate, render_verification
+from projections.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of
 from projections.quality import ProviderTally, compliance, late_share, quality_view, year_of
 from projections.views import certificate_view, ok_label_decision, ok_label_view
-from schemas.jsonl import to_json_obj
+from schemas.jsonl import from_json_obj, to_json_obj
 from schemas.records import ProviderKind
+from schemas.views import CertificateView
 from streams.domain.calendar import brussels_day, date_of
 from streams.domain.state import VehicleState
 from streams.http import forwarding
@@ -174,6 +176,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/providers/{id}/quality", "quality", _OWN_PROVIDER, "provider"),
     Route("POST", "/vehicles/{vin}/certificates", "issue", _ISSUERS, "vehicle"),
     Route("GET", "/certificates/{number}", "verify", _ANYONE, "certificate"),
+    Route("GET", "/certificates/{number}/document", "document", _ANYONE, "certificate"),
     Route("GET", "/vehicles/{vin}/certificate.html", "page", _ADVERTS, "vehicle"),
     Route("GET", "/cluster/routing", "routing", _STAFF, ""),
     Route("GET", "/verify/{number}", "verify_page", _PUBLIC, "certificate"),
@@ -210,6 +213,7 @@ class CarPassApi:
         body_timeout_s: float | None = 10.0,
         verification_keys: VerificationKeys | None = None,
         public_limiter: RateLimiter | None = None,
+        public_url: str = "",
     ) -> None:
         """``auth_throttle``: failed authentications per client address (default: 20, then 6 a minute);
         ``body_timeout_s``: the deadline of a request body (``None``: none); ``verification_keys``: the keys
@@ -223,6 +227,8 @@ class CarPassApi:
         self.source = source
         self.forward_secret = forward_secret
         self.number_secret = forward_secret
+        self.public_url = public_url
+        """Where anyone checks a certificate (``Settings.public_base_url``; empty: the request's origin)."""
         """Certificate numbers are derived with it (unguessable without it; ``certificate_number``)."""
         self.keys = keys
         self.signer = signer
@@ -288,6 +294,7 @@ class CarPassApi:
             "quality": self.quality,
             "issue": self.issue_certificate,
             "verify": self.verify_certificate,
+            "document": self.certificate_document,
             "page": self.certificate_page,
             "routing": self.routing,
             "verify_page": self.verify_page,
@@ -356,6 +363,9 @@ class CarPassApi:
         idempotency = request.headers.get("Idempotency-Key")
         if idempotency is not None and not IDEMPOTENCY_RE.fullmatch(idempotency):
             return error(400, "Idempotency-Key must be 1-100 characters of [A-Za-z0-9._:-]")
+        asked = request.query.get("language")
+        if asked is not None and asked not in LANGUAGES:
+            return error(400, f"language must be one of {', '.join(LANGUAGES)}")
         vin = request.match_info["vin"]
         issuer = issuer_of(principal)
         issuance_id = idempotency or self.new_event_id()
@@ -368,7 +378,9 @@ class CarPassApi:
         if snapshot.state.registration is None:
             return error(409, "a certificate needs the vehicle's registration, which the registry lacks")
         view = certificate_view(snapshot.state, snapshot.as_of)
-        cert = issue(view, issuance_id, self.clock(), self.signer, issuer=issuer, number=number)
+        lang = language_of(request.query.get("language"), request.headers.get("Accept-Language"))
+        cert = issue(view, issuance_id, self.clock(), self.signer, issuer=issuer, language=lang,
+                     number=number)  # fmt: skip
         await self.source.record_issuance(cert)
         if idempotency is None:  # a number of its own: nobody else can have written it
             return _certificate_response(cert, 201)
@@ -412,12 +424,47 @@ class CarPassApi:
         return web.json_response(self.verification_keys.published())
 
     async def certificate_page(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        """A preview (no number) in the language asked for (``?lang=``, else ``Accept-Language``)."""
         snapshot = await self.source.vehicle(request.match_info["vin"])
         if snapshot is None:
             return error(404, "no vehicle with this VIN in the registry")
         view = certificate_view(snapshot.state, snapshot.as_of)
-        page = render_certificate(view, None, brussels_day(self.clock()))
-        return web.Response(text=page, content_type="text/html", charset="utf-8")
+        lang = language_of(request.query.get("lang"), request.headers.get("Accept-Language"))
+        page = render_certificate(view, None, brussels_day(self.clock()), lang)
+        return _html(page, lang)
+
+    async def certificate_document(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        """The issued certificate as its holder prints it (A4): what it certified when issued, in the
+        language it was issued in, with its number, validity, fee, issuer and a QR code of the page where
+        anyone checks it."""
+        cert = await self.source.certificate(request.match_info["number"])
+        if cert is None:
+            return error(404, "no certificate with this number")
+        record = from_json_obj(json.loads(cert.content_json))
+        if not isinstance(record, CertificateView):  # only our own signed content gets here
+            return error(500, "the certificate's content is not a certificate view")
+        url = f"{self.public_url or _origin(request)}/verify/{cert.number}"
+        lang = cert.language or DEFAULT_LANGUAGE
+        page = render_certificate(record, cert, cert.issue_date, lang, verify_url=url, qr_svg=qr_svg(url))
+        return _html(page, lang)
+
+
+def qr_svg(url: str) -> str:
+    """A QR code of ``url`` as an inline ``<svg>`` (medium error correction: it survives a crease)."""
+    import segno
+
+    svg: str = segno.make(url, error="m").svg_inline(scale=3, border=2, title="QR code: " + url)
+    return svg
+
+
+def _origin(request: web.Request) -> str:
+    """``scheme://host[:port]`` the request came to (when ``CARPASS_PUBLIC_URL`` is not set)."""
+    return f"{request.scheme}://{request.host}"
+
+
+def _html(page: str, lang: str) -> web.StreamResponse:
+    language = {"Content-Language": lang}
+    return web.Response(text=page, content_type="text/html", charset="utf-8", headers=language)
 
 
 def issuer_of(principal: Principal) -> str:

@@ -17,7 +17,8 @@ from html import escape
 from itertools import cycle, pairwise
 
 from projections.certificates import IssuedCertificate
-from schemas.records import AnomalyKind, SuspectedCause, Unit
+from projections.i18n import DEFAULT_LANGUAGE, MESSAGES, count, euros, text
+from schemas.records import AnomalyKind, Unit
 from schemas.views import CertificateAnomaly, CertificateReading, CertificateView
 from streams.domain.calendar import brussels_day, date_of
 from streams.domain.history import to_km
@@ -39,42 +40,26 @@ table.facts th{width:36%;font-weight:600} td.num{text-align:right;font-variant-n
 .summary .box-ok{border:2px solid #060}
 .ok{color:#060} .bad{color:#b00} .muted{color:#555;font-size:12px} tr.anomaly td{background:#fde8e8}
 #mileage-chart{display:block;width:100%;height:auto;border:1px solid #ccc;background:#fff}
+.qr{float:right;margin:0 0 8px 12px;text-align:center;width:120px} .qr svg{width:120px;height:120px}
 @page{size:A4;margin:14mm}
 @media print{body{margin:0;max-width:none;padding:0} .noprint{display:none}
  *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
  h2{break-after:avoid} tr,.summary,#mileage-chart,.mention{break-inside:avoid}}
 """
 
-_KIND_TEXT = {
-    AnomalyKind.ROLLBACK: "Rollback: the mileage went down and stayed down",
-    AnomalyKind.SPIKE: "A reading far above the readings around it",
-    AnomalyKind.DIP: "A reading far below the readings around it",
-    AnomalyKind.IMPLAUSIBLE_RATE: "An implausible jump in mileage",
-    AnomalyKind.CONFLICTING_DUPLICATE: "Two different values on the same day",
-    AnomalyKind.STALE_HISTORY: "No recent reading",
-}
-_CAUSE_TEXT = {
-    SuspectedCause.EXTRA_DIGIT: "a digit too many",
-    SuspectedCause.MISSING_DIGIT: "a missing digit",
-    SuspectedCause.SWAPPED_DIGITS: "two digits swapped",
-    SuspectedCause.MISTYPED_DIGIT: "a mistyped digit",
-    SuspectedCause.MILES_AS_KM: "miles entered as km",
-}
-
-
 def _day(ms: int) -> str:
     return date_of(brussels_day(ms)).isoformat()
 
 
-def _date(day: int | None) -> str:
-    return date_of(day).isoformat() if day is not None else "unknown"
+def _date(day: int | None, lang: str = DEFAULT_LANGUAGE) -> str:
+    return date_of(day).isoformat() if day is not None else text(lang, "unknown")
 
 
-def _text(value: object) -> str:
+def _text(value: object, lang: str = DEFAULT_LANGUAGE) -> str:
     if value is None:
-        return "unknown"
+        return text(lang, "unknown")
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return text(lang, "yes" if value else "no")
     return escape(str(value))
 
 
@@ -87,9 +72,9 @@ def _km(reading: CertificateReading) -> int:
     return to_km(reading.odometer_value, reading.unit)
 
 
-def _shown(reading: CertificateReading) -> str:
+def _shown(reading: CertificateReading, lang: str = DEFAULT_LANGUAGE) -> str:
     """The value as displayed on the dashboard, with its unit."""
-    return f"{reading.odometer_value:,} {'km' if reading.unit is Unit.KM else 'miles'}"
+    return f"{count(lang, reading.odometer_value)} {'km' if reading.unit is Unit.KM else text(lang, 'miles')}"
 
 
 def _axis_step(top_km: int) -> int:
@@ -100,14 +85,14 @@ def _axis_step(top_km: int) -> int:
     return step
 
 
-def mileage_chart_svg(view: CertificateView) -> str:
+def mileage_chart_svg(view: CertificateView, lang: str = DEFAULT_LANGUAGE) -> str:
     """The mileage chart: one line per stretch of one counter (a replacement or a wrap starts a new one),
     x = date, y = displayed value in km, round ticks. Red points are readings blamed by an open trend
     break; a single wrong reading (a spike or a dip: a typo) is left off the line, labelled with its
     value, so that the line shows the history the other readings agree on."""
     readings = view.readings
     if not readings:
-        return '<p class="muted" id="mileage-chart">No readings: no chart.</p>'
+        return f'<p class="muted" id="mileage-chart">{text(lang, "no_chart")}</p>'
     wrapped = {a.blamed_event_id for a in view.open_anomalies if a.kind is AnomalyKind.COUNTER_WRAPPED}
     typos = {a.blamed_event_id for a in view.open_anomalies if a.kind in _TYPO_KINDS}
     t0, t1 = readings[0].observed_at, readings[-1].observed_at
@@ -125,13 +110,14 @@ def mileage_chart_svg(view: CertificateView) -> str:
 
     out = [
         f'<svg id="mileage-chart" xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
-        f'viewBox="0 0 {_W} {_H}" role="img" aria-label="Mileage over time">',
+        f'viewBox="0 0 {_W} {_H}" role="img" aria-label="{text(lang, "chart_label")}">',
         f'<line x1="{_LEFT}" y1="{_TOP + plot_h}" x2="{_W - _RIGHT}" y2="{_TOP + plot_h}" stroke="#333"/>',
         f'<line x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{_TOP + plot_h}" stroke="#333"/>',
     ]
     for km in range(0, top_km + 1, step):
         out.append(f'<line x1="{_LEFT - 4}" y1="{y(km)}" x2="{_W - _RIGHT}" y2="{y(km)}" stroke="#e4e4e4"/>')
-        out.append(f'<text x="{_LEFT - 8}" y="{y(km) + 4}" font-size="12" text-anchor="end">{km:,} km</text>')
+        out.append(f'<text x="{_LEFT - 8}" y="{y(km) + 4}" font-size="12" text-anchor="end">'
+                   f"{count(lang, km)} km</text>")
     first_year, last_year = date_of(brussels_day(t0)).year, date_of(brussels_day(t1)).year
     year_step = max(1, (last_year - first_year) // 8 + 1)
     for year in range(first_year + 1, last_year + 1, year_step):
@@ -143,7 +129,7 @@ def mileage_chart_svg(view: CertificateView) -> str:
     for before, after in pairwise(readings):
         restart = after.odometer_replaced or after.event_id in wrapped
         if restart:
-            label = "odometer replaced" if after.odometer_replaced else "counter wrapped (5 digits)"
+            label = text(lang, "odometer_replaced" if after.odometer_replaced else "counter_wrapped")
             css = "replacement" if after.odometer_replaced else "wrap"
             # A replacement is dated: the reading flagged ``odometer_replaced`` is the first on the new
             # counter, taken when it was fitted. A wrap happened somewhere between the two readings.
@@ -170,7 +156,7 @@ def mileage_chart_svg(view: CertificateView) -> str:
         css = "reading anomaly" if r.in_open_anomaly else "reading"
         out.append(
             f'<circle class="{css}" cx="{x(r.observed_at)}" cy="{y(_km(r))}" r="{radius}" fill="{colour}">'
-            f"<title>{_day(r.observed_at)}: {_shown(r)}</title></circle>"
+            f"<title>{_day(r.observed_at)}: {_shown(r, lang)}</title></circle>"
         )
         if r.in_open_anomaly:
             above = y(_km(r)) > _TOP + plot_h - 24
@@ -178,78 +164,75 @@ def mileage_chart_svg(view: CertificateView) -> str:
             anchor = "end" if x(r.observed_at) > _LEFT + plot_w * 0.8 else "middle"
             out.append(
                 f'<text class="anomaly-label" x="{x(r.observed_at)}" y="{ly}" font-size="12" fill="#c00" '
-                f'font-weight="bold" text-anchor="{anchor}">{_shown(r)} ({_day(r.observed_at)})</text>'
+                f'font-weight="bold" text-anchor="{anchor}">{_shown(r, lang)} ({_day(r.observed_at)})</text>'
             )
     legend_y = _H - 12
     out.append(
         f'<g class="legend" font-size="12" fill="#333">'
         f'<circle cx="{_LEFT + 6}" cy="{legend_y - 4}" r="3.5" fill="#1a7f37"/>'
-        f'<text x="{_LEFT + 14}" y="{legend_y}">reading</text>'
+        f'<text x="{_LEFT + 14}" y="{legend_y}">{text(lang, "legend_reading")}</text>'
         f'<circle cx="{_LEFT + 86}" cy="{legend_y - 4}" r="5" fill="#c00"/>'
-        f'<text x="{_LEFT + 95}" y="{legend_y}">reading in an open anomaly</text>'
+        f'<text x="{_LEFT + 95}" y="{legend_y}">{text(lang, "legend_anomaly")}</text>'
         f'<line x1="{_LEFT + 290}" y1="{legend_y - 9}" x2="{_LEFT + 290}" y2="{legend_y + 2}" '
         f'stroke="#1f5fbf" stroke-dasharray="3,2"/>'
-        f'<text x="{_LEFT + 297}" y="{legend_y}">odometer replaced / counter wrapped</text></g></svg>'
+        f'<text x="{_LEFT + 297}" y="{legend_y}">{text(lang, "legend_restart")}</text></g></svg>'
     )
     return "\n".join(out)
 
 
-def _mentions(view: CertificateView) -> list[str]:
+def _mentions(view: CertificateView, lang: str = DEFAULT_LANGUAGE) -> list[str]:
     out = []
     if view.imported_used:
         country = f" ({escape(view.import_country)})" if view.import_country else ""
-        out.append(f"Imported second-hand from abroad{country}.")
+        out.append(text(lang, "imported", country=country))
     if view.counter_digits == 5:
-        out.append(
-            "This vehicle has a 5-digit odometer: values are shown as displayed; the counter goes from "
-            "99,999 back to 0."
-        )
+        out.append(text(lang, "five_digits"))
     for r in view.readings:
         if r.odometer_replaced:
-            when = _day(r.observed_at)
-            out.append(f"The odometer was replaced: the history restarts on the new counter on {when}.")
+            out.append(text(lang, "replaced_on", date=_day(r.observed_at)))
     if view.accident_inspection_required:
-        out.append("A post-accident inspection is required before this vehicle may be driven again.")
+        out.append(text(lang, "accident_required"))
     return out
 
 
-def _facts(view: CertificateView) -> list[tuple[str, str]]:
-    co2 = "unknown" if view.co2_g_km is None else f"{view.co2_g_km} g/km"
+def _facts(view: CertificateView, lang: str = DEFAULT_LANGUAGE) -> list[tuple[str, str]]:
+    co2 = text(lang, "unknown") if view.co2_g_km is None else f"{view.co2_g_km} g/km"
     if view.co2_g_km is not None and view.co2_test_procedure is not None:
         co2 += f" ({view.co2_test_procedure.value})"
     rows = [
-        ("VIN", _text(view.vin)),
-        ("Make and model", f"{_text(view.make)} {_text(view.model)}"),
-        ("First registration", _date(view.first_registration_date)),
+        (text(lang, "vin"), _text(view.vin, lang)),
+        (text(lang, "make_model"), f"{_text(view.make, lang)} {_text(view.model, lang)}"),
+        (text(lang, "first_registration"), _date(view.first_registration_date, lang)),
     ]
     if view.first_registration_be_date not in (None, view.first_registration_date):
-        rows.append(("First registration in Belgium", _date(view.first_registration_be_date)))
+        rows.append((text(lang, "first_registration_be"), _date(view.first_registration_be_date, lang)))
     rows += [
-        ("Euro norm", _text(view.euro_norm)),
-        ("Official CO2 emissions", co2),
-        ("Fuel type", _text(view.fuel_type)),
-        ("Electric motor for propulsion", _text(view.electric_motor)),
+        (text(lang, "euro_norm"), _text(view.euro_norm, lang)),
+        (text(lang, "co2"), co2),
+        (text(lang, "fuel"), _text(view.fuel_type, lang)),
+        (text(lang, "electric_motor"), _text(view.electric_motor, lang)),
     ]
     if view.electric_motor:
-        range_km = "unknown" if view.electric_range_km is None else f"{view.electric_range_km} km"
-        rows.append(("Official electric range", range_km))
-    rows.append(("Post-accident inspection required", _text(view.accident_inspection_required)))
+        range_km = text(lang, "unknown") if view.electric_range_km is None else f"{view.electric_range_km} km"
+        rows.append((text(lang, "electric_range"), range_km))
+    rows.append((text(lang, "accident_inspection"), _text(view.accident_inspection_required, lang)))
     return rows
 
 
-def _summary(view: CertificateView) -> str:
+def _summary(view: CertificateView, lang: str = DEFAULT_LANGUAGE) -> str:
     """The buyer's first look: the last recorded mileage, the judgment, what is open."""
     last = view.readings[-1] if view.readings else None
     breaks = [a for a in view.open_anomalies if a.kind not in MARKER_KINDS]
     good = view.judgment.value == "LOGICAL"
     boxes = [
-        ("", "Last recorded", f"{_shown(last)}" if last else "none",
-         f"on {_day(last.observed_at)}" if last else "no reading yet"),
-        ("ok" if good else "bad", "Judgment of the history", escape(view.judgment.value),
-         f"{len(view.readings)} readings"),
-        ("bad" if breaks else "ok", "Open anomalies", str(len(breaks)),
-         "see below" if breaks else "none"),
-        ("bad" if view.open_recalls else "ok", "Recalls not carried out", str(len(view.open_recalls)), ""),
+        ("", text(lang, "last_recorded"), f"{_shown(last, lang)}" if last else text(lang, "none"),
+         text(lang, "on_date", date=_day(last.observed_at)) if last else text(lang, "no_reading_yet")),
+        ("ok" if good else "bad", text(lang, "judgment_of_history"), text(lang, view.judgment.value),
+         text(lang, "readings_count", n=count(lang, len(view.readings)))),
+        ("bad" if breaks else "ok", text(lang, "open_anomalies"), str(len(breaks)),
+         text(lang, "see_below") if breaks else text(lang, "none")),
+        ("bad" if view.open_recalls else "ok", text(lang, "recalls_not_done"), str(len(view.open_recalls)),
+         ""),
     ]  # fmt: skip
     cells = "".join(
         f'<div class="box-{css or "plain"}">{title}<b class="{css}">{value}</b>'
@@ -259,53 +242,72 @@ def _summary(view: CertificateView) -> str:
     return f'<div class="summary" id="summary">{cells}</div>'
 
 
-def _anomaly_item(anomaly: CertificateAnomaly, readings: dict[str, CertificateReading]) -> str:
+def _anomaly_item(
+    anomaly: CertificateAnomaly, readings: dict[str, CertificateReading], lang: str = DEFAULT_LANGUAGE
+) -> str:
     """One open anomaly in words: what, when, the value, the likely cause and value of a typo."""
-    what = _KIND_TEXT.get(anomaly.kind, _words(anomaly.kind.value).capitalize())
+    kind = anomaly.kind.value
+    what = text(lang, kind) if kind in MESSAGES else _words(kind).capitalize()
     if anomaly.counter_restarted:
-        what = ("The counter started again near zero: most likely an odometer replaced without being "
-                "reported (R6), not a counter turned back")  # fmt: skip
-    when = _day(anomaly.observed_at) if anomaly.observed_at is not None else "unknown date"
+        what = text(lang, "counter_restarted")
+    when = _day(anomaly.observed_at) if anomaly.observed_at is not None else text(lang, "unknown_date")
     blamed = readings.get(anomaly.blamed_event_id or "")
-    text = f"{what} ({anomaly.kind.value}), reading of {when}"
+    out = f"{what} ({kind}), {text(lang, 'reading_of', date=when)}"
     if blamed is not None:
-        text += f": {_shown(blamed)}"
+        out += f": {_shown(blamed, lang)}"
     if anomaly.suspected_cause is not None:
-        cause = _CAUSE_TEXT.get(anomaly.suspected_cause)
-        text += f"; likely {cause}" if cause else ""
-        text += f" (suspected cause {anomaly.suspected_cause.value})"
+        cause = anomaly.suspected_cause.value
+        out += f"; {text(lang, 'likely', cause=text(lang, cause))}" if cause in MESSAGES else ""
+        out += f" ({text(lang, 'suspected_cause', code=cause)})"
     if anomaly.suggested_value is not None:
-        text += f"; the value was probably {anomaly.suggested_value:,}"
-    return f"<li>{text}.</li>"
+        out += f"; {text(lang, 'probably_value', value=count(lang, anomaly.suggested_value))}"
+    return f"<li>{out}.</li>"
 
 
-def render_certificate(view: CertificateView, issued: IssuedCertificate | None, drawn_up_day: int) -> str:
-    """The full page. ``issued`` adds the number, fee and validity; ``drawn_up_day`` is the date shown
-    as "drawn up" (the issue date when issued)."""
+def render_certificate(
+    view: CertificateView, issued: IssuedCertificate | None, drawn_up_day: int, lang: str = DEFAULT_LANGUAGE,
+    verify_url: str | None = None, qr_svg: str | None = None,
+) -> str:  # fmt: skip
+    """The full page in ``lang`` (``projections.i18n.LANGUAGES``). ``issued`` adds the number, fee, validity
+    and issuer; ``drawn_up_day`` is the date shown as "drawn up" (the issue date when issued);
+    ``verify_url`` is where anyone checks it (``/verify/<number>`` when not given) and ``qr_svg`` a QR code
+    of it (an ``<svg>`` element, trusted: made by the caller, not from the data)."""
     judgment_css = {"LOGICAL": "ok"}.get(view.judgment.value, "bad")
-    reasons = ", ".join(escape(r) for r in view.judgment_reasons) or "none"
-    drawn_up = _date(issued.issue_date if issued else drawn_up_day)
+    reasons = ", ".join(escape(r) for r in view.judgment_reasons) or text(lang, "none")
+    drawn_up = _date(issued.issue_date if issued else drawn_up_day, lang)
+    title = text(lang, "certificate")
     parts = [
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        f'<!DOCTYPE html><html lang="{escape(lang)}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Car-Pass certificate {escape(view.vin)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Car-Pass certificate · {_text(view.make)} {_text(view.model)}</h1>",
-        f'<p class="muted">Drawn up on {drawn_up} · VIN {escape(view.vin)}',
+        f"<title>{title} {escape(view.vin)}</title><style>{_CSS}</style></head><body>",
+    ]
+    if issued is not None and qr_svg is not None:
+        parts.append(f'<div class="qr" id="qr">{qr_svg}<span class="muted">{text(lang, "scan_to_verify")}'
+                     "</span></div>")  # fmt: skip
+    parts += [
+        f"<h1>{title} · {_text(view.make, lang)} {_text(view.model, lang)}</h1>",
+        f'<p class="muted">{text(lang, "drawn_up", date=drawn_up)} · {text(lang, "vin")} {escape(view.vin)}',
     ]
     if issued is not None:
+        price = (text(lang, "price", price=euros(lang, issued.fee_cents)) if issued.fee_cents
+                 else text(lang, "free"))  # fmt: skip
+        url = escape(verify_url or f"/verify/{issued.number}")
         parts.append(
-            f' · number <strong id="certificate-number">{escape(issued.number)}</strong> · valid until '
-            f"{_date(issued.valid_until)} · price EUR {issued.fee_cents // 100},{issued.fee_cents % 100:02d}"
-            "<br>Anyone can check this certificate's authenticity online with its number, no key needed: "
-            f"/verify/{escape(issued.number)}.</p>"
+            f' · {text(lang, "number")} <strong id="certificate-number">{escape(issued.number)}</strong> · '
+            f'<span id="validity">{text(lang, "valid_until", date=_date(issued.valid_until, lang))}</span> · '
+            f'<span id="fee">{price}</span>'
         )
+        if issued.issuer:
+            issuer = text(lang, "issued_by", issuer=escape(issued.issuer))
+            parts.append(f' · <span id="issuer">{issuer}</span>')
+        parts.append(f'<br>{text(lang, "verify_online")} <span id="verify-url">{url}</span>.</p>')
     else:
-        parts.append(" · preview, not an issued certificate (no number).</p>")
-    parts.append(_summary(view))
-    parts += [f'<p class="mention">{m}</p>' for m in _mentions(view)]
-    parts.append("<h2>Vehicle</h2><table class=\"facts\">")
-    parts += [f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in _facts(view)]
-    parts.append("</table><h2>Recalls not carried out</h2>")
+        parts.append(f" · {text(lang, 'preview')}</p>")
+    parts.append(_summary(view, lang))
+    parts += [f'<p class="mention">{m}</p>' for m in _mentions(view, lang)]
+    parts.append(f'<h2>{text(lang, "vehicle")}</h2><table class="facts">')
+    parts += [f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in _facts(view, lang)]
+    parts.append(f"</table><h2>{text(lang, 'recalls_not_done')}</h2>")
     if view.open_recalls:
         parts.append("<ul>")
         parts += [
@@ -314,36 +316,32 @@ def render_certificate(view: CertificateView, issued: IssuedCertificate | None, 
         ]
         parts.append("</ul>")
     else:
-        parts.append("<p>None.</p>")
+        parts.append(f"<p>{text(lang, 'none_sentence')}</p>")
     parts.append(
-        f'<h2>Mileage history</h2><p>Judgment: <strong class="{judgment_css}" id="judgment">'
-        f"{escape(view.judgment.value)}</strong> · reasons: {reasons}</p>"
+        f'<h2>{text(lang, "mileage_history")}</h2><p>{text(lang, "judgment")}: '
+        f'<strong class="{judgment_css}" id="judgment">{text(lang, view.judgment.value)}</strong> · '
+        f'{text(lang, "reasons")}: {reasons}</p>'
     )
-    parts.append(mileage_chart_svg(view))
+    parts.append(mileage_chart_svg(view, lang))
     breaks = [a for a in view.open_anomalies if a.kind not in MARKER_KINDS]
     if breaks:
         by_id = {r.event_id: r for r in view.readings}
-        parts.append('<h2>Open anomalies</h2><ul id="anomalies">')
-        parts += [_anomaly_item(a, by_id) for a in breaks]
+        parts.append(f'<h2>{text(lang, "open_anomalies")}</h2><ul id="anomalies">')
+        parts += [_anomaly_item(a, by_id, lang) for a in breaks]
         parts.append("</ul>")
-    parts.append(
-        '<h2>Recorded readings</h2><table id="readings"><tr><th>Date</th><th>Odometer</th><th>Source</th>'
-        "<th>Counter</th><th>Note</th></tr>"
-    )
+    columns = ("date", "odometer", "source", "counter", "note")
+    headings = "".join(f"<th>{text(lang, key)}</th>" for key in columns)
+    parts.append(f'<h2>{text(lang, "recorded_readings")}</h2><table id="readings"><tr>{headings}</tr>')
     for r in view.readings:
-        note = "odometer replaced" if r.odometer_replaced else ""
-        note = "in an open anomaly" if r.in_open_anomaly else note
-        source = f"{_words(r.origin.value).capitalize()} ({_words(r.provider_kind.value)})"
+        note = text(lang, "odometer_replaced") if r.odometer_replaced else ""
+        note = text(lang, "in_open_anomaly") if r.in_open_anomaly else note
+        source = f"{text(lang, r.origin.value)} ({text(lang, r.provider_kind.value)})"
         parts.append(
             f'<tr class="{"row anomaly" if r.in_open_anomaly else "row"}"><td>{_day(r.observed_at)}</td>'
-            f'<td class="num">{_shown(r)}</td><td>{source}</td>'
+            f'<td class="num">{_shown(r, lang)}</td><td>{source}</td>'
             f"<td>{r.counter_segment + 1}</td><td>{note}</td></tr>"
         )
-    parts.append(
-        '</table><p class="muted">Dates are Brussels dates; values as shown on the dashboard. Source: '
-        "who sent the reading (an inspection, a workshop visit, the car's own connected feed...).</p>"
-        "</body></html>"
-    )
+    parts.append(f'</table><p class="muted">{text(lang, "footer")}</p></body></html>')
     return "\n".join(parts)
 
 

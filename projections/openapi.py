@@ -53,6 +53,13 @@ _OPS: dict[str, dict[str, Any]] = {
                            "each request issues a new one",
             "schema": {"type": "string", "maxLength": 100},
         },
+        "query": {
+            "name": "language",
+            "in": "query",
+            "required": False,
+            "description": "The certificate's language: nl, fr, de or en (default: Accept-Language, else en)",
+            "schema": {"type": "string", "enum": ["nl", "fr", "de", "en"]},
+        },
         "response": ("application/json", "The signed certificate document, recorded on certificates.issued "
                      "(200: the first certificate of this Idempotency-Key)"),
         "status": "201",
@@ -66,9 +73,21 @@ _OPS: dict[str, dict[str, Any]] = {
         "response": ("application/json", "authentic, valid_today, key_id, public_key (of the key that signed "
                      "it; null: unknown), certificate"),
     },
+    "document": {
+        "summary": "The issued certificate as its holder prints it (A4): its certified content in its "
+                   "language, number, validity, fee, issuer, and a QR code of /verify/{number}",
+        "response": ("text/html", "HTML page (Content-Language: the certificate's language)"),
+    },
     "page": {
-        "summary": "The certificate as a printable page with a mileage chart",
-        "response": ("text/html", "HTML page"),
+        "summary": "A preview of the certificate (no number) as a printable page with a mileage chart",
+        "query": {
+            "name": "lang",
+            "in": "query",
+            "required": False,
+            "description": "nl, fr, de or en (default: the best of Accept-Language, else en)",
+            "schema": {"type": "string", "enum": ["nl", "fr", "de", "en"]},
+        },
+        "response": ("text/html", "HTML page (Content-Language: its language)"),
     },
     "routing": {
         "summary": "Which worker (its advertised URL) owns which partitions of each table (operators only)",

@@ -264,5 +264,6 @@ def install(ctx: AppContext) -> None:
         auth_throttle=AuthThrottle(settings.http_auth_failures_burst, settings.http_auth_failures_per_minute),
         body_timeout_s=body_timeout_s,
         verification_keys=verification_keys,
+        public_url=settings.public_base_url(),
     )
     ctx.add_routes(api.route_defs())

@@ -158,6 +158,10 @@ class Settings:
     authenticate its forwards with a well-known secret. Never in production (``make demo`` sets it)."""
     api_keys_file: str = ""
     """JSON file of the API keys and their roles (R15, ``streams.http.auth``); empty: no key is accepted."""
+    public_url: str = ""
+    """The registry's public address (``https://www.car-pass.be``): the QR code on an issued certificate
+    points to ``<it>/verify/<number>``, where anyone checks it. Empty: the address the request for the
+    document came to (right for one site; behind a proxy or a load balancer, set it)."""
     # --- operations: standby replicas; TLS and SASL of every Kafka client (streams/kafka/clients.py) ---
     standby_replicas: int = 1
     """Standby copies of each state-table partition kept up to date on other workers, so that a failover
@@ -257,6 +261,17 @@ class Settings:
             )
         host = f"[{self.web_bind}]" if ":" in self.web_bind else self.web_bind
         return f"http://{host}:{self.web_port}"
+
+    def public_base_url(self) -> str:
+        """``public_url`` without a trailing slash (empty when not set); :class:`SettingsError` when it is not
+        an http(s) URL with a host."""
+        if not self.public_url:
+            return ""
+        url = self.public_url.rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise SettingsError(f"CARPASS_PUBLIC_URL={self.public_url!r} must be http(s)://host[:port][/path]")
+        return url
 
     def vehicle_bounds(self) -> VehicleBounds:
         """The judgment core's bounds of one VIN (``CARPASS_VIN_*``, ``CARPASS_TREND_WINDOW``)."""

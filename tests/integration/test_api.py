@@ -61,6 +61,7 @@ ALLOWED = {
     "quality": {"provider", "operator"},
     "issue": {"operator"},
     "verify": {"provider", "dealer", "operator", "public"},
+    "document": {"provider", "dealer", "operator", "public"},
     "page": {"dealer", "operator"},
     "routing": {"operator"},
     "verify_page": {"provider", "dealer", "operator", "public", "none", "unknown-key"},  # anyone (R16)

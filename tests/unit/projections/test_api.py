@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from projections.api import ROUTES, CarPassApi, InMemoryViewSource, NotReadyError
+from projections.api import ROUTES, CarPassApi, InMemoryViewSource, NotReadyError, qr_svg
 from projections.certificates import CertificateSigner, certificate_number, issue
 from projections.quality import ProviderTally, YearTally
 from projections.views import certificate_view
@@ -76,6 +76,7 @@ ALLOWED = {
     "quality": {"provider", "operator"},
     "issue": {"operator", "inspection"},  # R11: at technical inspection, and the registry's staff
     "verify": {"operator", "dealer", "public", "provider", "other-provider", "inspection"},
+    "document": {"operator", "dealer", "public", "provider", "other-provider", "inspection"},
     "page": {"dealer", "operator"},
     "routing": {"operator"},  # Faust's /router/ showed it to anyone
     "verify_page": {"operator", "dealer", "public", "provider", "other-provider", "inspection"},
@@ -114,6 +115,7 @@ def test_routes_and_roles_are_the_ones_documented_here() -> None:
         "quality": {"provider", "operator"},
         "issue": {"operator", "provider"},  # a provider key registered as an inspection body
         "verify": {role.value for role in Role},
+        "document": {role.value for role in Role},
         "page": {"dealer", "operator"},
         "routing": {"operator"},
         "verify_page": {role.value for role in Role},
@@ -231,6 +233,35 @@ def test_a_repeated_issuance_gets_the_first_certificate_and_each_issuer_its_own(
         status, theirs = await post({"Authorization": "Bearer k-inspection", **key})
         assert status == 201 and theirs["number"] != first["number"]
         assert theirs["issuer"] == "provider:0200000001"
+
+    with_client(check)
+
+
+def test_the_issued_document_is_in_the_language_it_was_issued_in_with_a_qr_code_of_its_check() -> None:
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        async with client.post(f"/vehicles/{VIN}/certificates?language=fr", headers=OPERATOR) as r:
+            issued = await r.json()
+        assert r.status == 201 and issued["language"] == "fr"
+        async with client.post(f"/vehicles/{VIN}/certificates?language=es", headers=OPERATOR) as r:
+            assert r.status == 400 and "nl, fr, de, en" in (await r.json())["error"]
+        headers = {**OPERATOR, "Accept-Language": "de-DE,de;q=0.9"}  # no ?language: the header's
+        async with client.post(f"/vehicles/{VIN}/certificates", headers=headers) as r:
+            assert (await r.json())["language"] == "de"
+        async with client.get(f"/certificates/{issued['number']}/document", headers=PUBLIC) as r:
+            page = await r.text()
+            assert r.status == 200 and r.headers["Content-Language"] == "fr"
+        verify_url = f"http://{r.url.host}:{r.url.port}/verify/{issued['number']}"
+        assert '<html lang="fr">' in page and "Certificat Car-Pass" in page and issued["number"] in page
+        assert "valable jusqu'au 2024-07-31" in page and "prix EUR 10,50" in page
+        assert qr_svg(verify_url) in page and verify_url in page  # the QR code of the page that checks it
+        unknown = "/certificates/00000000-0000-5000-8000-000000000000/document"
+        async with client.get(unknown, headers=PUBLIC) as r:
+            assert r.status == 404
+        headers = {**DEALER, "Accept-Language": "nl-BE,nl;q=0.9,en;q=0.5"}  # a preview: the reader's language
+        async with client.get(f"/vehicles/{VIN}/certificate.html", headers=headers) as r:
+            assert r.headers["Content-Language"] == "nl" and "Car-Pass-certificaat" in await r.text()
+        async with client.get(f"/vehicles/{VIN}/certificate.html?lang=de", headers=headers) as r:
+            assert "Car-Pass-Zertifikat" in await r.text()
 
     with_client(check)
 
