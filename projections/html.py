@@ -34,6 +34,7 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:16px;margin:22px 0 6px;border-bot
 table{border-collapse:collapse;width:100%;font-size:13px}
 td,th{border:1px solid #bbb;padding:3px 6px;text-align:left} th{background:#eee}
 table.facts th{width:36%;font-weight:600} td.num{text-align:right;font-variant-numeric:tabular-nums}
+#readings td:first-child,#readings td.num{white-space:nowrap}
 .mention{border:2px solid #b00;padding:6px 10px;margin:8px 0;font-weight:bold}
 .summary{display:flex;gap:10px;margin:14px 0 4px} .summary div{flex:1;border:1px solid #bbb;padding:8px 10px}
 .summary b{display:block;font-size:20px;margin-top:2px} .summary .box-bad{border:2px solid #b00}
@@ -167,16 +168,20 @@ def mileage_chart_svg(view: CertificateView, lang: str = DEFAULT_LANGUAGE) -> st
                 f'font-weight="bold" text-anchor="{anchor}">{_shown(r, lang)} ({_day(r.observed_at)})</text>'
             )
     legend_y = _H - 12
-    out.append(
-        f'<g class="legend" font-size="12" fill="#333">'
-        f'<circle cx="{_LEFT + 6}" cy="{legend_y - 4}" r="3.5" fill="#1a7f37"/>'
-        f'<text x="{_LEFT + 14}" y="{legend_y}">{text(lang, "legend_reading")}</text>'
-        f'<circle cx="{_LEFT + 86}" cy="{legend_y - 4}" r="5" fill="#c00"/>'
-        f'<text x="{_LEFT + 95}" y="{legend_y}">{text(lang, "legend_anomaly")}</text>'
-        f'<line x1="{_LEFT + 290}" y1="{legend_y - 9}" x2="{_LEFT + 290}" y2="{legend_y + 2}" '
-        f'stroke="#1f5fbf" stroke-dasharray="3,2"/>'
-        f'<text x="{_LEFT + 297}" y="{legend_y}">{text(lang, "legend_restart")}</text></g></svg>'
-    )
+    items = [(text(lang, "legend_reading"), "dot"), (text(lang, "legend_anomaly"), "red"),
+             (text(lang, "legend_restart"), "line")]  # fmt: skip
+    legend = ['<g class="legend" font-size="12" fill="#333">']
+    left = _LEFT + 6
+    for label, mark in items:  # laid out by the labels' lengths (about 7 px a character at 12 px)
+        if mark == "line":
+            legend.append(f'<line x1="{left}" y1="{legend_y - 9}" x2="{left}" y2="{legend_y + 2}" '
+                          'stroke="#1f5fbf" stroke-dasharray="3,2"/>')  # fmt: skip
+        else:
+            fill, radius = ("#c00", 5) if mark == "red" else ("#1a7f37", 3.5)
+            legend.append(f'<circle cx="{left}" cy="{legend_y - 4}" r="{radius}" fill="{fill}"/>')
+        legend.append(f'<text x="{left + 8}" y="{legend_y}">{label}</text>')
+        left += 8 + 7 * len(label) + 18
+    out.append("".join(legend) + "</g></svg>")
     return "\n".join(out)
 
 
@@ -329,7 +334,7 @@ def render_certificate(
         parts.append(f'<h2>{text(lang, "open_anomalies")}</h2><ul id="anomalies">')
         parts += [_anomaly_item(a, by_id, lang) for a in breaks]
         parts.append("</ul>")
-    columns = ("date", "odometer", "source", "counter", "note")
+    columns = ("date", "odometer", "source", "counter", "work", "note")
     headings = "".join(f"<th>{text(lang, key)}</th>" for key in columns)
     parts.append(f'<h2>{text(lang, "recorded_readings")}</h2><table id="readings"><tr>{headings}</tr>')
     for r in view.readings:
@@ -339,7 +344,8 @@ def render_certificate(
         parts.append(
             f'<tr class="{"row anomaly" if r.in_open_anomaly else "row"}"><td>{_day(r.observed_at)}</td>'
             f'<td class="num">{_shown(r, lang)}</td><td>{source}</td>'
-            f"<td>{r.counter_segment + 1}</td><td>{note}</td></tr>"
+            f'<td>{r.counter_segment + 1}</td><td class="work">{escape(r.work_description or "")}</td>'
+            f"<td>{note}</td></tr>"
         )
     parts.append(f'</table><p class="muted">{text(lang, "footer")}</p></body></html>')
     return "\n".join(parts)

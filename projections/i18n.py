@@ -416,7 +416,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "odometer": {
         "en": "Odometer",
         "nl": "Kilometerstand",
-        "fr": "Compteur",
+        "fr": "Kilométrage",
         "de": "Kilometerstand",
     },
     "source": {
@@ -430,6 +430,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nl": "Teller",
         "fr": "Compteur n°",
         "de": "Zähler",
+    },
+    "work": {
+        "en": "Work done",
+        "nl": "Uitgevoerde werken",
+        "fr": "Travaux effectués",
+        "de": "Durchgeführte Arbeiten",
     },
     "note": {
         "en": "Note",
@@ -494,7 +500,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "garage",
         "nl": "garage",
         "fr": "garage",
-        "de": "Werkstatt",
+        "de": "Autowerkstatt",
     },
     "BODY_SHOP": {
         "en": "body shop",

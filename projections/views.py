@@ -171,6 +171,7 @@ def certificate_view(state: VehicleState, as_of: int) -> CertificateView:
                 counter_segment=segment,
                 in_open_anomaly=r.event_id in blamed,
                 confirmed_by_provider_at=confirmed.get(r.event_id),
+                work_description=r.work_description,
             )
         )
     anomalies = tuple(

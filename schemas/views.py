@@ -57,6 +57,8 @@ class CertificateReading:
     in_open_anomaly: bool = False
     confirmed_by_provider_at: int | None = None
     """When the reading's own provider confirmed it as right (``ReadingConfirmation``), or ``None``."""
+    work_description: str | None = None
+    """What the workshop did (R1's maintenance book), as the state keeps it (``WORK_KEPT_BYTES``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,27 @@ from schemas.records import (
     Unit,
 )
 
+WORK_KEPT_BYTES = 160
+"""The UTF-8 bytes of a reading's work description kept in the state and shown (a submission may hold 2,000
+characters: ``schemas.limits``; the whole text stays on the input topic). With the bounds of one VIN
+(``VehicleBounds``), 1,100 readings with as many different descriptions keep a state under Kafka's 1 MB
+(``tests/unit/streams/domain/test_bounds.py``)."""
+
+
+def kept_work(description: str | None) -> str | None:
+    """A work description as the state keeps it: white space collapsed, cut to :data:`WORK_KEPT_BYTES` of
+    UTF-8 on a character boundary (an ellipsis marks the cut), ``None`` when empty."""
+    if description is None:
+        return None
+    text = " ".join(description.split())
+    if not text:
+        return None
+    data = text.encode("utf-8")
+    if len(data) <= WORK_KEPT_BYTES:
+        return text
+    return data[: WORK_KEPT_BYTES - 3].decode("utf-8", "ignore").rstrip() + "…"
+
+
 MARKER_KINDS = frozenset({AnomalyKind.ODOMETER_REPLACED, AnomalyKind.COUNTER_WRAPPED})
 """No-judgment markers (R6, R7): shown, never fraud, never blamed on a provider."""
 
@@ -70,6 +91,8 @@ class StoredReading:
     counter_digits: int | None = None
     error_numbers: tuple[str, ...] = ()
     """Error numbers issued about this reading (its receipt, and receipts of corrections of it)."""
+    work_description: str | None = None
+    """What the workshop did (R1, the digital maintenance book), at most :data:`WORK_KEPT_BYTES` kept."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,7 @@ from streams.domain.state import (
     RegistrationFacts,
     StoredReading,
     VehicleState,
+    kept_work,
     reading_key,
 )
 from streams.domain.trend import append_is_consistent
@@ -227,6 +228,7 @@ def _decide_reading(
         odometer_replaced=replaced,
         counter_digits=digits,
         error_numbers=tuple(issue.error_number for issue in issues) if issues else (),
+        work_description=kept_work(r.work_description) if r.work_description is not None else None,
     )
     if issues and any(issue.severity is Severity.ERROR for issue in issues):
         rejected, closed = set_aside(state, stored, bounds.rejected)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -248,6 +249,8 @@ def _columns(readings: tuple[StoredReading, ...], sources: dict[Source, int], ab
     submitted: list[int] = []
     source_column: list[int] = []
     extras: list[Any] = []
+    works: list[int] = []
+    texts: dict[str, int] = {}
     previous_observed = previous_value = 0
     for index, r in enumerate(readings):
         high, low = divmod(r.observed_at - previous_observed, _2_32)
@@ -264,12 +267,22 @@ def _columns(readings: tuple[StoredReading, ...], sources: dict[Source, int], ab
             extra = ReadingExtras(index, _UNIT_INDEX[r.unit], r.odometer_replaced, r.counter_digits,
                                   _pack_numbers(r.error_numbers))  # fmt: skip
             extras.append(to_array(extra))
+        work = r.work_description
+        if work is not None:
+            number = texts.get(work)
+            if number is None:
+                number = texts[work] = len(texts) + 1
+            if not works:
+                works = [0] * index
+            works.append(number)
+        elif works:
+            works.append(0)
         previous_observed = r.observed_at
         if not absolute_values:
             previous_value = r.value
     return to_array(StoredReadings(
         _pack_ids([r.event_id for r in readings]), gap_high, gap_low, values, submitted, source_column,
-        extras, absolute_values,
+        extras, absolute_values, list(texts), works,
     ))  # fmt: skip
 
 
@@ -370,7 +383,7 @@ def _readings(stored: StoredReadings, sources: list[Source]) -> tuple[StoredRead
             new(
                 event_id=event_id, observed_at=observed, value=value, unit=km, provider_id=provider_id,
                 provider_kind=kind, origin=origin, submitted_at=observed + delay, odometer_replaced=False,
-                counter_digits=None, error_numbers=(),
+                counter_digits=None, error_numbers=(), work_description=None,
             )
         )  # fmt: skip
     for extra in stored.extras:
@@ -380,7 +393,14 @@ def _readings(stored: StoredReadings, sources: list[Source]) -> tuple[StoredRead
             provider_id=r.provider_id, provider_kind=r.provider_kind, origin=r.origin,
             submitted_at=r.submitted_at, odometer_replaced=extra.odometer_replaced,
             counter_digits=extra.counter_digits, error_numbers=_numbers(extra.error_numbers),
+            work_description=None,
         )  # fmt: skip
+    if stored.works:
+        if len(stored.works) != count:
+            raise StateCodecError("work column of a different length")
+        texts = (None, *stored.work_texts)
+        out = [r if n == 0 else replace(r, work_description=texts[n])
+               for r, n in zip(out, stored.works, strict=True)]  # fmt: skip
     return tuple(out)
 
 
@@ -391,7 +411,7 @@ ENCODED_FIELDS: dict[type, tuple[str, ...]] = {
     ),
     StoredReading: (
         "event_id", "observed_at", "value", "unit", "provider_id", "provider_kind", "origin",
-        "submitted_at", "odometer_replaced", "counter_digits", "error_numbers",
+        "submitted_at", "odometer_replaced", "counter_digits", "error_numbers", "work_description",
     ),
     RegistrationFacts: (
         "kind", "effective_at", "first_registration_date", "imported_used", "make", "model",

@@ -68,7 +68,8 @@ class StoredReadings(_Stored):
     (50 days). ``values`` holds each value minus the previous one (the first: minus 0) unless
     ``absolute_values`` (a jump beyond what MessagePack's integers hold). ``submitted`` is
     ``submitted_at - observed_at``; ``sources`` indexes ``StoredState.sources``. Sorted histories make the
-    numbers small: 31-33 bytes a reading, 16 of them its id.
+    numbers small: 31-33 bytes a reading, 16 of them its id. Work descriptions are a dictionary: the texts
+    once, and a small number a reading (``works``): one byte more a reading.
     """
 
     ids: Ids
@@ -79,6 +80,11 @@ class StoredReadings(_Stored):
     sources: list[Idx]
     extras: list[ReadingExtras] = []
     absolute_values: bool = False
+    work_texts: list[str] = []
+    """The different work descriptions of the readings (R1's maintenance book), each once."""
+    works: list[Idx] = []
+    """Per reading: 0 for none, else 1 + its description's index in ``work_texts``; empty when no reading
+    has one."""
 
 
 class StoredRegistration(_Stored):

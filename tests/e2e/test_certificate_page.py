@@ -4,6 +4,11 @@ history (with a typo that the chart must mark), and Debian's headless Chromium l
 protocol: auth is not weakened). The assertions read the DOM the browser built; the screenshot (PNG) and
 the printed page (PDF) are kept in ``$CARPASS_ARTIFACTS_DIR`` (default ``tests/artifacts/``, gitignored).
 
+Then the operator issues the vehicle's certificate in each of the four languages, and the browser loads and
+prints each issued document (``GET /certificates/{number}/document``): its words, number, validity, fee, QR
+code and readings are read back from the DOM and from the text of the A4 PDF (``pypdf``); screenshots and
+PDFs kept as ``certificate-<language>.png`` / ``.pdf``.
+
 No Chromium is a failure with the reason, never a skip (``make system-deps`` installs it).
 """
 
@@ -13,16 +18,22 @@ import asyncio
 import json
 import re
 import time
+import unicodedata
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from io import BytesIO
 from pathlib import Path
+from typing import Any
 
+import pypdf
 import pytest
 
+from projections.api import qr_svg
 from projections.certificates import CertificateSigner
+from projections.i18n import LANGUAGES, count, euros, text
 from schemas.catalog import AnyRecord
 from schemas.records import (
     Co2TestProcedure,
@@ -43,6 +54,7 @@ pytestmark = pytest.mark.integration
 
 VIN = "VF3LBHNZ6JS123456"
 DEALER_KEY = "e2e-dealer-key"
+OPERATOR_KEY = "e2e-operator-key"
 TODAY = date_of(brussels_day(int(datetime.now(UTC).timestamp() * 1000)))  # the API's query day
 FIRST_REGISTRATION = TODAY - timedelta(days=round(7.4 * 365))
 GARAGES = {"0412345678": "GARAGE", "0455500012": "FAST_FIT"}
@@ -119,6 +131,20 @@ class Rendered:
     pdf: Path
     raw_table_status: int
     """What the worker answers to Faust's own ``/table/vehicles/{vin}/`` (no key needed there)."""
+    issued: dict[str, dict[str, Any]]
+    """Language -> the issued certificate (the API's JSON)."""
+    documents: dict[str, RenderedPage]
+    """Language -> its document as the browser rendered and printed it."""
+
+
+def _issue(base: str, language: str) -> dict[str, Any]:
+    operator = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+    request = urllib.request.Request(f"{base}/vehicles/{VIN}/certificates?language={language}", data=b"",
+                                     method="POST", headers=operator)  # fmt: skip
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+        issued: dict[str, Any] = json.loads(response.read())
+    return issued
 
 
 async def _render(url: str, key: str | None) -> RenderedPage:
@@ -155,7 +181,8 @@ def rendered(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
         pytest.fail(str(missing), pytrace=False)
     data = tmp_path_factory.mktemp("page")
     keys_file, key_file = data / "api-keys.json", data / "signing-key.pem"
-    keys_file.write_text(json.dumps({"keys": [{"name": "dealer", "role": "dealer", "key": DEALER_KEY}]}))
+    keys_file.write_text(json.dumps({"keys": [{"name": "dealer", "role": "dealer", "key": DEALER_KEY},
+                                              {"name": "desk", "role": "operator", "key": OPERATOR_KEY}]}))
     key_file.write_bytes(CertificateSigner.generate().private_pem())
     records, shown, _ = history()
     with pipeline(kafka_bootstrap, data, api_keys_file=str(keys_file),
@@ -169,12 +196,19 @@ def rendered(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
         assert refused.status == 401 and VIN not in refused.dom  # the browser without a key gets nothing
         raw_table = asyncio.run(_render(url.replace(f"/vehicles/{VIN}/certificate.html",
                                                     f"/table/vehicles/{VIN}/"), None))  # fmt: skip
+        base = f"http://127.0.0.1:{p.ports[worker]}"
+        issued = {lang: _issue(base, lang) for lang in LANGUAGES}
+        documents = {lang: asyncio.run(_render(f"{base}/certificates/{cert['number']}/document", DEALER_KEY))
+                     for lang, cert in issued.items()}  # fmt: skip
     out = artifacts_dir()
+    for lang, document in documents.items():
+        (out / f"certificate-{lang}.png").write_bytes(document.png)
+        (out / f"certificate-{lang}.pdf").write_bytes(document.pdf)
     png, pdf = out / "certificate-page.png", out / "certificate-page.pdf"
     png.write_bytes(page.png)
     pdf.write_bytes(page.pdf)
     print(f"\ncertificate page screenshot: {png}\nprinted (A4 PDF): {pdf}")
-    yield Rendered(page, png, pdf, raw_table.status)
+    yield Rendered(page, png, pdf, raw_table.status, issued, documents)
 
 
 def test_the_page_loads_with_the_key_and_needs_nothing_else(rendered: Rendered) -> None:
@@ -227,3 +261,41 @@ def test_the_screenshot_and_the_print_are_kept(rendered: Rendered) -> None:
 
 def test_the_worker_serves_no_raw_table_to_a_browser_without_a_key(rendered: Rendered) -> None:
     assert rendered.raw_table_status == 404  # Faust's table browser is off: it bypassed the API keys
+
+
+def _pdf_text(pdf: bytes) -> tuple[str, list[tuple[float, float]]]:
+    """The printed text of every page, and each page's size in points."""
+    reader = pypdf.PdfReader(BytesIO(pdf))
+    sizes = [(float(page.mediabox.width), float(page.mediabox.height)) for page in reader.pages]
+    return "\n".join(page.extract_text() or "" for page in reader.pages), sizes
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_issued_certificate_reads_and_prints_in_its_language(rendered: Rendered, lang: str) -> None:
+    _, shown, _ = history()
+    cert, document = rendered.issued[lang], rendered.documents[lang]
+    dom, number = document.dom, cert["number"]
+    assert document.status == 200 and cert["language"] == lang
+    assert f'<html lang="{lang}">' in dom and document.requested == (document.requested[0],)  # nothing else
+    valid_until = text(lang, "valid_until", date=cert["valid_until"])
+    price = text(lang, "price", price=euros(lang, cert["fee"]["cents"]))
+    for words in (text(lang, "certificate"), text(lang, "recorded_readings"), text(lang, "recalls_not_done"),
+                  valid_until, price, number):  # fmt: skip
+        assert words in dom, (lang, words)
+    verify_url = re.search(r'<span id="verify-url">([^<]+)</span>', dom)
+    assert verify_url is not None and verify_url.group(1).endswith(f"/verify/{number}")
+    qr = re.search(r'<div class="qr" id="qr">(<svg.*?</svg>)', dom, re.S)
+    assert qr is not None and qr.group(1).count("<path") >= 1
+    assert qr_svg(verify_url.group(1)).split(">", 1)[1][:400] in dom  # the QR code of that very URL
+    rows = re.findall(r'<tr class="row[^"]*"><td>([0-9-]+)</td><td[^>]*>([^<]+)</td>', dom)
+    assert rows == [(s.day.isoformat(), f"{count(lang, s.km)} km") for s in shown]
+    workshop = sum(1 for r in history()[0] if isinstance(r, OdometerReading) and r.origin is Origin.WORKSHOP)
+    assert dom.count('<td class="work">periodic service</td>') == workshop > 0  # the maintenance book (R1)
+    assert text(lang, "work") in dom
+    printed, sizes = _pdf_text(document.pdf)
+    assert sizes and all(abs(w - 595) < 2 and abs(h - 842) < 2 for w, h in sizes), sizes  # A4 portrait
+    assert 1 <= len(sizes) <= 3, len(sizes)
+    flat = unicodedata.normalize("NFKC", " ".join(printed.split()))  # the print's ligatures (ﬁ) as letters
+    heading = text(lang, "recorded_readings")
+    for words in (number, VIN, text(lang, "certificate"), heading, cert["valid_until"]):
+        assert " ".join(words.split()) in flat, (lang, words)

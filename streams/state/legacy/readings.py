@@ -111,6 +111,7 @@ def read_readings(r: Reader, sources: list[Source], delta: bool) -> tuple[Stored
                 odometer_replaced=bool(flags & _R_REPLACED),
                 counter_digits=digits,
                 error_numbers=error_numbers,
+                work_description=None,  # not kept before version 3's work column
             )
         )
     return tuple(readings)

@@ -130,7 +130,7 @@ GOLDEN: dict[str, AnyRecord] = {
             ),
             CertificateReading(
                 "r2", T0, 123_456, Origin.WORKSHOP, ProviderKind.GARAGE, in_open_anomaly=True,
-                confirmed_by_provider_at=T0 + DAY,
+                confirmed_by_provider_at=T0 + DAY, work_description="periodic service",
             ),
         ),
         judgment_reasons=("RISING",),

@@ -241,11 +241,13 @@ def test_the_largest_state_the_bounds_allow_fits_a_kafka_record() -> None:
         SuspectedCause,
     )
     from streams.domain.state import (
+        WORK_KEPT_BYTES,
         AccidentFact,
         ConfirmedReading,
         OpenAnomaly,
         RecallFact,
         RegistrationFacts,
+        kept_work,
     )
     from streams.state.codec import encode_state
 
@@ -269,9 +271,12 @@ def test_the_largest_state_the_bounds_allow_fits_a_kafka_record() -> None:
             True,
             5,
             numbers,
+            kept_work(f"{tag}{i:05d} " + "🔧" * 100),  # each different, at the bound (4-byte characters)
         )
 
     readings = tuple(stored(i, "r") for i in range(most.readings))
+    assert all(WORK_KEPT_BYTES - 4 < len((r.work_description or "").encode()) <= WORK_KEPT_BYTES
+               for r in readings)  # fmt: skip
     ids = [r.event_id for r in readings]
     state = VehicleState(
         "W" * 17,
@@ -308,4 +313,5 @@ def test_the_largest_state_the_bounds_allow_fits_a_kafka_record() -> None:
         ),
         confirmations=tuple(ConfirmedReading(eid, 5) for eid in ids),
     )
-    assert len(encode_state(state)) < 1_000_000
+    size = len(encode_state(state))
+    assert size < 1_000_000, size

@@ -11,6 +11,7 @@ version byte) with ``python -m tests.unit.streams.state.golden_states``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from schemas.records import (
@@ -117,15 +118,24 @@ _CONFIRMED = VehicleState(
     ),
 )  # fmt: skip
 
+_WORKS = ("periodic service", None, "brake pads, oil and filter", "periodic service", "pneus été → hiver")
+_MAINTAINED = VehicleState(
+    VIN,
+    readings=tuple(replace(r, work_description=w) for r, w in zip(_TYPICAL.readings, _WORKS, strict=False)),
+    registration=_REGISTRATION,
+)
+
 GOLDEN: dict[str, VehicleState] = {
     "empty": VehicleState(VIN),
     "typical": _TYPICAL,
     "every_section": _EVERY_SECTION,
     "confirmed": _CONFIRMED,
+    "maintained": _MAINTAINED,
 }
 """Named states: ``typical`` is a clean six-reading history; ``every_section`` fills every section with
 the unusual cases (ids that are not UUIDs, whole-second times, miles, an absurd jump of the value, …);
-``confirmed`` has confirmations."""
+``confirmed`` has confirmations; ``maintained`` work descriptions (R1's maintenance book: some readings
+without, a text repeated, one not ASCII)."""
 
 
 def golden_path(name: str, version: int) -> Path:
