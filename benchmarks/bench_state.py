@@ -29,6 +29,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -97,19 +98,37 @@ def _timings(states: Sequence[VehicleState]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def without_work(state: VehicleState) -> VehicleState:
+    """``state`` without its work descriptions (version 2 does not keep them; nor did version 3 before R1's
+    maintenance book)."""
+    def bare(readings: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(replace(r, work_description=None) if r.work_description else r for r in readings)
+
+    return replace(state, readings=bare(state.readings), rejected=bare(state.rejected))
+
+
+def as_v2_keeps(state: VehicleState) -> VehicleState:
+    """What version 2 keeps of ``state``: no work descriptions, no ``restart`` on an anomaly (both later)."""
+    anomalies = tuple(replace(a, restart=False) if a.restart else a for a in state.anomalies)
+    return replace(without_work(state), anomalies=anomalies)
+
+
 def measure(states: list[VehicleState]) -> dict[str, Any]:
-    """Sizes and timings of one fleet's states, after checking that each round-trips in both versions."""
+    """Sizes and timings of one fleet's states, after checking that each round-trips in both versions
+    (version 2 without what it cannot keep: ``as_v2_keeps``)."""
     old = [encode_v2(s) for s in states]
     new = [encode_state(s) for s in states]
     for state, v2, v3 in zip(states, old, new, strict=True):
         assert v2[0] in (1, 2) and v3[0] == 3, (v2[0], v3[0])
-        assert decode_state(state.vin, v2) == state == decode_state(state.vin, v3), state.vin
+        assert decode_state(state.vin, v2) == as_v2_keeps(state), state.vin
+        assert decode_state(state.vin, v3) == state, state.vin
+    bare = [encode_state(without_work(s)) for s in states]
     typical = [s for s in states if 10 <= len(s.readings) <= 20]
     return {
         "vehicles": len(states),
         "readings_mean": round(statistics.mean(len(s.readings) for s in states), 1),
         "readings_max": max(len(s.readings) for s in states),
-        "bytes": {"v2": _sizes(old), "v3": _sizes(new)},
+        "bytes": {"v2": _sizes(old), "v3": _sizes(new), "v3_without_maintenance_book": _sizes(bare)},
         "all": _timings(states),
         "10_to_20_readings": _timings(typical) if typical else None,
     }

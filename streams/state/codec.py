@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -372,10 +371,17 @@ def _readings(stored: StoredReadings, sources: list[Source]) -> tuple[StoredRead
     if not len(ids) == len(gap_low) == len(values) == len(submitted) == len(source_column) == count:
         raise StateCodecError("reading columns of different lengths")
     new, km, absolute_values = _new_reading, _KM, stored.absolute_values
+    if stored.works:
+        if len(stored.works) != count:
+            raise StateCodecError("work column of a different length")
+        texts = (None, *stored.work_texts)
+        works: Sequence[str | None] = [texts[n] for n in stored.works]
+    else:
+        works = (None,) * count
     out = []
     observed = value = 0
-    columns = zip(ids, gap_high, gap_low, values, submitted, source_column, strict=False)  # checked above
-    for event_id, high, low, value_change, delay, source in columns:
+    columns = zip(ids, gap_high, gap_low, values, submitted, source_column, works, strict=False)  # checked
+    for event_id, high, low, value_change, delay, source, work in columns:
         observed += (high << 32) + low
         value = value_change if absolute_values else value + value_change
         provider_id, kind, origin = sources[source]
@@ -383,7 +389,7 @@ def _readings(stored: StoredReadings, sources: list[Source]) -> tuple[StoredRead
             new(
                 event_id=event_id, observed_at=observed, value=value, unit=km, provider_id=provider_id,
                 provider_kind=kind, origin=origin, submitted_at=observed + delay, odometer_replaced=False,
-                counter_digits=None, error_numbers=(), work_description=None,
+                counter_digits=None, error_numbers=(), work_description=work,
             )
         )  # fmt: skip
     for extra in stored.extras:
@@ -393,14 +399,8 @@ def _readings(stored: StoredReadings, sources: list[Source]) -> tuple[StoredRead
             provider_id=r.provider_id, provider_kind=r.provider_kind, origin=r.origin,
             submitted_at=r.submitted_at, odometer_replaced=extra.odometer_replaced,
             counter_digits=extra.counter_digits, error_numbers=_numbers(extra.error_numbers),
-            work_description=None,
+            work_description=r.work_description,
         )  # fmt: skip
-    if stored.works:
-        if len(stored.works) != count:
-            raise StateCodecError("work column of a different length")
-        texts = (None, *stored.work_texts)
-        out = [r if n == 0 else replace(r, work_description=texts[n])
-               for r, n in zip(out, stored.works, strict=True)]  # fmt: skip
     return tuple(out)
 
 
