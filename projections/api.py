@@ -26,6 +26,8 @@ and authorization come before any lookup, so a refused caller cannot even learn 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import re
 import time
@@ -46,7 +48,17 @@ from projections.certificates import (
 )
 from projections.html import render_certificate, render_verification
 from projections.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of
-from projections.quality import ProviderTally, compliance, late_share, quality_view, year_of
+from projections.quality import (
+    REPORT_COLUMNS,
+    TRUSTED_RATE_LIMIT,
+    ProviderTally,
+    compliance,
+    late_share,
+    provider_report,
+    quality_view,
+    trusted_providers,
+    year_of,
+)
 from projections.views import certificate_view, ok_label_decision, ok_label_view
 from schemas.jsonl import from_json_obj, to_json_obj
 from schemas.records import ProviderKind
@@ -64,6 +76,7 @@ VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
 PROVIDER_RE = re.compile(r"^[0-9]{10}$")
 NUMBER_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 IDEMPOTENCY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+YEAR_RE = re.compile(r"^(199[0-9]|2[0-9]{3})$")
 ISSUED_WAIT_S = 5.0
 """How long an issuance with an Idempotency-Key waits to see which record of its number came first."""
 KM_RE = re.compile(r"[0-9]{1,8}")
@@ -90,6 +103,10 @@ class ViewSource(Protocol):
     async def vehicle(self, vin: str) -> VehicleSnapshot | None: ...
 
     async def quality(self, provider_id: str) -> ProviderTally | None: ...
+
+    async def all_tallies(self) -> list[ProviderTally]:
+        """Every provider's tally, whichever worker owns it (as of a few seconds ago at most)."""
+        ...
 
     async def certificate(self, number: str) -> IssuedCertificate | None:
         """The certificate ``number``, on the worker owning it."""
@@ -137,6 +154,9 @@ class InMemoryViewSource:
     async def quality(self, provider_id: str) -> ProviderTally | None:
         return self.tallies.get(provider_id)
 
+    async def all_tallies(self) -> list[ProviderTally]:
+        return list(self.tallies.values())
+
     async def certificate(self, number: str) -> IssuedCertificate | None:
         return self.certificates.get(number)
 
@@ -174,6 +194,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/vehicles/{vin}/history", "history", _ADVERTS, "vehicle"),
     Route("GET", "/vehicles/{vin}/ok-label", "ok_label", _ADVERTS, "vehicle"),
     Route("GET", "/providers/{id}/quality", "quality", _OWN_PROVIDER, "provider"),
+    Route("GET", "/providers/trusted", "trusted", _PUBLIC, ""),
+    Route("GET", "/providers/report", "report", _STAFF, ""),
     Route("POST", "/vehicles/{vin}/certificates", "issue", _ISSUERS, "vehicle"),
     Route("GET", "/certificates/{number}", "verify", _ANYONE, "certificate"),
     Route("GET", "/certificates/{number}/document", "document", _ANYONE, "certificate"),
@@ -292,6 +314,8 @@ class CarPassApi:
             "history": self.history,
             "ok_label": self.ok_label,
             "quality": self.quality,
+            "trusted": self.trusted_providers,
+            "report": self.provider_report,
             "issue": self.issue_certificate,
             "verify": self.verify_certificate,
             "document": self.certificate_document,
@@ -355,6 +379,57 @@ class CarPassApi:
             "r14_obliged": bool(tally.nace_codes) and tally.active,
             "r14_finding": {"year": last_year, "finding": finding.value if finding else None},
         }
+        return web.json_response(body)
+
+    def _year(self, request: web.Request, back: int) -> int | web.StreamResponse:
+        """The ``year`` query parameter, by default this Brussels year minus ``back``; a 400 if malformed."""
+        text = request.query.get("year")
+        if text is None:
+            return date_of(brussels_day(self.clock())).year - back
+        if not YEAR_RE.fullmatch(text):
+            return error(400, "year must be a year of four digits, 1990 to 2999")
+        return int(text)
+
+    async def trusted_providers(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        """R10, for anyone: the providers trusted in ``year`` (this year by default)."""
+        year = self._year(request, 0)
+        if not isinstance(year, int):
+            return year
+        listed = trusted_providers(await self.source.all_tallies(), year)
+        body = {
+            "year": year,
+            "rule": "R10: at least one reading in the year before and a trend-break rate below 0.5 %",
+            "providers": [{"provider_id": t.provider_id, "name": t.name,
+                           "kind": t.kind.value if t.kind is not None else None} for t in listed],
+        }  # fmt: skip
+        return web.json_response(body)
+
+    async def provider_report(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        """R14, for the registry's staff: the providers of ``year`` (last year by default) that were silent,
+        sent abnormally few readings, or have a trend-break rate above ``max_rate``; JSON or CSV."""
+        year = self._year(request, 1)
+        if not isinstance(year, int):
+            return year
+        try:
+            max_rate = float(request.query.get("max_rate", str(TRUSTED_RATE_LIMIT)))
+        except ValueError:
+            max_rate = -1.0
+        if not 0.0 <= max_rate <= 1.0:
+            return error(400, "max_rate must be a share between 0 and 1, e.g. 0.01 for 1 %")
+        form = request.query.get("format", "json")
+        if form not in ("json", "csv"):
+            return error(400, "format must be json or csv")
+        rows = provider_report(await self.source.all_tallies(), year, max_rate)
+        if form == "csv":
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\r\n")
+            writer.writerow(REPORT_COLUMNS)
+            writer.writerows(_csv_safe(row.values()) for row in rows)
+            attachment = {"Content-Disposition": f'attachment; filename="carpass-providers-{year}.csv"'}
+            return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8",
+                                headers=attachment)  # fmt: skip
+        listed = [dict(zip(REPORT_COLUMNS, row.values(), strict=True)) for row in rows]
+        body = {"year": year, "max_rate": max_rate, "columns": list(REPORT_COLUMNS), "providers": listed}
         return web.json_response(body)
 
     async def issue_certificate(self, request: web.Request, principal: Principal) -> web.StreamResponse:
@@ -447,6 +522,12 @@ class CarPassApi:
         lang = cert.language or DEFAULT_LANGUAGE
         page = render_certificate(record, cert, cert.issue_date, lang, verify_url=url, qr_svg=qr_svg(url))
         return _html(page, lang)
+
+
+def _csv_safe(values: tuple[object, ...]) -> list[object]:
+    """A row for a spreadsheet: a text starting with ``=``, ``+``, ``-``, ``@`` (a provider's registered
+    name) gets a leading quote, so that no spreadsheet runs it as a formula."""
+    return [f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in values]
 
 
 def qr_svg(url: str) -> str:

@@ -42,6 +42,30 @@ _OPS: dict[str, dict[str, Any]] = {
         "summary": "A provider's quality per year (R10 Trusted Provider, R14 compliance)",
         "response": ("application/json", "ProviderQuality as JSON, late-submission share, R14 finding"),
     },
+    "trusted": {
+        "summary": "R10 for anyone, no key: the providers trusted in a year (rate-limited per address)",
+        "query": {
+            "name": "year",
+            "in": "query",
+            "required": False,
+            "description": "The year (default: this year, Brussels)",
+            "schema": {"type": "integer", "minimum": 1990, "maximum": 2999},
+        },
+        "response": ("application/json", "{year, rule, providers: [{provider_id, name, kind}]}"),
+    },
+    "report": {
+        "summary": "R14 for the registry's staff: providers silent, with abnormally few readings, or with a "
+                   "trend-break rate above max_rate, in a year; JSON or CSV (format=csv)",
+        "query": {
+            "name": "year",
+            "in": "query",
+            "required": False,
+            "description": "The complete calendar year (default: last year); also max_rate (default 0.005) "
+                           "and format (json or csv)",
+            "schema": {"type": "integer", "minimum": 1990, "maximum": 2999},
+        },
+        "response": ("application/json", "{year, max_rate, columns, providers: [row]}; CSV with format=csv"),
+    },
     "issue": {
         "summary": "Issue a signed certificate (R11): number, date, 2 months' validity, fee, signature",
         "header": {

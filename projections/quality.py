@@ -355,6 +355,69 @@ def silent_providers(tallies: Iterable[ProviderTally], year: int) -> list[tuple[
     return sorted(found)
 
 
+def trusted_in(tally: ProviderTally, year: int) -> bool:
+    """R10: Trusted Provider in ``year``: readings in ``year - 1`` and a trend-break rate below 0.5 %."""
+    counted = tally.year(year - 1)
+    return counted.readings > 0 and tally.trend_breaks(year - 1) / counted.readings < TRUSTED_RATE_LIMIT
+
+
+def trusted_providers(tallies: Iterable[ProviderTally], year: int) -> list[ProviderTally]:
+    """The providers trusted in ``year`` (R10), active ones only, by provider id."""
+    return sorted((t for t in tallies if t.active and trusted_in(t, year)), key=lambda t: t.provider_id)
+
+
+HIGH_RATE = "HIGH_TREND_BREAK_RATE"
+"""A report finding beside R14's: a trend-break rate above the report's threshold."""
+REPORT_COLUMNS = (
+    "provider_id", "name", "kind", "active", "r14_obliged", "finding", "readings", "readings_previous_year",
+    "trend_breaks", "trend_break_rate", "late_submissions", "trusted_next_year",
+)  # fmt: skip
+"""The columns of the registry's report on providers (R14), in order (its CSV header)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """One provider in the report of ``year``: what R14 finds (or a high trend-break rate) and the counts."""
+
+    provider_id: str
+    name: str | None
+    kind: str | None
+    active: bool
+    r14_obliged: bool
+    finding: str
+    readings: int
+    readings_previous_year: int
+    trend_breaks: int
+    trend_break_rate: float
+    late_submissions: int
+    trusted_next_year: bool
+
+    def values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, column) for column in REPORT_COLUMNS)
+
+
+def provider_report(tallies: Iterable[ProviderTally], year: int, max_rate: float) -> list[ReportRow]:
+    """The registry's report on providers for the complete calendar ``year`` (R14): every obliged provider
+    that was silent or sent abnormally few readings, and every provider whose trend-break rate is above
+    ``max_rate``; silent first, then few readings, then by rate (highest first), then by id."""
+    rows = []
+    for tally in tallies:
+        counted = tally.year(year)
+        breaks = tally.trend_breaks(year)
+        rate = breaks / counted.readings if counted.readings else 0.0
+        finding = compliance(tally, year)
+        label = finding.value if finding is not None else (HIGH_RATE if rate > max_rate else "")
+        if not label:
+            continue
+        rows.append(ReportRow(
+            tally.provider_id, tally.name, tally.kind.value if tally.kind is not None else None, tally.active,
+            must_send(tally), label, counted.readings, tally.year(year - 1).readings, breaks, round(rate, 6),
+            counted.late_submissions, trusted_in(tally, year + 1),
+        ))  # fmt: skip
+    order = {ComplianceFinding.SILENT.value: 0, ComplianceFinding.FEW_READINGS.value: 1, HIGH_RATE: 2}
+    return sorted(rows, key=lambda r: (order[r.finding], -r.trend_break_rate, r.provider_id))
+
+
 def tally_to_json(tally: ProviderTally) -> bytes:
     """The stored form of a tally (a table value): compact JSON, fields in declaration order."""
     obj = {

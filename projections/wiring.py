@@ -27,7 +27,8 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from projections.api import CarPassApi, NotReadyError, VehicleSnapshot
@@ -54,7 +55,7 @@ from streams.http.limits import AuthThrottle
 from streams.http.secrets import load_secret
 from streams.settings import Settings
 from streams.state.codec import StateCodecError, decode_state
-from streams.worker.replay import QUALITY_TABLE
+from streams.worker.replay import QUALITY_TABLE, changelog_topic
 
 if TYPE_CHECKING:
     from streams.worker.faust.app import AppContext
@@ -87,6 +88,7 @@ class TableViewSource:
         owns: Callable[[str, str], bool] = lambda table, key: True,
         routing: Callable[[], Mapping[str, Any]] = dict,
         lookup: Lookup = local_lookup, codec: Codec | None = None,
+        every_tally: Callable[[], Awaitable[list[ProviderTally]]] | None = None,
     ) -> None:  # fmt: skip
         """``issuances``: the Faust topic ``certificates.issued`` (raw bytes); ``lookup``: asks the worker
         owning a key (``projections.routing.make_lookup``)."""
@@ -95,6 +97,7 @@ class TableViewSource:
         self.settled, self.owns = settled, owns
         self.routing = routing
         self.lookup = lookup
+        self.every_tally = every_tally
 
     def _missing(self, table: str, key: str) -> None:
         if not self.settled():
@@ -109,6 +112,11 @@ class TableViewSource:
             return None
         state = decode_state(vin, raw)
         return VehicleSnapshot(state, state_as_of(state))
+
+    async def all_tallies(self) -> list[ProviderTally]:
+        if self.every_tally is None:
+            raise NotReadyError("this worker does not read the tallies of every provider")
+        return await self.every_tally()
 
     async def quality(self, provider_id: str) -> ProviderTally | None:
         raw = self.quality_table.get(provider_id.encode("utf-8"))
@@ -141,6 +149,42 @@ class TableViewSource:
         value = self.codec.encode(certificate.to_record())
         sent = await self.issuances.send(key=certificate.number.encode("utf-8"), value=value)
         await sent  # on Kafka (acks=all) before the client is told
+
+
+TALLIES_FRESH_S = 30.0
+"""How long the tallies of every provider read from the changelog serve the lists (R10, R14) before they
+are read again."""
+
+
+class EveryTally:
+    """Every provider's tally, read from the quality table's changelog (compacted: the last record of each
+    provider is its tally) to its end, in a thread, at most once every :data:`TALLIES_FRESH_S`: the lists of
+    all providers need every partition, and each worker owns only some."""
+
+    def __init__(self, settings: Settings, topic: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings, self.topic, self.clock = settings, topic, clock
+        self._read_at = float("-inf")
+        self._tallies: list[ProviderTally] = []
+        self._lock = asyncio.Lock()
+
+    def read(self) -> list[ProviderTally]:
+        from streams.worker.replay import read_to_end
+
+        latest: dict[bytes, bytes | None] = {}
+        for message in read_to_end(self.settings, self.topic):
+            latest[message.key()] = message.value()
+        return sorted((tally_from_json(v) for v in latest.values() if v), key=lambda t: t.provider_id)
+
+    async def __call__(self) -> list[ProviderTally]:
+        async with self._lock:  # one read at a time: the others wait for it
+            if self.clock() - self._read_at > TALLIES_FRESH_S:
+                try:
+                    self._tallies = await asyncio.get_running_loop().run_in_executor(None, self.read)
+                except Exception as exc:  # the broker away: retry later
+                    log.warning("the tallies of every provider could not be read: %s", exc)
+                    raise NotReadyError("the providers' tallies cannot be read now (broker away?)") from exc
+                self._read_at = self.clock()
+            return self._tallies
 
 
 def load_forward_secret(settings: Settings) -> bytes:
@@ -247,13 +291,15 @@ def install(ctx: AppContext) -> None:
         return not (getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False))
 
     tables = {"vehicle": "vehicles", "provider": QUALITY_TABLE, "certificate": ISSUED_TABLE}
+    quality_changelog = changelog_topic(settings.group_id(), QUALITY_TABLE)
 
     def owns(table: str, key: str) -> bool:
         return owned_here(app, tables[table], key.encode("utf-8"), settings.partitions)
 
     source = TableViewSource(ctx.tables["vehicles"], quality_table, issued_table, issuances, settled, owns,
                              routing=app.router.tables_metadata, codec=codec,
-                             lookup=make_lookup(app, tables, settings.partitions, secret))  # fmt: skip
+                             lookup=make_lookup(app, tables, settings.partitions, secret),
+                             every_tally=EveryTally(settings, quality_changelog))  # fmt: skip
     body_timeout_s = settings.http_idle_timeout_s or None
     api = CarPassApi(
         source,

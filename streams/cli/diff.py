@@ -44,29 +44,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def read_to_end(settings: Settings, topic: str, timeout_s: float = 20.0) -> Iterator[Any]:
     """Every message of ``topic`` from its start to its end as of now (none if it does not exist)."""
-    from confluent_kafka import TopicPartition
+    from streams.worker.replay import ReplayError
+    from streams.worker.replay import read_to_end as read
 
-    from streams.worker.replay import new_reader, plan_spans
-
-    consumer = new_reader(settings)
     try:
-        spans = [span for span in plan_spans(consumer, [topic], timeout_s) if span.records]
-        ends = {span.partition: span.end for span in spans}
-        consumer.assign([TopicPartition(topic, span.partition, span.start) for span in spans])
-        while ends:
-            for message in consumer.consume(5_000, timeout=0.2):
-                if message.error() is not None:
-                    raise CliError(f"reading {topic}: {message.error()}")
-                partition, offset = message.partition() or 0, message.offset() or 0
-                if partition in ends and offset < ends[partition]:
-                    yield message
-                    if offset + 1 >= ends[partition]:
-                        del ends[partition]
-            for tp in consumer.position([TopicPartition(topic, p) for p in list(ends)]):
-                if tp.offset >= ends.get(tp.partition, 1 << 62):
-                    del ends[tp.partition]
-    finally:
-        consumer.close()
+        yield from read(settings, topic, timeout_s)
+    except ReplayError as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_diff(args: argparse.Namespace, settings: Settings) -> int:

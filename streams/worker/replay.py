@@ -276,6 +276,32 @@ def commit_offsets(settings: Any, group_id: str, spans: Sequence[PartitionSpan])
         consumer.close()
 
 
+def read_to_end(settings: Any, topic: str, timeout_s: float = 20.0) -> Iterator[Any]:
+    """Every message (confluent-kafka's) of ``topic`` from its start to its end as of now, partition after
+    partition in no fixed order (none if the topic does not exist); :class:`ReplayError` on a read error."""
+    from confluent_kafka import TopicPartition
+
+    consumer = new_reader(settings)
+    try:
+        spans = [span for span in plan_spans(consumer, [topic], timeout_s) if span.records]
+        ends = {span.partition: span.end for span in spans}
+        consumer.assign([TopicPartition(topic, span.partition, span.start) for span in spans])
+        while ends:
+            for message in consumer.consume(5_000, timeout=0.2):
+                if message.error() is not None:
+                    raise ReplayError(f"reading {topic}: {message.error()}")
+                partition, offset = message.partition() or 0, message.offset() or 0
+                if partition in ends and offset < ends[partition]:
+                    yield message
+                    if offset + 1 >= ends[partition]:
+                        del ends[partition]
+            for tp in consumer.position([TopicPartition(topic, p) for p in list(ends)]):
+                if tp.offset >= ends.get(tp.partition, 1 << 62):
+                    del ends[tp.partition]
+    finally:
+        consumer.close()
+
+
 def new_reader(settings: Any) -> Any:
     """A consumer for reading inputs (its group is never joined: partitions are assigned)."""
     from confluent_kafka import Consumer

@@ -59,6 +59,8 @@ ALLOWED = {
     "history": {"dealer", "operator"},
     "ok_label": {"dealer", "operator"},
     "quality": {"provider", "operator"},
+    "trusted": {"provider", "dealer", "operator", "public", "none", "unknown-key"},  # anyone (R10)
+    "report": {"operator"},
     "issue": {"operator"},
     "verify": {"provider", "dealer", "operator", "public"},
     "document": {"provider", "dealer", "operator", "public"},
@@ -256,6 +258,23 @@ def test_provider_sees_its_own_quality_only(world: World) -> None:
     assert other.status == 403 and OTHER_GARAGE not in other.text and GARAGE not in other.text
     operator = poll(world.port, "GET", f"/providers/{OTHER_GARAGE}/quality", "operator")
     assert operator.status == 200 and operator.json()["quality"]["provider_id"] == OTHER_GARAGE
+
+
+def test_the_provider_lists_read_every_providers_tally(world: World) -> None:
+    """R10's list for anyone and R14's report for the staff, from every provider's tally (the quality
+    table's changelog, whichever worker owns each provider)."""
+    this_year = date_of(brussels_day(int(time.time() * 1000))).year
+    trusted = call(world.port, "GET", f"/providers/trusted?year={this_year + 1}")  # no key
+    assert trusted.status == 200, trusted.text
+    assert GARAGE in [p["provider_id"] for p in trusted.json()["providers"]]  # 18 readings, no break
+    report = call(world.port, "GET", f"/providers/report?year={this_year}", "operator")
+    assert report.status == 200, report.text
+    rows = {p["provider_id"]: p for p in report.json()["providers"]}
+    assert GARAGE not in rows and rows and all(p["finding"] for p in rows.values())
+    assert {p["finding"] for p in rows.values()} <= {"SILENT", "FEW_READINGS", "HIGH_TREND_BREAK_RATE"}
+    as_csv = call(world.port, "GET", f"/providers/report?year={this_year}&format=csv", "operator")
+    assert as_csv.status == 200 and as_csv.content_type == "text/csv"
+    assert len(as_csv.text.splitlines()) == len(rows) + 1 and as_csv.text.startswith("provider_id,name,")
 
 
 def test_an_issued_certificate_verifies(world: World, kafka_bootstrap: str) -> None:

@@ -15,7 +15,7 @@ from projections.api import ROUTES, CarPassApi, InMemoryViewSource, NotReadyErro
 from projections.certificates import CertificateSigner, certificate_number, issue
 from projections.quality import ProviderTally, YearTally
 from projections.views import certificate_view
-from schemas.records import RecallState
+from schemas.records import ProviderKind, RecallState
 from streams.domain.state import RecallFact
 from streams.http.auth import ApiKeys, Role
 from streams.http.forwarding import FORWARDED_HEADER
@@ -74,6 +74,8 @@ ALLOWED = {
     "history": {"dealer", "operator"},
     "ok_label": {"dealer", "operator"},
     "quality": {"provider", "operator"},
+    "trusted": {"operator", "dealer", "public", "provider", "other-provider", "inspection"},
+    "report": {"operator"},
     "issue": {"operator", "inspection"},  # R11: at technical inspection, and the registry's staff
     "verify": {"operator", "dealer", "public", "provider", "other-provider", "inspection"},
     "document": {"operator", "dealer", "public", "provider", "other-provider", "inspection"},
@@ -82,7 +84,7 @@ ALLOWED = {
     "verify_page": {"operator", "dealer", "public", "provider", "other-provider", "inspection"},
     "keys": {"operator", "dealer", "public", "provider", "other-provider", "inspection"},
 }
-OPEN_TO_ANYONE = {"verify_page", "keys"}
+OPEN_TO_ANYONE = {"verify_page", "keys", "trusted"}
 """R16: anyone can check a certificate, with or without a key (a wrong one included)."""
 
 
@@ -113,6 +115,8 @@ def test_routes_and_roles_are_the_ones_documented_here() -> None:
         "history": {"dealer", "operator"},
         "ok_label": {"dealer", "operator"},
         "quality": {"provider", "operator"},
+        "trusted": {role.value for role in Role},
+        "report": {"operator"},
         "issue": {"operator", "provider"},  # a provider key registered as an inspection body
         "verify": {role.value for role in Role},
         "document": {role.value for role in Role},
@@ -262,6 +266,40 @@ def test_the_issued_document_is_in_the_language_it_was_issued_in_with_a_qr_code_
             assert r.headers["Content-Language"] == "nl" and "Car-Pass-certificaat" in await r.text()
         async with client.get(f"/vehicles/{VIN}/certificate.html?lang=de", headers=headers) as r:
             assert "Car-Pass-Zertifikat" in await r.text()
+
+    with_client(check)
+
+
+def test_anyone_lists_the_trusted_providers_and_the_staff_gets_the_r14_report_as_csv() -> None:
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        # PROVIDER: 1,000 readings in 2023, 12 late, no break (make_api); a silent garage; a "formula" name.
+        formula = '=HYPERLINK("x")'
+        silent = ProviderTally(OTHER_PROVIDER, name=formula, kind=ProviderKind.GARAGE, active=True,
+                               nace_codes=("45201",))  # fmt: skip
+        source.put_tally(silent)
+        source.put_tally(replace(source.tallies[PROVIDER], name="Garage Janssens", kind=ProviderKind.GARAGE))
+        async with client.get("/providers/trusted?year=2024") as r:  # no key
+            listed = await r.json()
+        assert r.status == 200 and listed["year"] == 2024
+        assert listed["providers"] == [{"provider_id": PROVIDER, "name": "Garage Janssens", "kind": "GARAGE"}]
+        async with client.get("/providers/trusted?year=2023") as r:
+            assert (await r.json())["providers"] == []  # no reading in 2022
+        async with client.get("/providers/report?year=2023&format=csv", headers=OPERATOR) as r:
+            text = await r.text()
+            assert r.status == 200 and r.content_type == "text/csv"
+            assert r.headers["Content-Disposition"] == 'attachment; filename="carpass-providers-2023.csv"'
+        lines = text.splitlines()
+        assert lines[0].startswith("provider_id,name,kind,active,r14_obliged,finding,readings")
+        assert lines[1].startswith(f"{OTHER_PROVIDER},\"'=HYPERLINK(\"\"x\"\")\",GARAGE,True,True,SILENT,0")
+        assert len(lines) == 2  # the careful garage is not in it
+        async with client.get("/providers/report?year=2023&max_rate=0", headers=OPERATOR) as r:
+            body = await r.json()
+        assert [p["provider_id"] for p in body["providers"]] == [OTHER_PROVIDER]  # 0 breaks is not above 0
+        for bad in ("year=23", "year=2023&max_rate=2", "year=2023&max_rate=x", "format=xml"):
+            async with client.get(f"/providers/report?{bad}", headers=OPERATOR) as r:
+                assert r.status == 400, bad
+        async with client.get("/providers/report", headers=DEALER) as r:
+            assert r.status == 403
 
     with_client(check)
 

@@ -34,7 +34,7 @@ def _registered() -> set[tuple[str, str]]:
 def test_openapi_paths_and_methods_equal_the_registered_routes() -> None:
     documented = {(m.upper(), p) for p, ops in openapi.document()["paths"].items() for m in ops}
     assert documented == _registered()
-    assert len(documented) == 10
+    assert len(documented) == 12
 
 
 def test_static_openapi_json_is_the_generated_document() -> None:

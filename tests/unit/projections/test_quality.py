@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Any
 
 from projections.quality import (
     MAX_BLAMES,
@@ -17,12 +18,15 @@ from projections.quality import (
     evolve,
     fold,
     provider_key,
+    provider_report,
     quality_view,
     readings_from_json,
     readings_to_json,
     silent_providers,
     tally_from_json,
     tally_to_json,
+    trusted_in,
+    trusted_providers,
     year_of,
 )
 from schemas.records import (
@@ -184,3 +188,32 @@ def test_counted_readings_and_tallies_round_trip_through_json_and_old_tallies_st
     old = json.loads(tally_to_json(tally))
     del old["counted_to"]  # stored before the field existed
     assert tally_from_json(json.dumps(old).encode()).counted_to == ()
+
+
+def _provider(provider: str, readings: int, blamed: int, nace: str = "45201",
+              earlier: int = 0) -> ProviderTally:  # fmt: skip
+    """A garage with ``readings`` in 2023 (``earlier`` in 2022), ``blamed`` of them in trend breaks."""
+    tally = replace(evolve(ProviderTally(PROVIDER), registration(nace=(nace,))), provider_id=provider)
+    events: list[Any] = [replace(receipt(i, at=ms(2023, 3, 1)), provider_id=provider)
+                         for i in range(readings)]  # fmt: skip
+    events += [replace(receipt(1000 + i, at=ms(2022, 3, 1)), provider_id=provider) for i in range(earlier)]
+    events += [replace(anomaly(f"a{i}", f"r-{i}"), blamed_provider_id=provider) for i in range(blamed)]
+    for event in events:
+        tally = evolve(tally, event)
+    return tally
+
+
+def test_the_report_lists_silent_few_and_error_prone_providers_and_the_trusted_list_the_careful() -> None:
+    silent, few = _provider("0000000001", 0, 0), _provider("0000000002", 4, 0, earlier=10)
+    sloppy = _provider("0000000003", 100, 3)  # 3 % of its readings blamed
+    careful = _provider("0000000004", 400, 1)  # 0.25 %
+    unobliged = _provider("0000000005", 0, 0, nace="47110")  # not a garage: silence is not a finding
+    rows = provider_report([careful, sloppy, unobliged, few, silent], 2023, max_rate=0.01)
+    assert [(r.provider_id, r.finding) for r in rows] == [
+        ("0000000001", "SILENT"), ("0000000002", "FEW_READINGS"), ("0000000003", "HIGH_TREND_BREAK_RATE"),
+    ]  # fmt: skip
+    assert rows[2].values() == ("0000000003", "Garage Janssens", "GARAGE", True, True,
+                                "HIGH_TREND_BREAK_RATE", 100, 0, 3, 0.03, 0, False)  # fmt: skip
+    assert [t.provider_id for t in trusted_providers([sloppy, careful, silent], 2024)] == ["0000000004"]
+    assert all(trusted_in(t, 2024) == quality_view(t).years[-1].trusted_provider_next_year
+               for t in (sloppy, careful))  # fmt: skip
