@@ -4,10 +4,10 @@ history (with a typo that the chart must mark), and Debian's headless Chromium l
 protocol: auth is not weakened). The assertions read the DOM the browser built; the screenshot (PNG) and
 the printed page (PDF) are kept in ``$CARPASS_ARTIFACTS_DIR`` (default ``tests/artifacts/``, gitignored).
 
-Then the operator issues the vehicle's certificate in each of the four languages, and the browser loads and
-prints each issued document (``GET /certificates/{number}/document``): its words, number, validity, fee, QR
-code and readings are read back from the DOM and from the text of the A4 PDF (``pypdf``); screenshots and
-PDFs kept as ``certificate-<language>.png`` / ``.pdf``.
+Then an inspection body issues the vehicle's certificate in each of the four languages (R11), and the
+browser loads and prints each issued document (``GET /certificates/{number}/document``): its words, number,
+validity, fee, QR code, readings and maintenance book are read back from the DOM and from the text of the
+A4 PDF (``pypdf``); screenshots and PDFs kept as ``certificate-<language>.png`` / ``.pdf``.
 
 No Chromium is a failure with the reason, never a skip (``make system-deps`` installs it).
 """
@@ -54,7 +54,8 @@ pytestmark = pytest.mark.integration
 
 VIN = "VF3LBHNZ6JS123456"
 DEALER_KEY = "e2e-dealer-key"
-OPERATOR_KEY = "e2e-operator-key"
+ISSUER_KEY = "e2e-inspection-key"
+"""An inspection body's key: certificates are delivered at technical inspection (R11)."""
 TODAY = date_of(brussels_day(int(datetime.now(UTC).timestamp() * 1000)))  # the API's query day
 FIRST_REGISTRATION = TODAY - timedelta(days=round(7.4 * 365))
 GARAGES = {"0412345678": "GARAGE", "0455500012": "FAST_FIT"}
@@ -138,9 +139,9 @@ class Rendered:
 
 
 def _issue(base: str, language: str) -> dict[str, Any]:
-    operator = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+    issuer = {"Authorization": f"Bearer {ISSUER_KEY}"}
     request = urllib.request.Request(f"{base}/vehicles/{VIN}/certificates?language={language}", data=b"",
-                                     method="POST", headers=operator)  # fmt: skip
+                                     method="POST", headers=issuer)  # fmt: skip
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 201
         issued: dict[str, Any] = json.loads(response.read())
@@ -181,8 +182,10 @@ def rendered(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
         pytest.fail(str(missing), pytrace=False)
     data = tmp_path_factory.mktemp("page")
     keys_file, key_file = data / "api-keys.json", data / "signing-key.pem"
-    keys_file.write_text(json.dumps({"keys": [{"name": "dealer", "role": "dealer", "key": DEALER_KEY},
-                                              {"name": "desk", "role": "operator", "key": OPERATOR_KEY}]}))
+    station = {"name": "station", "role": "provider", "key": ISSUER_KEY, "provider_id": INSPECTION,
+               "provider_kind": "INSPECTION_BODY"}  # fmt: skip
+    dealer = {"name": "dealer", "role": "dealer", "key": DEALER_KEY}
+    keys_file.write_text(json.dumps({"keys": [dealer, station]}))
     key_file.write_bytes(CertificateSigner.generate().private_pem())
     records, shown, _ = history()
     with pipeline(kafka_bootstrap, data, api_keys_file=str(keys_file),
@@ -275,7 +278,7 @@ def test_the_issued_certificate_reads_and_prints_in_its_language(rendered: Rende
     _, shown, _ = history()
     cert, document = rendered.issued[lang], rendered.documents[lang]
     dom, number = document.dom, cert["number"]
-    assert document.status == 200 and cert["language"] == lang
+    assert document.status == 200 and cert["language"] == lang and cert["issuer"] == f"provider:{INSPECTION}"
     assert f'<html lang="{lang}">' in dom and document.requested == (document.requested[0],)  # nothing else
     valid_until = text(lang, "valid_until", date=cert["valid_until"])
     price = text(lang, "price", price=euros(lang, cert["fee"]["cents"]))
