@@ -190,9 +190,11 @@ def world(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     keys_file, key_file = data / "api-keys.json", data / "signing-key.pem"
     keys_file.write_text(json.dumps({"keys": [{"name": n, **e} for n, e in KEYS.items()]}))
     key_file.write_bytes(CertificateSigner.generate().private_pem())
+    # Every route is tried with a wrong key (test_every_role_against_every_route): more failed
+    # authentications from one address than the throttle's default burst lets through (20).
     with pipeline(kafka_bootstrap, data, api_keys_file=str(keys_file),
                   certificate_signing_key_file=str(key_file),
-                  http_idle_timeout_s=str(IDLE_S)) as p:  # fmt: skip
+                  http_idle_timeout_s=str(IDLE_S), http_auth_failures_burst="200") as p:  # fmt: skip
         feed = Feeder(p)
         worker = p.start("api", projections=True)
         feed.records(registrations())
