@@ -491,8 +491,9 @@ class CarPassApi:
                                      "this number. Check the number on the paper.</p>")  # fmt: skip
         authentic = verify(cert, self.verification_keys)
         valid_today = authentic and cert.is_valid_on(brussels_day(self.clock()))
-        page = render_verification(cert, authentic, valid_today)
-        return web.Response(text=page, content_type="text/html", charset="utf-8")
+        lang = language_of(request.query.get("lang"), request.headers.get("Accept-Language"))
+        page = render_verification(cert, authentic, valid_today, lang)
+        return _html(page, lang)
 
     async def published_keys(self, request: web.Request, principal: Principal) -> web.StreamResponse:
         """The public keys certificates are verified with, by key id (anyone; ``carpass verify --keys``)."""

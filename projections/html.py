@@ -351,40 +351,45 @@ def render_certificate(
     return "\n".join(parts)
 
 
-def render_verification(cert: IssuedCertificate, authentic: bool, valid_today: bool) -> str:
-    """The public page of ``GET /verify/{number}`` (R16: anyone can check a certificate): whether its
-    signature holds under the key its ``key_id`` names, whether it is still valid, and the facts it
+def render_verification(
+    cert: IssuedCertificate, authentic: bool, valid_today: bool, lang: str = DEFAULT_LANGUAGE
+) -> str:
+    """The public page of ``GET /verify/{number}`` (R16: anyone can check a certificate), in ``lang``: whether
+    its signature holds under the key its ``key_id`` names, whether it is still valid, and the facts it
     certifies (a reader compares them with the paper in hand). Only what the certificate itself shows."""
     content = json.loads(cert.content_json)
     readings = content.get("readings") or []
     latest = readings[-1] if readings else None
     verdict = (
-        ('<p class="ok" id="verdict"><strong>Authentic</strong>: signed by the registry (key '
-         f"{escape(cert.key_id)}) and unchanged since.</p>")
+        f'<p class="ok" id="verdict">{text(lang, "authentic", key_id=escape(cert.key_id))}</p>'
         if authentic
-        else ('<p class="bad" id="verdict"><strong>Not authentic</strong>: its signature does not hold. Do '
-              "not rely on this certificate.</p>")
-    )  # fmt: skip
-    validity = "valid today" if valid_today else "no longer valid (or not authentic)"
+        else f'<p class="bad" id="verdict">{text(lang, "not_authentic")}</p>'
+    )
+    validity = text(lang, "valid_today" if valid_today else "no_longer_valid")
+    judgment = str(content.get("judgment", ""))
+    if latest is None:
+        shown_latest = text(lang, "none")
+    else:
+        unit = "km" if str(latest.get("unit", "KM")) == "KM" else text(lang, "miles")
+        day = escape(str(latest.get("observed_at", ""))[:10])
+        shown_latest = f"{count(lang, int(latest['odometer_value']))} {unit} ({day})"
     facts = [
-        ("Number", escape(cert.number)),
-        ("VIN", escape(cert.vin)),
-        ("Vehicle", f"{_text(content.get('make'))} {_text(content.get('model'))}"),
-        ("Issued on", _date(cert.issue_date)),
-        ("Valid until", f"{_date(cert.valid_until)} ({validity})"),
-        ("Judgment", escape(str(content.get("judgment", "")))),
-        ("Latest reading", "none" if latest is None else
-         f"{int(latest['odometer_value']):,} {escape(str(latest.get('unit', 'KM'))).lower()} on "
-         f"{escape(str(latest.get('observed_at', ''))[:10])}"),
-        ("Readings recorded", str(len(readings))),
-    ]  # fmt: skip
+        (text(lang, "number_label"), escape(cert.number)),
+        (text(lang, "vin"), escape(cert.vin)),
+        (text(lang, "vehicle"), f"{_text(content.get('make'), lang)} {_text(content.get('model'), lang)}"),
+        (text(lang, "issued_on"), _date(cert.issue_date, lang)),
+        (text(lang, "valid_until_label"), f"{_date(cert.valid_until, lang)} ({validity})"),
+        (text(lang, "judgment"), text(lang, judgment) if judgment in MESSAGES else escape(judgment)),
+        (text(lang, "latest_reading"), shown_latest),
+        (text(lang, "readings_recorded"), str(len(readings))),
+    ]
     rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
+    title = text(lang, "certificate")
     return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Verify Car-Pass certificate {escape(cert.number)}</title><style>{_CSS}</style></head><body>"
-        f"<h1>Car-Pass certificate {escape(cert.number)}</h1>{verdict}"
+        f"<title>{text(lang, 'verify_title')} {escape(cert.number)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{title} {escape(cert.number)}</h1>{verdict}"
         f'<table class="facts" id="facts">{rows}</table>'
-        '<p class="muted">The registry\'s public keys: GET /keys. Offline: <code>carpass verify FILE --keys '
-        "KEYS</code>.</p></body></html>"
+        f'<p class="muted">{text(lang, "public_keys")}</p></body></html>'
     )

@@ -556,6 +556,79 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "autre",
         "de": "andere",
     },
+    # --- the public check (GET /verify/{number})
+    "verify_title": {
+        "en": "Verify Car-Pass certificate",
+        "nl": "Car-Pass-certificaat nagaan",
+        "fr": "Vérifier le certificat Car-Pass",
+        "de": "Car-Pass-Zertifikat prüfen",
+    },
+    "authentic": {
+        "en": "<strong>Authentic</strong>: signed by the registry (key {key_id}) and unchanged since.",
+        "nl": "<strong>Echt</strong>: ondertekend door het register (sleutel {key_id}) en sindsdien "
+              "ongewijzigd.",
+        "fr": "<strong>Authentique</strong> : signé par le registre (clé {key_id}) et inchangé depuis.",
+        "de": "<strong>Echt</strong>: vom Register signiert (Schlüssel {key_id}) und seither unverändert.",
+    },
+    "not_authentic": {
+        "en": "<strong>Not authentic</strong>: its signature does not hold. Do not rely on this certificate.",
+        "nl": "<strong>Niet echt</strong>: de handtekening klopt niet. Vertrouw niet op dit certificaat.",
+        "fr": "<strong>Non authentique</strong> : sa signature n'est pas valable. Ne vous fiez pas à ce "
+              "certificat.",
+        "de": "<strong>Nicht echt</strong>: die Signatur ist ungültig. Verlassen Sie sich nicht auf dieses "
+              "Zertifikat.",
+    },
+    "valid_today": {
+        "en": "valid today",
+        "nl": "vandaag geldig",
+        "fr": "valable aujourd'hui",
+        "de": "heute gültig",
+    },
+    "no_longer_valid": {
+        "en": "no longer valid (or not authentic)",
+        "nl": "niet meer geldig (of niet echt)",
+        "fr": "plus valable (ou non authentique)",
+        "de": "nicht mehr gültig (oder nicht echt)",
+    },
+    "number_label": {
+        "en": "Number",
+        "nl": "Nummer",
+        "fr": "Numéro",
+        "de": "Nummer",
+    },
+    "issued_on": {
+        "en": "Issued on",
+        "nl": "Uitgereikt op",
+        "fr": "Délivré le",
+        "de": "Ausgestellt am",
+    },
+    "valid_until_label": {
+        "en": "Valid until",
+        "nl": "Geldig tot",
+        "fr": "Valable jusqu'au",
+        "de": "Gültig bis",
+    },
+    "latest_reading": {
+        "en": "Latest reading",
+        "nl": "Laatste kilometerstand",
+        "fr": "Dernier relevé",
+        "de": "Letzter Kilometerstand",
+    },
+    "readings_recorded": {
+        "en": "Readings recorded",
+        "nl": "Geregistreerde kilometerstanden",
+        "fr": "Relevés enregistrés",
+        "de": "Erfasste Kilometerstände",
+    },
+    "public_keys": {
+        "en": "The registry's public keys: GET /keys. Offline: <code>carpass verify FILE --keys KEYS</code>.",
+        "nl": "De publieke sleutels van het register: GET /keys. Offline: <code>carpass verify FILE --keys "
+              "KEYS</code>.",
+        "fr": "Les clés publiques du registre : GET /keys. Hors ligne : <code>carpass verify FILE --keys "
+              "KEYS</code>.",
+        "de": "Die öffentlichen Schlüssel des Registers: GET /keys. Offline: <code>carpass verify FILE "
+              "--keys KEYS</code>.",
+    },
     # --- the chart
     "no_chart": {
         "en": "No readings: no chart.",
@@ -606,7 +679,7 @@ _THOUSANDS = {"en": ",", "nl": ".", "de": ".", "fr": "\u202f"}
 _DECIMAL = {"en": ".", "nl": ",", "de": ",", "fr": ","}
 
 
-def text(language: str, key: str, **values: object) -> str:
+def text(language: str, key: str, /, **values: object) -> str:
     """The words of ``key`` in ``language`` (English when the language is not one of :data:`LANGUAGES`)."""
     words = MESSAGES[key]
     template = words.get(language, words[DEFAULT_LANGUAGE])

@@ -319,6 +319,19 @@ def test_certificate_numbers_cannot_be_derived_without_the_workers_secret() -> N
     with_client(check, forward_secret=b"s" * 32)
 
 
+def test_the_public_check_speaks_the_readers_language() -> None:
+    async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
+        async with client.get(f"/verify/{number}", headers={"Accept-Language": "fr-BE,fr;q=0.9"}) as r:
+            page = await r.text()
+        assert r.headers["Content-Language"] == "fr" and '<html lang="fr">' in page
+        assert "<strong>Authentique</strong>" in page and "105 000 km" in page.replace("\u202f", " ")
+        async with client.get(f"/verify/{number}?lang=nl") as r:
+            page = await r.text()
+        assert "<strong>Echt</strong>" in page and "Geldig tot" in page and "105.000 km" in page
+
+    with_client(check)
+
+
 def test_anyone_can_verify_a_certificate_by_its_number_without_a_key_within_a_rate() -> None:
     async def check(client: TestClient[Any, Any], source: InMemoryViewSource, number: str) -> None:
         async with client.get(f"/verify/{number}") as r:
