@@ -221,6 +221,16 @@ def run_failover(p: Pipeline, vehicles: int, readings_per_s: float) -> FailoverR
           p.assert_alive)  # fmt: skip
 
     vins = sorted({r.vin for r in readings})
+    # The metric sums the workers: a partition judged twice around the start-up rebalance can reach the
+    # total while another partition's registrations still wait; the queries below count any 404 as a
+    # failure, so first every vehicle must be known (from any worker: they forward).
+    missing = list(vins)
+
+    def every_vehicle_known() -> bool:
+        missing[:] = [vin for vin in missing if _history_count(port, vin) < 0]
+        return not missing
+
+    _wait("every registered vehicle known", 60, every_vehicle_known, p.assert_alive)
     session_timeout_s = p.settings().session_timeout_s
     clock = ReceiptClock(bootstrap, p.topics.receipts)
     queries = Queries(p, vins, retry_s=session_timeout_s + QUERY_RETRY_S)
