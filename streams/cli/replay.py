@@ -56,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=("examples:\n"
                 "  carpass replay                                   # in place (stop the workers first)\n"
                 "  carpass replay --to-prefix whatif- --policy tolerance.json\n"
-                "  carpass replay --to-prefix whatif- --partitions 0,1 --replace  # 2,3 elsewhere, then\n"
+                "  carpass replay --to-prefix whatif- --partitions 0,1 --replace  # then, elsewhere:\n"
+                "  carpass replay --to-prefix whatif- --partitions 2,3\n"
                 "  carpass replay --to-prefix whatif- --fold-quality\n"
                 "  carpass diff --against whatif-"),
     )  # fmt: skip
@@ -199,10 +200,14 @@ def _partitions(text: str | None) -> frozenset[int] | None:
     return numbers
 
 
-def prepare_what_if(settings: Settings, target: Any, replace_it: bool, timeout_s: float = 20.0) -> None:
+def prepare_what_if(
+    settings: Settings, target: Any, replace_it: bool, timeout_s: float = 20.0,
+    partitions: frozenset[int] | None = None,
+) -> None:  # fmt: skip
     """Refuse a what-if prefix that holds records already (an earlier what-if: its anomalies would mix with
     this one's), unless ``replace_it``: then delete its output, view and changelog topics (never inputs;
-    a prefix whose inputs hold records is a pipeline of its own and is refused)."""
+    a prefix whose inputs hold records is a pipeline of its own and is refused). With ``partitions`` (a
+    replay shared out), only those partitions of its topics count: another process's share may be there."""
     from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 
     from streams.kafka.clients import admin_config
@@ -219,8 +224,13 @@ def prepare_what_if(settings: Settings, target: Any, replace_it: bool, timeout_s
     try:
         records = Counter[str]()
         present = [topic for topic in (*inputs, *written) if topic in existing]
+        # A share's own partitions of the VIN-keyed topics (co-partitioned with the inputs); the topics keyed
+        # otherwise (dead letters, provider events and quality) take every share's records anywhere.
+        vin_keyed = {t.receipts, t.anomalies, t.certificates, t.ok_labels, target.changelog}
         for span in plan_spans(consumer, present, timeout_s):
-            records[span.topic] += span.records
+            shared = partitions is not None and span.topic not in inputs
+            if not shared or (span.topic in vin_keyed and span.partition in (partitions or ())):
+                records[span.topic] += span.records
     finally:
         consumer.close()
     if any(records[topic] for topic in inputs):
@@ -286,7 +296,7 @@ def run(settings: Settings, args: argparse.Namespace, policy: Any, what_if: bool
                            "`carpass worker` of this prefix first (a running worker writes the same "
                            "states)")
         if what_if:
-            prepare_what_if(settings, target, args.replace)
+            prepare_what_if(settings, target, args.replace, partitions=args.partition_numbers)
         changelog_config = {"cleanup.policy": "compact"}
         extra = {target.changelog: changelog_config}
         if what_if:  # provider quality is folded there too (made by the workers' Faust in a pipeline)

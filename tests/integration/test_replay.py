@@ -197,11 +197,15 @@ def test_a_what_if_replay_under_the_same_policy_equals_the_live_path_and_in_plac
         part = json.loads((tmp_path / "replaced.json").read_text())
         assert part["partitions"] == [0] and part["providers_folded"] is None
         assert "--fold-quality" in replaced.stdout
+        changelog = f"{looser}{p.app_id[len(p.prefix):]}-vehicles-changelog"
+        assert len(_last_by_key(p.bootstrap, changelog)) < len(live_states)  # partition 0's: the rest deleted
+        # The other share, later and elsewhere: partition 1 of the prefix is still free, so it is not refused.
+        share = _carpass(p, "replay", "--to-prefix", looser, "--partitions", "1", "--quiet")
+        assert share.returncode == 0, share.stderr
+        assert len(_last_by_key(p.bootstrap, changelog)) == len(live_states)
         folded = _carpass(p, "replay", "--to-prefix", looser, "--fold-quality")
         assert folded.returncode == 0 and "providers folded" in folded.stdout, folded.stderr
         assert _last_by_key(p.bootstrap, f"{looser}providers.quality")
-        assert len(_last_by_key(p.bootstrap, f"{looser}{p.app_id[len(p.prefix):]}-vehicles-changelog")) < len(
-            live_states)  # only partition 0's vehicles: the earlier run's were deleted
 
         # In place: refused while a worker of the group runs.
         p.start(projections=False)
