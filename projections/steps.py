@@ -214,10 +214,27 @@ class ReadingsCounter:
         entry[2].append(CountedReading(name, source.offset, year, late))
 
     def flush(self) -> None:
+        """One message per provider, or several of at most :data:`COUNTED_PER_MESSAGE` readings in input
+        order (a large replay batch stays well under Kafka's record limit, and a later message of the batch
+        never holds an offset below one an earlier message counted: ``count_readings`` relies on it)."""
         for provider_id, (as_of, last, counted) in self._by_provider.items():
-            readings = ProviderReadings(provider_id, as_of, last, tuple(counted))
-            self.sink.send(self.topic, provider_id.encode("utf-8"), readings_to_json(readings))
+            key = provider_id.encode("utf-8")
+            ordered = sorted(counted, key=_input_order) if len(counted) > COUNTED_PER_MESSAGE else counted
+            size = COUNTED_PER_MESSAGE
+            for start in range(0, max(len(ordered), 1), size):
+                readings = ProviderReadings(provider_id, as_of, last, tuple(ordered[start : start + size]))
+                self.sink.send(self.topic, key, readings_to_json(readings))
         self._by_provider.clear()
+        if len(self._years) > 10_000:  # Kafka timestamps are the producers': keep the memo bounded
+            self._years.clear()
+
+
+COUNTED_PER_MESSAGE = 5_000
+"""Counted readings in one provider-events message at most (about 50 bytes each in its JSON)."""
+
+
+def _input_order(reading: CountedReading) -> tuple[str, int]:
+    return reading.source, reading.offset
 
 
 def decode_quality_input(codec: Codec, value: bytes) -> ProviderEvent | ProviderReadings | None:

@@ -205,6 +205,23 @@ def test_counts_sent_again_after_a_crash_upstream_are_counted_once() -> None:
     assert tally.counted_to == (("odometer.readings/0", 5),)
 
 
+def test_a_large_batch_of_one_provider_is_sent_in_input_order_chunks_and_counted_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("projections.steps.COUNTED_PER_MESSAGE", 2)
+    worker = CountingWorker()
+    mine, other = yearly(3), [replace(r, vin=OTHER_VIN, event_id=f"o{r.event_id}") for r in yearly(2)]
+    # Offsets interleave the two vehicles; the step judges vehicle by vehicle (2, 4, 6 then 3, 5).
+    worker.processor.process(worker.messages([registration(), registration(vin=OTHER_VIN), mine[0], other[0],
+                                              mine[1], other[1], mine[2]]))  # fmt: skip
+    counted = worker.counted()
+    offsets = [[c.offset for c in readings_from_json(m.value or b"").counted] for m in counted]
+    assert offsets == [[2, 3], [4, 5], [6]]  # in input order: no chunk holds an offset below an earlier one's
+    store = MemoryStore()
+    QualityFolder(worker.codec, store, MemorySink(), "q").process([*counted, *counted])
+    assert sum(y.readings for y in tally_from_json(store.data[(0, GARAGE)]).years) == 5
+
+
 def test_the_rekey_step_keys_provider_events_by_provider_and_keeps_their_bytes() -> None:
     codec, sink = Codec(), MemorySink()
     receipt = Receipt("r-1", VIN, PROVIDER, ReceiptStatus.ACCEPTED, (), ms(2024, 1, 1))
