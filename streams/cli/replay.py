@@ -414,11 +414,11 @@ def fold_quality(settings: Settings, source: Any, target: Any, codec: Any, sink:
 
 def _batches(messages: Any, size: int = 5_000) -> Any:
     """confluent-kafka messages as lists of ``RawMessage`` of up to ``size``."""
-    from streams.worker.batch import RawMessage
+    from streams.worker.replay import raw_message
 
-    batch: list[RawMessage] = []
+    batch = []
     for m in messages:
-        batch.append(RawMessage(m.topic(), m.partition(), m.offset(), m.key(), m.value(), m.timestamp()[1]))
+        batch.append(raw_message(m))
         if len(batch) >= size:
             yield batch
             batch = []

@@ -240,8 +240,7 @@ class PartitionFetcher:
             error = message.error()
             if error is not None:
                 raise ReplayError(f"reading {message.topic()}[{message.partition()}]: {error}")
-            out.append(RawMessage(message.topic(), message.partition(), message.offset(), message.key(),
-                                  message.value(), message.timestamp()[1]))  # fmt: skip
+            out.append(raw_message(message))
         positions = {tp.topic: tp.offset for tp in self.consumer.position(self.assigned) if tp.offset >= 0}
         return out, positions
 
@@ -274,6 +273,12 @@ def commit_offsets(settings: Any, group_id: str, spans: Sequence[PartitionSpan])
             consumer.commit(offsets=offsets, asynchronous=False)
     finally:
         consumer.close()
+
+
+def raw_message(message: Any) -> RawMessage:
+    """A confluent-kafka message as the batch steps take it."""
+    return RawMessage(message.topic(), message.partition(), message.offset(), message.key(), message.value(),
+                      message.timestamp()[1])  # fmt: skip
 
 
 def read_to_end(settings: Any, topic: str, timeout_s: float = 20.0) -> Iterator[Any]:
